@@ -1,0 +1,740 @@
+//! A minimal async client: handshake, request/reply matched by `messageID`, typed helpers, and event
+//! subscriptions. It drives thingwire servers and hololinked 0.4 servers alike.
+//!
+//! One [`Client`] owns one DEALER socket, driven by one task; clones share it, and any number of calls may
+//! be in flight at once (replies are matched to callers by message id). The DEALER's routing id is the
+//! client id, which is also the `senderID` of every request, so replies find their way back without the
+//! client knowing the server id in advance.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), thingwire::ClientError> {
+//! use thingwire::Client;
+//! let client = Client::connect("tcp://127.0.0.1:5555").await?;
+//! let gain: f64 = client.read_property("scope", "gain").await?;
+//! client.write_property("scope", "gain", &(gain * 2.0)).await?;
+//! let sum: f64 = client.invoke("scope", "add", &serde_json::json!({"a": 1, "b": 2})).await?;
+//! # let _ = sum; Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tmq::AsZmqSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ClientError;
+use crate::protocol::{
+    self, ContentType, ErrorPayload, EventHeader, MessageType, OutgoingRequestHeader, OutgoingServerContext,
+    OutgoingThingContext, ResponseHeader, TimeoutKind, op,
+};
+use crate::transport::{self, Protocol};
+
+/// Options for one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOptions {
+    /// Client-side deadline for the reply (`None`: wait forever).
+    pub timeout: Option<Duration>,
+    /// Sent to the server: how long the request may wait in the Thing's queue.
+    pub invocation_timeout: Option<Duration>,
+    /// Sent to the server: how long the operation may run.
+    pub execution_timeout: Option<Duration>,
+    /// Ask for no reply.
+    pub oneway: bool,
+    /// Ask for the execution logs with the reply.
+    pub fetch_execution_logs: bool,
+    /// Content type of the request payload (the reply comes back in the same one).
+    pub content_type: ContentType,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Some(Duration::from_secs(10)),
+            invocation_timeout: None,
+            execution_timeout: None,
+            oneway: false,
+            fetch_execution_logs: false,
+            content_type: ContentType::Msgpack,
+        }
+    }
+}
+
+/// A reply as it came off the wire.
+#[derive(Debug)]
+pub struct RawReply {
+    /// `REPLY`, `TIMEOUT`, `EXCEPTION`, `INVALID_MESSAGE` or `HANDSHAKE`.
+    pub kind: Option<MessageType>,
+    /// The raw `messageType`.
+    pub message_type: String,
+    /// The server id.
+    pub sender_id: String,
+    /// Content type of `payload`.
+    pub content_type: ContentType,
+    /// Frame 3.
+    pub payload: Vec<u8>,
+    /// Frame 4.
+    pub preserialized: Vec<u8>,
+}
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct RawRequest<'a> {
+    /// Target Thing.
+    pub thing_id: &'a str,
+    /// Property or action name (`None` is sent as `null`).
+    pub objekt: Option<&'a str>,
+    /// Operation name (see [`crate::protocol::op`]).
+    pub operation: &'a str,
+    /// Frame 3, already encoded as `options.content_type`.
+    pub payload: Vec<u8>,
+    /// Frame 4.
+    pub preserialized: Vec<u8>,
+}
+
+enum Command {
+    Send { message_id: String, frames: Vec<Vec<u8>>, reply: Option<oneshot::Sender<RawReply>> },
+    Cancel(String),
+}
+
+struct Inner {
+    address: String,
+    client_id: String,
+    server_id: std::sync::OnceLock<String>,
+    commands: mpsc::UnboundedSender<Command>,
+    counter: AtomicU64,
+    context: zmq::Context,
+}
+
+/// A connection to one server. Cheap to clone; all clones share the socket.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.address)
+            .field("client_id", &self.inner.client_id)
+            .field("server_id", &self.inner.server_id.get())
+            .finish()
+    }
+}
+
+/// How to connect.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    /// How long to keep trying the handshake. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// The ZeroMQ context (default: [`transport::context`]; INPROC needs the server's).
+    pub context: Option<zmq::Context>,
+    /// The client id (default: `thingwire-client|<random>`).
+    pub client_id: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("context", &self.context.as_ref().map(|_| "custom"))
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { handshake_timeout: Duration::from_secs(10), context: None, client_id: None }
+    }
+}
+
+impl Client {
+    /// Connects to `address` (`tcp://host:port`, `ipc://path` or `inproc://id`) and handshakes, retrying
+    /// for up to 10 s.
+    pub async fn connect(address: &str) -> Result<Self, ClientError> {
+        Self::connect_with(address, ConnectOptions::default()).await
+    }
+
+    /// Connects with explicit options.
+    pub async fn connect_with(address: &str, options: ConnectOptions) -> Result<Self, ClientError> {
+        if Protocol::of_address(address).is_none() {
+            return Err(ClientError::Zmq {
+                context: format!("parsing the address `{address}`"),
+                message: "expected tcp://host:port, ipc://path or inproc://id".into(),
+            });
+        }
+        let context = options.context.unwrap_or_else(|| transport::context().clone());
+        let client_id = options.client_id.unwrap_or_else(|| format!("thingwire-client|{}", crate::util::random_hex(8)));
+        let zmq_error = |context: &str| {
+            let context = context.to_owned();
+            move |e: zmq::Error| ClientError::Zmq { context, message: e.to_string() }
+        };
+        let socket = context.socket(zmq::DEALER).map_err(zmq_error("creating the DEALER socket"))?;
+        socket.set_identity(client_id.as_bytes()).map_err(zmq_error("setting the client id"))?;
+        socket.set_linger(0).map_err(zmq_error("setting LINGER"))?;
+        socket.set_sndhwm(100_000).map_err(zmq_error("setting SNDHWM"))?;
+        socket.set_rcvhwm(100_000).map_err(zmq_error("setting RCVHWM"))?;
+        socket.connect(address).map_err(zmq_error(&format!("connecting to {address}")))?;
+        let dealer = {
+            use tmq::FromZmqSocket;
+            tmq::dealer::Dealer::from_zmq_socket(socket)
+                .map_err(|e| ClientError::Zmq { context: "registering the socket".into(), message: e.to_string() })?
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(connection_task(dealer, rx, address.to_owned()));
+        let client = Self {
+            inner: Arc::new(Inner {
+                address: address.to_owned(),
+                client_id,
+                server_id: std::sync::OnceLock::new(),
+                commands: tx,
+                counter: AtomicU64::new(0),
+                context,
+            }),
+        };
+        client.handshake(options.handshake_timeout).await?;
+        Ok(client)
+    }
+
+    async fn handshake(&self, timeout: Duration) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let message_id = self.next_id();
+            let frames = self.frames(
+                MessageType::Handshake.as_str(),
+                &message_id,
+                "",
+                Some(""),
+                "",
+                &CallOptions::default(),
+                b"null".to_vec(),
+                Vec::new(),
+            );
+            let rx = self.send(message_id.clone(), frames, true)?;
+            let wait = Duration::from_millis(500).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, rx.expect("reply wanted")).await {
+                Ok(Ok(reply)) => {
+                    let _ = self.inner.server_id.set(reply.sender_id);
+                    return Ok(());
+                }
+                Ok(Err(_)) => return Err(self.closed()),
+                Err(_) => {
+                    let _ = self.inner.commands.send(Command::Cancel(message_id));
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(ClientError::Unreachable { address: self.inner.address.clone(), timeout });
+                    }
+                }
+            }
+        }
+    }
+
+    fn closed(&self) -> ClientError {
+        ClientError::Closed { address: self.inner.address.clone() }
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:x}", n)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn frames(
+        &self,
+        message_type: &str,
+        message_id: &str,
+        thing_id: &str,
+        objekt: Option<&str>,
+        operation: &str,
+        options: &CallOptions,
+        payload: Vec<u8>,
+        preserialized: Vec<u8>,
+    ) -> Vec<Vec<u8>> {
+        let header = OutgoingRequestHeader {
+            message_type,
+            message_id,
+            sender_id: &self.inner.client_id,
+            receiver_id: self.inner.server_id.get().map(String::as_str).unwrap_or(""),
+            server_execution_context: OutgoingServerContext {
+                invokation_timeout: options.invocation_timeout.map(|d| d.as_secs_f64()),
+                execution_timeout: options.execution_timeout.map(|d| d.as_secs_f64()),
+                oneway: options.oneway,
+            },
+            thing_execution_context: OutgoingThingContext { fetch_execution_logs: options.fetch_execution_logs },
+            thing_id,
+            objekt,
+            operation,
+            payload_content_type: options.content_type.as_str(),
+            preencoded_payload_content_type: if preserialized.is_empty() {
+                "text/plain"
+            } else {
+                "application/octet-stream"
+            },
+        }
+        .encode();
+        vec![Vec::new(), header, payload, preserialized]
+    }
+
+    fn send(
+        &self,
+        message_id: String,
+        frames: Vec<Vec<u8>>,
+        want_reply: bool,
+    ) -> Result<Option<oneshot::Receiver<RawReply>>, ClientError> {
+        let (reply, rx) = if want_reply {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.inner.commands.send(Command::Send { message_id, frames, reply }).map_err(|_| self.closed())?;
+        Ok(rx)
+    }
+
+    /// The address this client connects to.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    /// The client id (the `senderID` of every request).
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The server id, learnt from the handshake.
+    pub fn server_id(&self) -> &str {
+        self.inner.server_id.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// Sends one request and waits for its reply (none for oneway calls: `Ok(None)`).
+    pub async fn request(
+        &self,
+        request: RawRequest<'_>,
+        options: &CallOptions,
+    ) -> Result<Option<RawReply>, ClientError> {
+        let message_id = self.next_id();
+        let frames = self.frames(
+            MessageType::Operation.as_str(),
+            &message_id,
+            request.thing_id,
+            request.objekt,
+            request.operation,
+            options,
+            request.payload,
+            request.preserialized,
+        );
+        // A oneway call still gets a TIMEOUT reply if a timeout expires; nobody waits for it.
+        let Some(rx) = self.send(message_id.clone(), frames, !options.oneway)? else {
+            return Ok(None);
+        };
+        let guard = CancelOnDrop { commands: &self.inner.commands, message_id: Some(message_id) };
+        let result = match options.timeout {
+            Some(t) => match tokio::time::timeout(t, rx).await {
+                Ok(r) => r.map_err(|_| self.closed()),
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        thing: request.thing_id.to_owned(),
+                        name: request.objekt.unwrap_or("").to_owned(),
+                        address: self.inner.address.clone(),
+                        timeout: t,
+                    });
+                }
+            },
+            None => rx.await.map_err(|_| self.closed()),
+        };
+        guard.disarm();
+        result.map(Some)
+    }
+
+    /// Sends a request and turns the reply into a value or a typed error.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        request: RawRequest<'_>,
+        options: &CallOptions,
+    ) -> Result<T, ClientError> {
+        let thing = request.thing_id.to_owned();
+        let name = request.objekt.unwrap_or("").to_owned();
+        match self.request(request, options).await? {
+            None => decode_value(b"null", &ContentType::Json),
+            Some(reply) => reply_value(reply, &thing, &name),
+        }
+    }
+
+    /// Reads a property.
+    pub async fn read_property<T: DeserializeOwned>(&self, thing_id: &str, name: &str) -> Result<T, ClientError> {
+        self.read_property_with(thing_id, name, &CallOptions::default()).await
+    }
+
+    /// Reads a property with explicit options.
+    pub async fn read_property_with<T: DeserializeOwned>(
+        &self,
+        thing_id: &str,
+        name: &str,
+        options: &CallOptions,
+    ) -> Result<T, ClientError> {
+        let request = RawRequest {
+            thing_id,
+            objekt: Some(name),
+            operation: op::READ_PROPERTY,
+            payload: null_in(&options.content_type),
+            preserialized: Vec::new(),
+        };
+        self.call(request, options).await
+    }
+
+    /// Writes a property.
+    pub async fn write_property<V: Serialize + ?Sized>(
+        &self,
+        thing_id: &str,
+        name: &str,
+        value: &V,
+    ) -> Result<(), ClientError> {
+        self.write_property_with(thing_id, name, value, &CallOptions::default()).await
+    }
+
+    /// Writes a property with explicit options.
+    pub async fn write_property_with<V: Serialize + ?Sized>(
+        &self,
+        thing_id: &str,
+        name: &str,
+        value: &V,
+        options: &CallOptions,
+    ) -> Result<(), ClientError> {
+        let payload = encode_value(value, &options.content_type)?;
+        let request = RawRequest {
+            thing_id,
+            objekt: Some(name),
+            operation: op::WRITE_PROPERTY,
+            payload,
+            preserialized: Vec::new(),
+        };
+        self.call::<serde::de::IgnoredAny>(request, options).await.map(|_| ())
+    }
+
+    /// Invokes an action with keyword arguments (any value that serializes to an object, or `()` for none).
+    pub async fn invoke<T: DeserializeOwned, A: Serialize + ?Sized>(
+        &self,
+        thing_id: &str,
+        action: &str,
+        args: &A,
+    ) -> Result<T, ClientError> {
+        self.invoke_with(thing_id, action, args, &CallOptions::default()).await
+    }
+
+    /// Invokes an action with explicit options.
+    pub async fn invoke_with<T: DeserializeOwned, A: Serialize + ?Sized>(
+        &self,
+        thing_id: &str,
+        action: &str,
+        args: &A,
+        options: &CallOptions,
+    ) -> Result<T, ClientError> {
+        let payload = encode_value(args, &options.content_type)?;
+        let request = RawRequest {
+            thing_id,
+            objekt: Some(action),
+            operation: op::INVOKE_ACTION,
+            payload,
+            preserialized: Vec::new(),
+        };
+        self.call(request, options).await
+    }
+
+    /// Fetches a Thing's Thing Description for this client's transport.
+    pub async fn thing_description(&self, thing_id: &str) -> Result<serde_json::Value, ClientError> {
+        let protocol = Protocol::of_address(&self.inner.address).unwrap_or(Protocol::Tcp);
+        let args = serde_json::json!({"protocol": protocol.as_str(), "ignore_errors": false, "skip_names": []});
+        self.invoke(thing_id, crate::server::GET_THING_DESCRIPTION, &args).await
+    }
+
+    /// The event address of this client's server, by hololinked's conventions (TCP: port + 1; IPC: the
+    /// `.event-publisher.ipc` file beside the request socket; INPROC: `/event-publisher`).
+    pub fn event_address(&self) -> String {
+        event_address_for(&self.inner.address)
+    }
+
+    /// Subscribes to event `event` of Thing `thing_id` (`"<prop>_change_event"` for an observable property's
+    /// changes). Only messages whose topic is exactly `<thing_id>/<event>` are delivered, although ZeroMQ
+    /// matches subscriptions by prefix.
+    pub async fn subscribe<T: DeserializeOwned>(
+        &self,
+        thing_id: &str,
+        event: &str,
+    ) -> Result<Subscription<T>, ClientError> {
+        Subscription::connect(&self.inner.context, &self.event_address(), &format!("{thing_id}/{event}")).await
+    }
+}
+
+struct CancelOnDrop<'a> {
+    commands: &'a mpsc::UnboundedSender<Command>,
+    message_id: Option<String>,
+}
+
+impl CancelOnDrop<'_> {
+    fn disarm(mut self) {
+        self.message_id = None;
+    }
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.message_id.take() {
+            let _ = self.commands.send(Command::Cancel(id));
+        }
+    }
+}
+
+/// hololinked's event address for a request address.
+pub fn event_address_for(address: &str) -> String {
+    if let Some(rest) = address.strip_prefix("tcp://") {
+        if let Some((host, port)) = rest.rsplit_once(':') {
+            if let Ok(p) = port.parse::<u16>() {
+                return format!("tcp://{host}:{}", p.saturating_add(1));
+            }
+        }
+    } else if let Some(path) = address.strip_prefix("ipc://") {
+        if let Some(stem) = path.strip_suffix(".ipc") {
+            return format!("ipc://{stem}.event-publisher.ipc");
+        }
+    } else if address.starts_with("inproc://") {
+        return format!("{address}/event-publisher");
+    }
+    address.to_owned()
+}
+
+fn null_in(ct: &ContentType) -> Vec<u8> {
+    match ct {
+        ContentType::Msgpack => vec![0xc0],
+        _ => b"null".to_vec(),
+    }
+}
+
+fn encode_value<V: Serialize + ?Sized>(value: &V, ct: &ContentType) -> Result<Vec<u8>, ClientError> {
+    protocol::encode(value, ct).map_err(|e| ClientError::Codec(e.to_string()))
+}
+
+fn decode_value<T: DeserializeOwned>(bytes: &[u8], ct: &ContentType) -> Result<T, ClientError> {
+    protocol::decode(bytes, ct).map_err(|e| ClientError::Codec(format!("could not decode the reply: {e}")))
+}
+
+/// Turns a reply into a value or a typed error.
+pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str) -> Result<T, ClientError> {
+    match reply.kind {
+        Some(MessageType::Exception) | Some(MessageType::InvalidMessage) => {
+            let error = protocol::decode::<ErrorPayload>(&reply.payload, &reply.content_type)
+                .map(|p| p.exception)
+                .unwrap_or_else(|_| protocol::ErrorObject {
+                    message: String::from_utf8_lossy(&reply.payload).into_owned(),
+                    kind: "Exception".into(),
+                    traceback: Vec::new(),
+                    notes: None,
+                });
+            if reply.kind == Some(MessageType::InvalidMessage) {
+                return Err(ClientError::InvalidMessage {
+                    thing: thing.into(),
+                    name: name.into(),
+                    message: error.message,
+                });
+            }
+            Err(ClientError::Remote {
+                thing: thing.into(),
+                name: name.into(),
+                kind: error.kind,
+                message: error.message,
+                traceback: error.traceback,
+                notes: error.notes,
+            })
+        }
+        Some(MessageType::Timeout) => {
+            let word: String = decode_value(&reply.payload, &reply.content_type).unwrap_or_default();
+            Err(ClientError::ServerTimeout {
+                thing: thing.into(),
+                name: name.into(),
+                kind: TimeoutKind::from_wire(&word).unwrap_or(TimeoutKind::Execution),
+            })
+        }
+        _ => {
+            if reply.payload == b"null" || reply.payload == [0xc0] {
+                if !reply.preserialized.is_empty() {
+                    return T::deserialize(serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(
+                        &reply.preserialized,
+                    ))
+                    .map_err(|e| ClientError::Codec(format!("could not decode the reply bytes: {e}")));
+                }
+            }
+            decode_value(&reply.payload, &reply.content_type)
+        }
+    }
+}
+
+async fn connection_task(
+    mut dealer: tmq::dealer::Dealer,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    address: String,
+) {
+    let mut pending: HashMap<String, oneshot::Sender<RawReply>> = HashMap::new();
+    let mut unknown: u64 = 0;
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Send { message_id, frames, reply }) => {
+                    match dealer.get_socket().send_multipart(frames, zmq::DONTWAIT) {
+                        Ok(()) => {
+                            if let Some(reply) = reply {
+                                pending.insert(message_id, reply);
+                            }
+                        }
+                        Err(e) => tracing::warn!(%address, error = %e, "request not sent"),
+                    }
+                }
+                Some(Command::Cancel(id)) => {
+                    pending.remove(&id);
+                }
+                None => break,
+            },
+            incoming = dealer.next() => match incoming {
+                Some(Ok(multipart)) => {
+                    let frames: Vec<zmq::Message> = multipart.0.into();
+                    match parse_reply(&frames) {
+                        Some((message_id, reply)) => match pending.remove(&message_id) {
+                            Some(tx) => {
+                                let _ = tx.send(reply);
+                            }
+                            None => {
+                                unknown += 1;
+                                tracing::debug!(%address, %message_id, unknown, "reply for no pending call ignored");
+                            }
+                        },
+                        None => tracing::debug!(%address, frames = frames.len(), "malformed reply ignored"),
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(%address, error = %e, "receiving failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+fn parse_reply(frames: &[zmq::Message]) -> Option<(String, RawReply)> {
+    // A DEALER sees [empty, header, payload, preserialized].
+    let start = frames.len().checked_sub(3)?;
+    let header = ResponseHeader::decode(&frames[start]).ok()?;
+    let reply = RawReply {
+        kind: header.kind(),
+        message_type: header.message_type.clone().into_owned(),
+        sender_id: header.sender_id.clone().into_owned(),
+        content_type: ContentType::parse(&header.payload_content_type),
+        payload: frames[start + 1].to_vec(),
+        preserialized: frames[start + 2].to_vec(),
+    };
+    Some((header.message_id.into_owned(), reply))
+}
+
+/// One received event.
+#[derive(Debug, Clone)]
+pub struct EventMessage<T> {
+    /// The topic, `<thing_id>/<event>`.
+    pub topic: String,
+    /// The event's message id.
+    pub message_id: String,
+    /// The decoded data.
+    pub data: T,
+    /// Frame 4 (raw bytes events).
+    pub preserialized: Vec<u8>,
+}
+
+/// A stream of typed events of one topic.
+pub struct Subscription<T> {
+    socket: tmq::subscribe::Subscribe,
+    topic: String,
+    _data: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("topic", &self.topic).finish()
+    }
+}
+
+impl<T: DeserializeOwned> Subscription<T> {
+    /// Subscribes to `topic` at the PUB address `address`.
+    pub async fn connect(context: &zmq::Context, address: &str, topic: &str) -> Result<Self, ClientError> {
+        let socket = tmq::subscribe(context)
+            .set_linger(0)
+            .connect(address)
+            .and_then(|s| s.subscribe(topic.as_bytes()))
+            .map_err(|e| ClientError::Zmq {
+                context: format!("subscribing to {topic} at {address}"),
+                message: e.to_string(),
+            })?;
+        Ok(Self { socket, topic: topic.to_owned(), _data: std::marker::PhantomData })
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl<T: DeserializeOwned> Stream for Subscription<T> {
+    type Item = Result<EventMessage<T>, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let multipart = match self.socket.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(m))) => m,
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Some(Err(ClientError::Zmq {
+                        context: "receiving an event".into(),
+                        message: e.to_string(),
+                    })));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            };
+            let frames: Vec<zmq::Message> = multipart.0.into();
+            // ZeroMQ matches by prefix: `x/status` also receives `x/status_change_event`. Keep exact topics.
+            if frames.len() != 5 || &frames[0][..] != self.topic.as_bytes() {
+                continue;
+            }
+            let header = match EventHeader::decode(&frames[2]) {
+                Ok(h) => h,
+                Err(e) => return Poll::Ready(Some(Err(ClientError::Codec(format!("bad event header: {e}"))))),
+            };
+            let ct = ContentType::parse(&header.payload_content_type);
+            let data = if frames[3][..] == b"null"[..] && !frames[4].is_empty() {
+                T::deserialize(serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(&frames[4]))
+                    .map_err(|e| ClientError::Codec(e.to_string()))
+            } else {
+                decode_value(&frames[3], &ct)
+            };
+            return Poll::Ready(Some(data.map(|data| EventMessage {
+                topic: self.topic.clone(),
+                message_id: header.message_id.into_owned(),
+                data,
+                preserialized: frames[4].to_vec(),
+            })));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_addresses_follow_hololinked() {
+        assert_eq!(event_address_for("tcp://127.0.0.1:5555"), "tcp://127.0.0.1:5556");
+        assert_eq!(event_address_for("ipc:///h/s/lab.ipc"), "ipc:///h/s/lab.event-publisher.ipc");
+        assert_eq!(event_address_for("inproc://lab"), "inproc://lab/event-publisher");
+    }
+}

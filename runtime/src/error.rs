@@ -1,0 +1,246 @@
+//! Errors: what a Thing reports to its caller ([`ThingError`]), what the server reports to its user
+//! ([`ServerError`]), and what a client call can end with ([`ClientError`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::protocol::{ErrorObject, ProtocolError, TimeoutKind};
+
+/// An error raised by a Thing's code or by the runtime on its behalf; it becomes an `EXCEPTION` reply whose
+/// `type` is [`ThingError::kind`] (a Python builtin exception name where one fits, so hololinked clients
+/// raise a meaningful class).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingError {
+    /// Exception class name, e.g. `ValueError`.
+    pub kind: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Extra lines (hololinked's `notes`).
+    pub notes: Option<Vec<String>>,
+}
+
+impl ThingError {
+    /// An error of class `kind` with `message`.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind: kind.into(), message: message.into(), notes: None }
+    }
+
+    /// A value is out of range or otherwise not acceptable (`ValueError`).
+    pub fn value_error(message: impl Into<String>) -> Self {
+        Self::new("ValueError", message)
+    }
+
+    /// A value has the wrong type, or arguments do not fit (`TypeError`).
+    pub fn type_error(message: impl Into<String>) -> Self {
+        Self::new("TypeError", message)
+    }
+
+    /// A name is unknown (`KeyError`).
+    pub fn key_error(message: impl Into<String>) -> Self {
+        Self::new("KeyError", message)
+    }
+
+    /// An attribute cannot be set or read (`AttributeError`).
+    pub fn attribute_error(message: impl Into<String>) -> Self {
+        Self::new("AttributeError", message)
+    }
+
+    /// The operation is not supported (`NotImplementedError`).
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new("NotImplementedError", message)
+    }
+
+    /// Anything else that went wrong at run time (`RuntimeError`).
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self::new("RuntimeError", message)
+    }
+
+    /// A user error value: the class is the error type's name (the last path segment), the message is its
+    /// `Display` text.
+    pub fn from_user_error<E: fmt::Display + ?Sized>(error: &E) -> Self {
+        let full = std::any::type_name::<E>();
+        let base = full.split('<').next().unwrap_or(full);
+        let kind = base.rsplit("::").next().unwrap_or(base);
+        Self::new(kind, error.to_string())
+    }
+
+    /// Adds a note line.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.notes.get_or_insert_with(Vec::new).push(note.into());
+        self
+    }
+
+    /// The wire error object, with a traceback naming `origin`.
+    pub fn to_error_object(&self, origin: &str) -> ErrorObject {
+        let mut object = ErrorObject::new(self.kind.clone(), self.message.clone(), origin);
+        object.notes = self.notes.clone();
+        object
+    }
+}
+
+impl fmt::Display for ThingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl From<ProtocolError> for ThingError {
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            ProtocolError::UnsupportedContentType(_) => Self::value_error(e.to_string()),
+            ProtocolError::Payload { .. } => Self::new("DecodeError", e.to_string()),
+            _ => Self::value_error(e.to_string()),
+        }
+    }
+}
+
+impl From<erased_serde::Error> for ThingError {
+    fn from(e: erased_serde::Error) -> Self {
+        Self::type_error(e.to_string())
+    }
+}
+
+/// Errors while building, starting or running a server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Two Things with the same id.
+    #[error("thing id `{0}` is served twice; every Thing on a server needs its own id")]
+    DuplicateThing(String),
+    /// A Thing id or server id that cannot be used.
+    #[error("invalid id `{id}`: {reason}")]
+    InvalidId {
+        /// The id.
+        id: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The server has no transport.
+    #[error("the server has no transport; add one with .tcp(addr), .ipc() or .inproc()")]
+    NoTransport,
+    /// A socket could not be bound.
+    #[error("could not bind {what} to `{address}`: {source}{hint}")]
+    Bind {
+        /// Which socket.
+        what: &'static str,
+        /// The address tried.
+        address: String,
+        /// libzmq's error.
+        source: zmq::Error,
+        /// What to do about it.
+        hint: String,
+    },
+    /// An address that is not understood.
+    #[error("invalid address `{address}`: {reason}")]
+    Address {
+        /// The address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// The IPC socket directory could not be created.
+    #[error("could not create the IPC socket directory `{path}`: {source}")]
+    IpcDir {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A libzmq call failed.
+    #[error("ZeroMQ error while {context}: {source}")]
+    Zmq {
+        /// What the server was doing.
+        context: &'static str,
+        /// libzmq's error.
+        source: zmq::Error,
+    },
+}
+
+/// Errors of a client call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server raised an exception (`EXCEPTION` reply).
+    #[error("{thing}.{name}: server raised {kind}: {message}")]
+    Remote {
+        /// The Thing.
+        thing: String,
+        /// The property or action.
+        name: String,
+        /// The exception class name as the server sent it, e.g. `ValueError`.
+        kind: String,
+        /// The server's message.
+        message: String,
+        /// The server's traceback lines.
+        traceback: Vec<String>,
+        /// The server's notes.
+        notes: Option<Vec<String>>,
+    },
+    /// The server refused the message (`INVALID_MESSAGE` reply).
+    #[error("{thing}.{name}: the server refused the message: {message}")]
+    InvalidMessage {
+        /// The Thing.
+        thing: String,
+        /// The property or action.
+        name: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server's invocation or execution timeout expired (`TIMEOUT` reply).
+    #[error("{thing}.{name}: {} timeout expired on the server", .kind.as_str())]
+    ServerTimeout {
+        /// The Thing.
+        thing: String,
+        /// The property or action.
+        name: String,
+        /// Which timeout.
+        kind: TimeoutKind,
+    },
+    /// No reply arrived within the client-side deadline.
+    #[error("{thing}.{name}: no reply from {address} within {timeout:?}; is the server running and reachable?")]
+    Timeout {
+        /// The Thing.
+        thing: String,
+        /// The property or action.
+        name: String,
+        /// The address.
+        address: String,
+        /// The deadline that expired.
+        timeout: Duration,
+    },
+    /// The server did not answer the handshake.
+    #[error("no handshake reply from {address} within {timeout:?}; is a thingwire or hololinked server running there?")]
+    Unreachable {
+        /// The address.
+        address: String,
+        /// How long the client tried.
+        timeout: Duration,
+    },
+    /// A value could not be encoded or a reply could not be decoded.
+    #[error("{0}")]
+    Codec(String),
+    /// The connection task is gone (the client was shut down).
+    #[error("the connection to {address} is closed")]
+    Closed {
+        /// The address.
+        address: String,
+    },
+    /// A libzmq call failed.
+    #[error("ZeroMQ error while {context}: {message}")]
+    Zmq {
+        /// What the client was doing.
+        context: String,
+        /// libzmq's error.
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// The remote exception class name, for [`ClientError::Remote`].
+    pub fn remote_kind(&self) -> Option<&str> {
+        match self {
+            Self::Remote { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,742 @@
+//! The server: one ROUTER and one PUB socket per transport, serving any number of Things.
+//!
+//! ```no_run
+//! # use thingwire::{Server, Thing};
+//! # async fn run(thing: impl Thing) -> Result<(), thingwire::ServerError> {
+//! Server::builder("lab")
+//!     .thing(thing)
+//!     .tcp("0.0.0.0:5555")
+//!     .ipc()
+//!     .serve() // until ctrl-c
+//!     .await
+//! # }
+//! ```
+//!
+//! Each transport's socket is owned by one task. It answers `HANDSHAKE` and `get_thing_description` itself,
+//! refuses malformed messages with `INVALID_MESSAGE`, and hands operations to the target Thing's
+//! scheduler; replies come back to it through a channel and go out addressed to the request's `senderID`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tmq::AsZmqSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{ServerError, ThingError};
+use crate::event::Publisher;
+use crate::protocol::{self, ContentType, MessageType, RequestHeader, op};
+use crate::reply::{Outgoing, ReplyTo};
+use crate::scheduler::{self, Op, Request, Runner, Scheduler, SchedulerLimits};
+use crate::td::{self, TdOptions};
+use crate::thing::Thing;
+use crate::transport::{self, BoundAddresses, Protocol, Transport};
+
+/// Name of the bootstrap action answered by the server itself.
+pub const GET_THING_DESCRIPTION: &str = "get_thing_description";
+
+type ThingFactory = Box<dyn FnOnce(Publisher, SchedulerLimits) -> Arc<dyn Runner> + Send>;
+
+/// Configures and starts a [`Server`].
+#[must_use = "a builder does nothing until .serve() or .start() is called"]
+pub struct ServerBuilder {
+    id: String,
+    things: Vec<(String, ThingFactory)>,
+    transports: Vec<Transport>,
+    context: Option<zmq::Context>,
+    allow_remote_exit: bool,
+    max_message_size: usize,
+    max_queue: usize,
+    event_hwm: i32,
+    shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("id", &self.id)
+            .field("things", &self.things.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .field("transports", &self.transports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            things: Vec::new(),
+            transports: Vec::new(),
+            context: None,
+            allow_remote_exit: false,
+            max_message_size: 64 << 20,
+            max_queue: 4096,
+            event_hwm: 10_000,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Serves `thing` (under its [`Thing::thing_id`]).
+    pub fn thing<T: Thing>(mut self, thing: T) -> Self {
+        let id = thing.thing_id().to_owned();
+        let factory: ThingFactory = Box::new(move |publisher, limits| {
+            let runner: Arc<dyn Runner> = Scheduler::start(thing, publisher, limits);
+            runner
+        });
+        self.things.push((id, factory));
+        self
+    }
+
+    /// Listens on TCP at `address` (`host:port` or `tcp://host:port`; port 0 picks a free port). Events are
+    /// published on port + 1, as hololinked does.
+    pub fn tcp(mut self, address: impl Into<String>) -> Self {
+        self.transports.push(Transport::Tcp(address.into()));
+        self
+    }
+
+    /// Listens on IPC where hololinked clients look for this server id (`~/.hololinked/sockets`).
+    pub fn ipc(mut self) -> Self {
+        self.transports.push(Transport::Ipc(None));
+        self
+    }
+
+    /// Listens on IPC with the socket files in `dir` (hololinked's `TEMP_DIR/sockets`).
+    pub fn ipc_in(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.transports.push(Transport::Ipc(Some(dir.into())));
+        self
+    }
+
+    /// Listens in-process (`inproc://<id>`), for clients in the same process and ZeroMQ context.
+    pub fn inproc(mut self) -> Self {
+        self.transports.push(Transport::Inproc);
+        self
+    }
+
+    /// Uses `context` instead of the process-wide [`transport::context`].
+    pub fn context(mut self, context: zmq::Context) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// Lets a client stop the server with an `EXIT` message. Off by default: hololinked accepts EXIT from
+    /// anyone, with no authentication.
+    pub fn allow_remote_exit(mut self, allow: bool) -> Self {
+        self.allow_remote_exit = allow;
+        self
+    }
+
+    /// Largest accepted message (all frames together); larger ones get `INVALID_MESSAGE`. Default 64 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes.max(1024);
+        self
+    }
+
+    /// Most requests that may wait in one Thing's queue; the excess gets an `EXCEPTION` saying the server is
+    /// busy. Default 4096.
+    pub fn max_queue_length(mut self, requests: usize) -> Self {
+        self.max_queue = requests.max(1);
+        self
+    }
+
+    /// The PUB sockets' send high-water mark (messages queued per subscriber). At the mark libzmq drops
+    /// further events for that subscriber until it catches up; the server never blocks. Default 10 000.
+    pub fn event_high_water_mark(mut self, messages: i32) -> Self {
+        self.event_hwm = messages.max(1);
+        self
+    }
+
+    /// How long shutdown waits for running operations before closing the sockets. Default 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Binds every transport and starts serving; returns a handle to stop it.
+    pub async fn start(self) -> Result<Server, ServerError> {
+        validate_id(&self.id)?;
+        if self.transports.is_empty() {
+            return Err(ServerError::NoTransport);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (id, _) in &self.things {
+            validate_id(id)?;
+            if !seen.insert(id.clone()) {
+                return Err(ServerError::DuplicateThing(id.clone()));
+            }
+        }
+        let context = self.context.clone().unwrap_or_else(|| transport::context().clone());
+        let mut bound = Vec::new();
+        let mut pubs = Vec::new();
+        let mut cleanup = Vec::new();
+        for t in &self.transports {
+            let b = bind_transport(&context, &self.id, t, &self, &mut cleanup)?;
+            pubs.push(b.publisher);
+            bound.push((b.router, b.addresses));
+        }
+        let publisher = Publisher::new(&self.id, pubs);
+        let limits = SchedulerLimits { max_queue: self.max_queue };
+        let things: HashMap<String, Arc<dyn Runner>> =
+            self.things.into_iter().map(|(id, make)| (id, make(publisher.clone(), limits))).collect();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            id: Arc::from(self.id.as_str()),
+            things,
+            addresses: bound.iter().map(|(_, a)| a.clone()).collect(),
+            allow_remote_exit: self.allow_remote_exit,
+            max_message_size: self.max_message_size,
+            shutdown: shutdown_tx,
+        });
+        let mut tasks = Vec::new();
+        for (router, addresses) in bound {
+            let shared = Arc::clone(&shared);
+            let rx = shutdown_rx.clone();
+            let grace = self.shutdown_grace;
+            tasks.push(tokio::spawn(socket_loop(router, addresses.protocol, shared, rx, grace)));
+        }
+        for a in &shared.addresses {
+            tracing::info!(server = %shared.id, requests = %a.requests, events = %a.events, "serving");
+        }
+        Ok(Server { shared, publisher, tasks, cleanup, grace: self.shutdown_grace })
+    }
+
+    /// Starts the server and serves until ctrl-c (SIGINT) or SIGTERM, then shuts down gracefully.
+    pub async fn serve(self) -> Result<(), ServerError> {
+        let server = self.start().await?;
+        let mut stopped = server.shared.shutdown.subscribe();
+        let signal = async {
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        };
+        tokio::select! {
+            _ = signal => tracing::info!(server = %server.shared.id, "signal received, shutting down"),
+            _ = wait_true(&mut stopped) => tracing::info!(server = %server.shared.id, "stopped by remote EXIT"),
+        }
+        server.shutdown().await;
+        Ok(())
+    }
+}
+
+fn validate_id(id: &str) -> Result<(), ServerError> {
+    let reason = if id.is_empty() {
+        "ids must not be empty"
+    } else if id.len() > 255 {
+        "ids must be at most 255 bytes (a ZeroMQ routing id)"
+    } else if id.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        "ids must not contain spaces, control characters or `/` (the event topic separator)"
+    } else {
+        return Ok(());
+    };
+    Err(ServerError::InvalidId { id: id.to_owned(), reason })
+}
+
+struct BoundTransport {
+    router: tmq::router::Router,
+    publisher: zmq::Socket,
+    addresses: BoundAddresses,
+}
+
+fn zmq_err(context: &'static str) -> impl FnOnce(zmq::Error) -> ServerError {
+    move |source| ServerError::Zmq { context, source }
+}
+
+fn new_router(ctx: &zmq::Context, server_id: &str, builder: &ServerBuilder) -> Result<zmq::Socket, ServerError> {
+    let socket = ctx.socket(zmq::ROUTER).map_err(zmq_err("creating the ROUTER socket"))?;
+    socket.set_identity(server_id.as_bytes()).map_err(zmq_err("setting the routing id"))?;
+    socket.set_router_mandatory(true).map_err(zmq_err("setting ROUTER_MANDATORY"))?;
+    socket.set_linger(1000).map_err(zmq_err("setting LINGER"))?;
+    // A hard cap far above the soft limit: only absurd frames make libzmq drop the connection.
+    let hard = (builder.max_message_size as i64).saturating_mul(4);
+    socket.set_maxmsgsize(hard).map_err(zmq_err("setting MAXMSGSIZE"))?;
+    socket.set_rcvhwm(100_000).map_err(zmq_err("setting RCVHWM"))?;
+    socket.set_sndhwm(100_000).map_err(zmq_err("setting SNDHWM"))?;
+    Ok(socket)
+}
+
+fn new_pub(ctx: &zmq::Context, server_id: &str, builder: &ServerBuilder) -> Result<zmq::Socket, ServerError> {
+    let socket = ctx.socket(zmq::PUB).map_err(zmq_err("creating the PUB socket"))?;
+    socket
+        .set_identity(format!("{server_id}/event-publisher").as_bytes())
+        .map_err(zmq_err("setting the publisher id"))?;
+    socket.set_sndhwm(builder.event_hwm).map_err(zmq_err("setting SNDHWM"))?;
+    socket.set_linger(0).map_err(zmq_err("setting LINGER"))?;
+    Ok(socket)
+}
+
+fn bind_err(what: &'static str, address: &str, source: zmq::Error, hint: &str) -> ServerError {
+    let hint = if source == zmq::Error::EADDRINUSE && !hint.is_empty() { format!("; {hint}") } else { String::new() };
+    ServerError::Bind { what, address: address.to_owned(), source, hint }
+}
+
+fn bind_transport(
+    ctx: &zmq::Context,
+    server_id: &str,
+    t: &Transport,
+    builder: &ServerBuilder,
+    cleanup: &mut Vec<PathBuf>,
+) -> Result<BoundTransport, ServerError> {
+    let (router, publisher, addresses) = match t {
+        Transport::Tcp(address) => {
+            let (host, port) = transport::parse_tcp(address)?;
+            let href_host = transport::href_host(&host);
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let router = new_router(ctx, server_id, builder)?;
+                let publisher = new_pub(ctx, server_id, builder)?;
+                let req_addr = if port == 0 { format!("tcp://{host}:*") } else { format!("tcp://{host}:{port}") };
+                router.bind(&req_addr).map_err(|e| {
+                    bind_err(
+                        "the request socket",
+                        &req_addr,
+                        e,
+                        "another process uses this port; stop it or choose another port",
+                    )
+                })?;
+                let real_port = bound_port(&router)?;
+                let ev_addr = format!("tcp://{host}:{}", real_port + 1);
+                match publisher.bind(&ev_addr) {
+                    Ok(()) => {
+                        let requests = format!("tcp://{host}:{real_port}");
+                        let addresses = BoundAddresses {
+                            protocol: Protocol::Tcp,
+                            request_href: format!("tcp://{href_host}:{real_port}"),
+                            event_href: format!("tcp://{href_host}:{}", real_port + 1),
+                            requests,
+                            events: ev_addr,
+                        };
+                        break (router, publisher, addresses);
+                    }
+                    Err(e) if port == 0 && attempt < 20 => {
+                        tracing::debug!(error = %e, "event port after a free request port is taken, trying another");
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(bind_err(
+                            "the event socket",
+                            &ev_addr,
+                            e,
+                            "events use request port + 1 (as hololinked does): free that port or choose another request port",
+                        ));
+                    }
+                }
+            }
+        }
+        Transport::Ipc(dir) => {
+            let dir = dir.clone().unwrap_or_else(transport::default_ipc_dir);
+            std::fs::create_dir_all(&dir)
+                .map_err(|source| ServerError::IpcDir { path: dir.display().to_string(), source })?;
+            let (req_path, ev_path) = transport::ipc_paths(&dir, server_id);
+            for path in [&req_path, &ev_path] {
+                if path.exists() {
+                    if transport::ipc_in_use(path) {
+                        return Err(ServerError::Address {
+                            address: format!("ipc://{}", path.display()),
+                            reason: format!(
+                                "another server is serving id `{server_id}` there; stop it or give this server another id"
+                            ),
+                        });
+                    }
+                    tracing::info!(path = %path.display(), "removing an IPC socket file left over from an earlier run");
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            let router = new_router(ctx, server_id, builder)?;
+            let publisher = new_pub(ctx, server_id, builder)?;
+            let requests = format!("ipc://{}", req_path.display());
+            let events = format!("ipc://{}", ev_path.display());
+            router.bind(&requests).map_err(|e| bind_err("the request socket", &requests, e, ""))?;
+            cleanup.push(req_path);
+            publisher.bind(&events).map_err(|e| bind_err("the event socket", &events, e, ""))?;
+            cleanup.push(ev_path);
+            let addresses = BoundAddresses {
+                protocol: Protocol::Ipc,
+                request_href: requests.clone(),
+                event_href: events.clone(),
+                requests,
+                events,
+            };
+            (router, publisher, addresses)
+        }
+        Transport::Inproc => {
+            let router = new_router(ctx, server_id, builder)?;
+            let publisher = new_pub(ctx, server_id, builder)?;
+            let requests = format!("inproc://{server_id}");
+            let events = format!("inproc://{server_id}/event-publisher");
+            router.bind(&requests).map_err(|e| {
+                bind_err("the request socket", &requests, e, "another server in this process uses this id")
+            })?;
+            publisher.bind(&events).map_err(|e| bind_err("the event socket", &events, e, ""))?;
+            let addresses = BoundAddresses {
+                protocol: Protocol::Inproc,
+                request_href: requests.clone(),
+                event_href: events.clone(),
+                requests,
+                events,
+            };
+            (router, publisher, addresses)
+        }
+    };
+    let router = tmq_router(router)?;
+    Ok(BoundTransport { router, publisher, addresses })
+}
+
+fn tmq_router(socket: zmq::Socket) -> Result<tmq::router::Router, ServerError> {
+    use tmq::FromZmqSocket;
+    tmq::router::Router::from_zmq_socket(socket).map_err(|e| ServerError::Zmq {
+        context: "registering the socket with tokio",
+        source: match e {
+            tmq::TmqError::Zmq(z) => z,
+            _ => zmq::Error::EINVAL,
+        },
+    })
+}
+
+fn bound_port(socket: &zmq::Socket) -> Result<u16, ServerError> {
+    let endpoint = socket.get_last_endpoint().map_err(zmq_err("reading the bound address"))?.unwrap_or_default();
+    endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or(ServerError::Zmq { context: "reading the bound port", source: zmq::Error::EINVAL })
+}
+
+struct Shared {
+    id: Arc<str>,
+    things: HashMap<String, Arc<dyn Runner>>,
+    addresses: Vec<BoundAddresses>,
+    allow_remote_exit: bool,
+    max_message_size: usize,
+    shutdown: watch::Sender<bool>,
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    shared: Arc<Shared>,
+    publisher: Publisher,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    cleanup: Vec<PathBuf>,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("id", &self.shared.id).field("addresses", &self.shared.addresses).finish()
+    }
+}
+
+impl Server {
+    /// Starts configuring a server whose ZeroMQ routing id is `id` (hololinked clients address it by this id).
+    pub fn builder(id: impl Into<String>) -> ServerBuilder {
+        ServerBuilder::new(id)
+    }
+
+    /// The server id.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// The bound addresses, one entry per transport.
+    pub fn addresses(&self) -> &[BoundAddresses] {
+        &self.shared.addresses
+    }
+
+    /// The request address of the first transport of `protocol`.
+    pub fn address(&self, protocol: Protocol) -> Option<&str> {
+        self.shared.addresses.iter().find(|a| a.protocol == protocol).map(|a| a.requests.as_str())
+    }
+
+    /// The ids of the Things served.
+    pub fn thing_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.shared.things.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The event publisher (how many events were sent, or to publish on a Thing's behalf).
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Resolves once the server has been asked to stop (by [`Server::shutdown`] or a permitted remote EXIT).
+    pub async fn stopped(&self) {
+        wait_true(&mut self.shared.shutdown.subscribe()).await;
+    }
+
+    /// Stops gracefully: no new requests are read; requests still waiting in a queue are answered with an
+    /// `EXCEPTION`; running operations get up to the grace period to finish and answer; then the sockets
+    /// close and the IPC socket files are removed.
+    pub async fn shutdown(self) {
+        let _ = self.shared.shutdown.send(true);
+        for runner in self.shared.things.values() {
+            runner.close();
+        }
+        let deadline = tokio::time::Instant::now() + self.grace;
+        for runner in self.shared.things.values() {
+            let mut done = runner.finished();
+            let _ = tokio::time::timeout_at(deadline, done.wait_for(|d| *d)).await;
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.publisher.close();
+        for path in &self.cleanup {
+            let _ = std::fs::remove_file(path);
+        }
+        tracing::info!(server = %self.shared.id, "stopped");
+    }
+}
+
+/// The task that owns one transport's ROUTER socket.
+async fn socket_loop(
+    mut router: tmq::router::Router,
+    protocol: Protocol,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+    loop {
+        tokio::select! {
+            biased;
+            Some(frames) = rx.recv() => {
+                send(&router, frames);
+                // Drain what is ready without going back to the poller.
+                for _ in 0..64 {
+                    match rx.try_recv() {
+                        Ok(frames) => send(&router, frames),
+                        Err(_) => break,
+                    }
+                }
+            }
+            incoming = router.next() => match incoming {
+                Some(Ok(multipart)) => {
+                    let frames: Vec<zmq::Message> = multipart.0.into();
+                    handle_message(frames, protocol, &shared, &tx);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "receiving on the request socket failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                None => break,
+            },
+            _ = wait_true(&mut shutdown) => break,
+        }
+    }
+    // Stop reading; flush the replies of operations that finish within the grace period.
+    drop(tx);
+    let deadline = tokio::time::Instant::now() + grace;
+    while let Ok(Some(frames)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        send(&router, frames);
+    }
+}
+
+fn send(router: &tmq::router::Router, frames: Outgoing) {
+    if let Err(e) = router.get_socket().send_multipart(frames, zmq::DONTWAIT) {
+        // EHOSTUNREACH: the client is gone; EAGAIN: its queue is full. Either way the reply cannot go out.
+        tracing::debug!(error = %e, "reply not delivered: the client is gone or not reading");
+    }
+}
+
+fn handle_message(
+    frames: Vec<zmq::Message>,
+    protocol: Protocol,
+    shared: &Arc<Shared>,
+    tx: &mpsc::UnboundedSender<Outgoing>,
+) {
+    let identity = frames.first().map(|f| String::from_utf8_lossy(f).into_owned()).unwrap_or_default();
+    let invalid = |receiver: String, message_id: String, message: String| {
+        let reply = ReplyTo { tx: tx.clone(), server_id: Arc::clone(&shared.id), receiver, message_id, oneway: false };
+        tracing::debug!(%message, "invalid message");
+        reply.error(MessageType::InvalidMessage, &ThingError::value_error(message), "message border", None);
+    };
+    if frames.len() < 3 {
+        return invalid(identity, String::new(), count_message(frames.len()));
+    }
+    let header = match RequestHeader::decode(&frames[2]) {
+        Ok(h) => h,
+        Err(e) => {
+            let (message_id, sender) = protocol::salvage_ids(&frames[2]);
+            // The identity frame is the real peer; a salvaged senderID may be anything.
+            let _ = sender;
+            return invalid(identity, message_id.unwrap_or_default(), format!("{e}"));
+        }
+    };
+    let reply = ReplyTo {
+        tx: tx.clone(),
+        server_id: Arc::clone(&shared.id),
+        receiver: header.sender_id.clone().into_owned(),
+        message_id: header.message_id.clone().into_owned(),
+        oneway: header.server_execution_context.oneway,
+    };
+    match header.kind() {
+        MessageType::Handshake => return reply.handshake(),
+        MessageType::Exit => {
+            if shared.allow_remote_exit {
+                tracing::info!(client = %header.sender_id, "remote EXIT accepted");
+                let _ = shared.shutdown.send(true);
+            } else {
+                let e = ThingError::new(
+                    "PermissionError",
+                    "remote EXIT is disabled on this server; stop it locally, or enable it with ServerBuilder::allow_remote_exit(true)",
+                );
+                reply.error(MessageType::Exception, &e, "message border", None);
+            }
+            return;
+        }
+        _ => {}
+    }
+    if frames.len() != protocol::FRAME_COUNT {
+        return invalid(reply.receiver, reply.message_id, count_message(frames.len()));
+    }
+    let size: usize = frames.iter().map(|f| f.len()).sum();
+    if size > shared.max_message_size {
+        return invalid(
+            reply.receiver,
+            reply.message_id,
+            format!("the message is {size} bytes, over this server's limit of {} bytes", shared.max_message_size),
+        );
+    }
+    let Some(runner) = shared.things.get(&*header.thing_id) else {
+        let mut ids: Vec<&str> = shared.things.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        let message = match crate::suggest::closest(&header.thing_id, ids.iter().copied()) {
+            Some(s) => format!("no thing with id `{}` on server `{}`, did you mean `{s}`?", header.thing_id, shared.id),
+            None => format!("no thing with id `{}` on server `{}`; it serves {:?}", header.thing_id, shared.id, ids),
+        };
+        return invalid(reply.receiver, reply.message_id, message);
+    };
+    let content_type = header.content_type();
+    let objekt = header.objekt.as_deref();
+    let operation = &*header.operation;
+    let span = tracing::debug_span!(
+        "request",
+        thing = %header.thing_id,
+        name = objekt.unwrap_or(""),
+        operation,
+        message_id = %header.message_id,
+    );
+    let _entered = span.enter();
+    let descriptor = runner.descriptor();
+    let name = objekt.unwrap_or("").to_owned();
+    let origin = || format!("thing `{}`, {operation} `{name}`", header.thing_id);
+    let resolved: Result<Op, ThingError> = match operation {
+        op::READ_PROPERTY => scheduler::check_property(descriptor, &header.thing_id, &name).map(|_| Op::ReadProperty),
+        op::WRITE_PROPERTY => scheduler::check_property(descriptor, &header.thing_id, &name).and_then(|_| {
+            match descriptor.property(&name) {
+                Some((_, p)) if p.read_only => {
+                    Err(ThingError::attribute_error(format!("property `{name}` of `{}` is read-only", header.thing_id)))
+                }
+                _ => Ok(Op::WriteProperty),
+            }
+        }),
+        op::READ_MULTIPLE_PROPERTIES => {
+            let names: Vec<String> = name.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            names
+                .iter()
+                .try_for_each(|n| scheduler::check_property(descriptor, &header.thing_id, n))
+                .map(|_| Op::ReadMultiple(names))
+        }
+        op::READ_ALL_PROPERTIES => Ok(Op::ReadAll),
+        op::WRITE_MULTIPLE_PROPERTIES | op::WRITE_ALL_PROPERTIES => Ok(Op::WriteMultiple),
+        op::INVOKE_ACTION => match name.as_str() {
+            GET_THING_DESCRIPTION => {
+                let result = thing_description_reply(shared, protocol, runner.as_ref(), &frames, &content_type);
+                match result {
+                    Ok(out) => reply.output(&content_type, out),
+                    Err(e) => reply.error(MessageType::Exception, &e, &origin(), None),
+                }
+                return;
+            }
+            "_get_properties" => Ok(Op::GetProperties),
+            "_set_properties" => Ok(Op::WriteMultiple),
+            _ => match descriptor.action(&name) {
+                Some(action) => Ok(Op::Invoke(action)),
+                None => Err(ThingError::key_error(scheduler::unknown_name(
+                    "action",
+                    &name,
+                    &header.thing_id,
+                    descriptor.actions.iter().map(|a| a.name),
+                ))),
+            },
+        },
+        op::DELETE_PROPERTY => {
+            Err(ThingError::not_implemented("deleteproperty is not supported: properties cannot be deleted"))
+        }
+        op::OBSERVE_PROPERTY | op::SUBSCRIBE_EVENT | op::UNSUBSCRIBE_EVENT => Err(ThingError::not_implemented(
+            format!("`{operation}` is not a request: subscribe to the event publisher at the form's href instead"),
+        )),
+        other => Err(ThingError::not_implemented(format!(
+            "unknown operation `{other}`; expected readproperty, writeproperty, invokeaction, readmultipleproperties, readallproperties or writemultipleproperties"
+        ))),
+    };
+    let op = match resolved {
+        Ok(op) => op,
+        Err(e) => return reply.error(MessageType::Exception, &e, &origin(), None),
+    };
+    let ctx = header.server_execution_context;
+    let fetch_logs = header.thing_execution_context.fetch_execution_logs;
+    drop(_entered);
+    drop(header);
+    let request = Request::new(frames, op, name, content_type, ctx, fetch_logs, reply, span);
+    Arc::clone(runner).submit(request);
+}
+
+/// Resolves once the flag is `true` (or its sender is gone).
+async fn wait_true(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.is_ok();
+}
+
+fn count_message(n: usize) -> String {
+    format!("message length 5 does not match the number of message parts {n}")
+}
+
+fn thing_description_reply(
+    shared: &Shared,
+    protocol: Protocol,
+    runner: &dyn Runner,
+    frames: &[zmq::Message],
+    content_type: &ContentType,
+) -> Result<crate::thing::Output, ThingError> {
+    let (protocol_arg, ignore_errors, skip_names) =
+        crate::args::ArgSlots::<(Option<String>, Option<bool>, Option<Vec<String>>)>::new(&[
+            "protocol",
+            "ignore_errors",
+            "skip_names",
+        ])
+        .decode(crate::thing::Args { payload: &frames[3], content_type, preserialized: &frames[4] })?;
+    let _ = ignore_errors;
+    let wanted = match protocol_arg.flatten() {
+        Some(p) => Protocol::parse(&p)
+            .ok_or_else(|| ThingError::value_error(format!("unknown protocol `{p}`; expected TCP, IPC or INPROC")))?,
+        None => protocol,
+    };
+    let addresses = shared.addresses.iter().find(|a| a.protocol == wanted).ok_or_else(|| {
+        let served: Vec<&str> = shared.addresses.iter().map(|a| a.protocol.as_str()).collect();
+        ThingError::value_error(format!(
+            "server `{}` does not serve {}; it serves {}",
+            shared.id,
+            wanted.as_str(),
+            served.join(", ")
+        ))
+    })?;
+    let skip = skip_names.flatten().unwrap_or_default();
+    let td = td::thing_description(
+        runner.descriptor(),
+        runner.thing_id(),
+        Some(addresses),
+        &TdOptions { skip_names: &skip },
+    );
+    crate::thing::Output::value(&td, content_type)
+}

@@ -1,0 +1,261 @@
+//! The Thing contract: what a served object implements (by hand or through `#[thing]`).
+//!
+//! A Thing has a static [`ThingDescriptor`] (its properties, actions and events with their schemas,
+//! execution modes and timeouts) and implements [`Thing`], whose methods the server calls from the Thing's
+//! scheduler:
+//!
+//! * property reads take `&self`, writes take `&mut self`; both run in the Thing's queue;
+//! * queued actions take `&mut self` and run in the queue, one at a time, in arrival order;
+//! * concurrent actions take `&self` and run as their own task, outside the queue;
+//! * threaded actions take `&self` and run on a blocking worker thread, outside the queue.
+//!
+//! Values travel as serde data: writes and action arguments arrive as an erased deserializer over the
+//! request payload (JSON or msgpack, decoded straight into the target type), replies are encoded straight
+//! into the content type the client asked for.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::ThingError;
+use crate::event::EventBinder;
+use crate::protocol::{self, ContentType};
+
+/// Generates the JSON Schema of one value (a property, an argument list, a return value, event data).
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// How an action is scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExecutionMode {
+    /// In the Thing's FIFO, one operation at a time, with `&mut self` (the default).
+    #[default]
+    Queued,
+    /// As its own task, outside the queue, with `&self` (an `async fn`).
+    Concurrent,
+    /// On a blocking worker thread, outside the queue, with `&self` (a blocking `fn`).
+    Threaded,
+}
+
+/// A property in the Thing's static description.
+#[derive(Debug, Clone, Copy)]
+pub struct PropertyDescriptor {
+    /// Name on the wire.
+    pub name: &'static str,
+    /// Short title (optional).
+    pub title: Option<&'static str>,
+    /// Description (from doc comments).
+    pub description: Option<&'static str>,
+    /// Whether writes are refused.
+    pub read_only: bool,
+    /// Whether changes are published as `<thing>/<name>_change_event`.
+    pub observable: bool,
+    /// Unit of measure, e.g. `"ms"`.
+    pub unit: Option<&'static str>,
+    /// The value's schema, bounds merged in.
+    pub schema: SchemaFn,
+}
+
+/// An action in the Thing's static description.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionDescriptor {
+    /// Name on the wire.
+    pub name: &'static str,
+    /// Short title (optional).
+    pub title: Option<&'static str>,
+    /// Description (from doc comments).
+    pub description: Option<&'static str>,
+    /// How it is scheduled.
+    pub mode: ExecutionMode,
+    /// Default for how long a call may wait in the queue, used when the request carries none.
+    pub invocation_timeout: Option<Duration>,
+    /// Default for how long a call may run, used when the request carries none.
+    pub execution_timeout: Option<Duration>,
+    /// The action does not change state (TD `safe`).
+    pub safe: bool,
+    /// Repeating the call has the same effect (TD `idempotent`).
+    pub idempotent: bool,
+    /// Schema of the keyword-argument object, `None` for no arguments.
+    pub input: Option<SchemaFn>,
+    /// Schema of the return value, `None` for no value.
+    pub output: Option<SchemaFn>,
+}
+
+/// An event in the Thing's static description.
+#[derive(Debug, Clone, Copy)]
+pub struct EventDescriptor {
+    /// Name on the wire (the topic is `<thing_id>/<name>`).
+    pub name: &'static str,
+    /// Short title (optional).
+    pub title: Option<&'static str>,
+    /// Description (from doc comments).
+    pub description: Option<&'static str>,
+    /// Schema of the event data, `None` for none.
+    pub data: Option<SchemaFn>,
+}
+
+/// Everything a Thing offers, known without an instance: the source of its Thing Description.
+#[derive(Debug, Clone, Copy)]
+pub struct ThingDescriptor {
+    /// TD `title`.
+    pub title: &'static str,
+    /// TD `description`.
+    pub description: Option<&'static str>,
+    /// Properties, in declaration order.
+    pub properties: &'static [PropertyDescriptor],
+    /// Actions, in declaration order.
+    pub actions: &'static [ActionDescriptor],
+    /// Events, in declaration order.
+    pub events: &'static [EventDescriptor],
+}
+
+impl ThingDescriptor {
+    /// Looks up a property by name.
+    pub fn property(&self, name: &str) -> Option<(usize, &'static PropertyDescriptor)> {
+        self.properties.iter().enumerate().find(|(_, p)| p.name == name)
+    }
+
+    /// Looks up an action by name.
+    pub fn action(&self, name: &str) -> Option<&'static ActionDescriptor> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// Looks up an event by name.
+    pub fn event(&self, name: &str) -> Option<&'static EventDescriptor> {
+        self.events.iter().find(|e| e.name == name)
+    }
+}
+
+/// The encoded result of an operation: frame 3 and frame 4 of the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Frame 3, already encoded in the reply's content type (`null` for no value).
+    pub payload: Vec<u8>,
+    /// Frame 4: raw bytes (empty for none).
+    pub preserialized: Vec<u8>,
+}
+
+impl Output {
+    /// No value: frame 3 is `null` in the reply's content type.
+    pub fn none(content_type: &ContentType) -> Self {
+        let payload = match content_type.for_reply() {
+            ContentType::Msgpack => vec![0xc0],
+            _ => protocol::NULL_PAYLOAD.to_vec(),
+        };
+        Self { payload, preserialized: Vec::new() }
+    }
+
+    /// A value, encoded in the reply's content type.
+    pub fn value<T: Serialize + ?Sized>(value: &T, content_type: &ContentType) -> Result<Self, ThingError> {
+        let payload = protocol::encode(value, &content_type.for_reply()).map_err(ThingError::from)?;
+        Ok(Self { payload, preserialized: Vec::new() })
+    }
+
+    /// Raw bytes in frame 4, frame 3 `null` (how hololinked returns `bytes`).
+    pub fn bytes(bytes: Vec<u8>, content_type: &ContentType) -> Self {
+        Self { preserialized: bytes, ..Self::none(content_type) }
+    }
+}
+
+/// A value being written or an argument being decoded, straight from the payload.
+pub type ValueDeserializer<'a, 'de> = &'a mut dyn erased_serde::Deserializer<'de>;
+
+/// What an action invocation gives back: either the finished result (synchronous code) or a future to run.
+pub enum Invocation<'a> {
+    /// The action already ran.
+    Done(Result<Output, ThingError>),
+    /// The action runs when this future is polled.
+    Pending(Pin<Box<dyn Future<Output = Result<Output, ThingError>> + Send + 'a>>),
+}
+
+impl fmt::Debug for Invocation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Self::Pending(_) => f.write_str("Pending(..)"),
+        }
+    }
+}
+
+impl<'a> Invocation<'a> {
+    /// Wraps a future.
+    pub fn pending<F>(future: F) -> Self
+    where
+        F: Future<Output = Result<Output, ThingError>> + Send + 'a,
+    {
+        Self::Pending(Box::pin(future))
+    }
+}
+
+/// The arguments of one action call: keyword arguments, `__args__` positional arguments and frame-4 bytes.
+///
+/// Decode them with [`Args::decode`] into an [`ArgSink`] such as [`crate::args::ArgSlots`].
+#[derive(Debug, Clone, Copy)]
+pub struct Args<'a> {
+    /// Frame 3.
+    pub payload: &'a [u8],
+    /// How frame 3 is encoded (also the content type of the reply).
+    pub content_type: &'a ContentType,
+    /// Frame 4 (passed as the first positional argument when not empty).
+    pub preserialized: &'a [u8],
+}
+
+/// Receives decoded arguments one by one (implemented by generated code, or by
+/// [`crate::args::ArgSlots`]).
+pub trait ArgSink {
+    /// The parameter names, in order.
+    fn names(&self) -> &[&'static str];
+    /// Decodes argument number `index` from `value`.
+    fn accept(&mut self, index: usize, value: ValueDeserializer<'_, '_>) -> Result<(), erased_serde::Error>;
+}
+
+/// A served object. Implement it by hand or let `#[thing]` generate it.
+///
+/// The server calls these methods from the Thing's scheduler; it never calls two `&mut self` methods at
+/// once, and it never runs a queued operation while another queued operation runs.
+pub trait Thing: Send + Sync + 'static {
+    /// The static description (same for every instance of the type).
+    fn descriptor(&self) -> &'static ThingDescriptor;
+
+    /// The Thing's id (the `thingID` clients address it by).
+    fn thing_id(&self) -> &str;
+
+    /// Encodes the current value of property `name` into `out` as `content_type`.
+    ///
+    /// Only called with names the descriptor lists.
+    fn read_property(&self, name: &str, content_type: &ContentType, out: &mut Vec<u8>) -> Result<(), ThingError>;
+
+    /// Decodes a new value for property `name` from `value` and stores it. Check bounds here and refuse with
+    /// [`ThingError::value_error`].
+    ///
+    /// Only called with writable names the descriptor lists.
+    fn write_property(&mut self, name: &str, value: ValueDeserializer<'_, '_>) -> Result<(), ThingError>;
+
+    /// Runs queued action `name` with exclusive access.
+    fn invoke<'a>(&'a mut self, name: &str, args: Args<'_>) -> Invocation<'a>;
+
+    /// Runs concurrent action `name` (outside the queue, shared access). Only called for actions whose
+    /// descriptor says [`ExecutionMode::Concurrent`].
+    fn invoke_concurrent<'a>(&'a self, name: &str, args: Args<'_>) -> Invocation<'a> {
+        let _ = args;
+        Invocation::Done(Err(ThingError::not_implemented(format!(
+            "action `{name}` is not a concurrent action of `{}`",
+            self.thing_id()
+        ))))
+    }
+
+    /// Runs threaded action `name` on a blocking worker thread (outside the queue, shared access). Only
+    /// called for actions whose descriptor says [`ExecutionMode::Threaded`].
+    fn invoke_blocking(&self, name: &str, args: Args<'_>) -> Result<Output, ThingError> {
+        let _ = args;
+        Err(ThingError::not_implemented(format!("action `{name}` is not a threaded action of `{}`", self.thing_id())))
+    }
+
+    /// Connects the Thing's [`Event`](crate::Event) handles to the server's publisher. Called once when the
+    /// server starts.
+    fn bind_events(&mut self, binder: &EventBinder) {
+        let _ = binder;
+    }
+}
