@@ -194,6 +194,30 @@ impl<'de> DeserializeSeed<'de> for PositionalSeed<'_, '_> {
     }
 }
 
+/// The entries of a JSON or msgpack object, in their order, each value buffered on its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderedEntries(pub Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for OrderedEntries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedEntries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedEntries, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    out.push(entry);
+                }
+                Ok(OrderedEntries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// Argument slots for a tuple of argument types: `ArgSlots<(f64, Option<String>)>` collects
 /// `(Option<f64>, Option<Option<String>>)` — `None` where the caller gave no value. Used by generated code and
 /// by hand-written Things.

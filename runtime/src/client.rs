@@ -493,10 +493,8 @@ impl Drop for CancelOnDrop<'_> {
 /// hololinked's event address for a request address.
 pub fn event_address_for(address: &str) -> String {
     if let Some(rest) = address.strip_prefix("tcp://") {
-        if let Some((host, port)) = rest.rsplit_once(':') {
-            if let Ok(p) = port.parse::<u16>() {
-                return format!("tcp://{host}:{}", p.saturating_add(1));
-            }
+        if let Some((host, Ok(p))) = rest.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+            return format!("tcp://{host}:{}", p.saturating_add(1));
         }
     } else if let Some(path) = address.strip_prefix("ipc://") {
         if let Some(stem) = path.strip_suffix(".ipc") {
@@ -542,14 +540,14 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
                     message: error.message,
                 });
             }
-            Err(ClientError::Remote {
+            Err(ClientError::Remote(Box::new(crate::error::RemoteError {
                 thing: thing.into(),
                 name: name.into(),
                 kind: error.kind,
                 message: error.message,
                 traceback: error.traceback,
                 notes: error.notes,
-            })
+            })))
         }
         Some(MessageType::Timeout) => {
             let word: String = decode_value(&reply.payload, &reply.content_type).unwrap_or_default();
@@ -560,13 +558,12 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
             })
         }
         _ => {
-            if reply.payload == b"null" || reply.payload == [0xc0] {
-                if !reply.preserialized.is_empty() {
-                    return T::deserialize(serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(
-                        &reply.preserialized,
-                    ))
-                    .map_err(|e| ClientError::Codec(format!("could not decode the reply bytes: {e}")));
-                }
+            // hololinked returns `bytes` in frame 4 with frame 3 `null`.
+            if (reply.payload == b"null" || reply.payload == [0xc0]) && !reply.preserialized.is_empty() {
+                return T::deserialize(serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(
+                    &reply.preserialized,
+                ))
+                .map_err(|e| ClientError::Codec(format!("could not decode the reply bytes: {e}")));
             }
             decode_value(&reply.payload, &reply.content_type)
         }

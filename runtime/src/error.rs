@@ -161,21 +161,8 @@ pub enum ServerError {
 #[non_exhaustive]
 pub enum ClientError {
     /// The server raised an exception (`EXCEPTION` reply).
-    #[error("{thing}.{name}: server raised {kind}: {message}")]
-    Remote {
-        /// The Thing.
-        thing: String,
-        /// The property or action.
-        name: String,
-        /// The exception class name as the server sent it, e.g. `ValueError`.
-        kind: String,
-        /// The server's message.
-        message: String,
-        /// The server's traceback lines.
-        traceback: Vec<String>,
-        /// The server's notes.
-        notes: Option<Vec<String>>,
-    },
+    #[error("{}.{}: server raised {}: {}", .0.thing, .0.name, .0.kind, .0.message)]
+    Remote(Box<RemoteError>),
     /// The server refused the message (`INVALID_MESSAGE` reply).
     #[error("{thing}.{name}: the server refused the message: {message}")]
     InvalidMessage {
@@ -235,11 +222,28 @@ pub enum ClientError {
     },
 }
 
+/// An exception raised on the server, as its `EXCEPTION` reply described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteError {
+    /// The Thing.
+    pub thing: String,
+    /// The property or action.
+    pub name: String,
+    /// The exception class name as the server sent it, e.g. `ValueError`.
+    pub kind: String,
+    /// The server's message.
+    pub message: String,
+    /// The server's traceback lines.
+    pub traceback: Vec<String>,
+    /// The server's notes.
+    pub notes: Option<Vec<String>>,
+}
+
 impl ClientError {
-    /// The remote exception class name, for [`ClientError::Remote`].
-    pub fn remote_kind(&self) -> Option<&str> {
+    /// The remote exception, for [`ClientError::Remote`].
+    pub fn remote(&self) -> Option<&RemoteError> {
         match self {
-            Self::Remote { kind, .. } => Some(kind),
+            Self::Remote(e) => Some(e),
             _ => None,
         }
     }

@@ -209,7 +209,9 @@ pub struct EventBinder {
 }
 
 impl EventBinder {
-    pub(crate) fn new(thing_id: &str, publisher: Publisher) -> Self {
+    /// A binder for the Thing `thing_id` on `publisher` (the server makes these; use one to connect extra
+    /// handles yourself).
+    pub fn new(thing_id: &str, publisher: Publisher) -> Self {
         Self { thing_id: thing_id.to_owned(), publisher }
     }
 

@@ -47,6 +47,11 @@ pub use thing::{
 };
 pub use transport::Protocol;
 
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The usual imports for writing and serving Things.
 pub mod prelude {
     pub use crate::{

@@ -69,10 +69,8 @@ impl Subscriber for CaptureSubscriber {
             });
         }
         Self::outer(|o| {
-            if let Some(d) = o {
-                if d.enabled(metadata) {
-                    d.event(event);
-                }
+            if let Some(d) = o.filter(|d| d.enabled(metadata)) {
+                d.event(event);
             }
         });
     }

@@ -61,24 +61,12 @@ pub(crate) struct Request {
     pub(crate) fetch_logs: bool,
     pub(crate) reply: ReplyTo,
     pub(crate) span: tracing::Span,
-    state: Option<Arc<AtomicU8>>,
-    timer: Option<tokio::task::AbortHandle>,
+    /// Set when the request waits in the queue with an invocation timeout.
+    pub(crate) state: Option<Arc<AtomicU8>>,
+    pub(crate) timer: Option<tokio::task::AbortHandle>,
 }
 
 impl Request {
-    pub(crate) fn new(
-        frames: Vec<zmq::Message>,
-        op: Op,
-        name: String,
-        content_type: ContentType,
-        ctx: ServerExecutionContext,
-        fetch_logs: bool,
-        reply: ReplyTo,
-        span: tracing::Span,
-    ) -> Self {
-        Self { frames, op, name, content_type, ctx, fetch_logs, reply, span, state: None, timer: None }
-    }
-
     fn payload(&self) -> &[u8] {
         &self.frames[3]
     }
@@ -423,50 +411,38 @@ impl<T: Thing> Scheduler<T> {
         Ok(Output { payload, preserialized: Vec::new() })
     }
 
-    /// Writes each `{name: value}` entry in order; a failure names every property that was not written.
+    /// Writes each `{name: value}` entry in order. Unknown names refuse the whole request before anything is
+    /// written; a property that refuses its value is reported in the error's notes while the others are
+    /// written (as hololinked does).
     fn write_many(&self, thing: &mut T, request: &Request) -> Result<(), ThingError> {
-        struct Sink<'a, T: Thing> {
-            thing: &'a mut T,
-            descriptor: &'static ThingDescriptor,
-            thing_id: &'a str,
-            failures: Vec<String>,
-            names: Vec<&'static str>,
-        }
-        impl<T: Thing> crate::thing::ArgSink for Sink<'_, T> {
-            fn names(&self) -> &[&'static str] {
-                &self.names
-            }
-            fn accept(
-                &mut self,
-                index: usize,
-                value: crate::thing::ValueDeserializer<'_, '_>,
-            ) -> Result<(), erased_serde::Error> {
-                let name = self.names[index];
-                let result = match self.descriptor.property(name) {
-                    Some((_, p)) if p.read_only => Err(ThingError::attribute_error(format!(
-                        "property `{name}` of `{}` is read-only",
-                        self.thing_id
-                    ))),
-                    _ => self.thing.write_property(name, value),
-                };
-                if let Err(e) = result {
-                    self.failures.push(format!("{name}: {e}"));
-                }
-                Ok(())
-            }
-        }
-        let names = self.descriptor.properties.iter().map(|p| p.name).collect();
-        let mut sink = Sink { thing, descriptor: self.descriptor, thing_id: &self.id, failures: Vec::new(), names };
-        args::decode_args(request.args(), &mut sink).map_err(|e| {
-            // Unknown names come back as "unexpected argument"; say "property" instead.
-            ThingError::key_error(e.message.replace("argument", "property"))
+        // Each value is buffered on its own, so a refused value can never leave the payload half-read.
+        let entries = args::with_value_deserializer(request.payload(), &request.content_type, &[], |de| {
+            erased_serde::deserialize::<args::OrderedEntries>(de)
+                .map_err(|e| ThingError::type_error(format!("expected an object of property values: {e}")))
         })?;
-        if sink.failures.is_empty() {
+        let names = self.descriptor.properties.iter().map(|p| p.name);
+        for (name, _) in &entries.0 {
+            if self.descriptor.property(name).is_none() {
+                return Err(ThingError::key_error(unknown_name("property", name, &self.id, names.clone())));
+            }
+        }
+        let mut failures = Vec::new();
+        for (name, value) in entries.0 {
+            let result = match self.descriptor.property(&name) {
+                Some((_, p)) if p.read_only => {
+                    Err(ThingError::attribute_error(format!("property `{name}` of `{}` is read-only", self.id)))
+                }
+                _ => thing.write_property(&name, &mut <dyn erased_serde::Deserializer<'_>>::erase(value)),
+            };
+            if let Err(e) = result {
+                failures.push(format!("{name}: {e}"));
+            }
+        }
+        if failures.is_empty() {
             return Ok(());
         }
-        let mut error =
-            ThingError::value_error(format!("{} of the properties could not be written", sink.failures.len()));
-        error.notes = Some(sink.failures);
+        let mut error = ThingError::value_error(format!("{} of the properties could not be written", failures.len()));
+        error.notes = Some(failures);
         Err(error)
     }
 

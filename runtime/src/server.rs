@@ -689,7 +689,7 @@ fn handle_message(
     let fetch_logs = header.thing_execution_context.fetch_execution_logs;
     drop(_entered);
     drop(header);
-    let request = Request::new(frames, op, name, content_type, ctx, fetch_logs, reply, span);
+    let request = Request { frames, op, name, content_type, ctx, fetch_logs, reply, span, state: None, timer: None };
     Arc::clone(runner).submit(request);
 }
 

@@ -191,7 +191,7 @@ impl<'a> Invocation<'a> {
 
 /// The arguments of one action call: keyword arguments, `__args__` positional arguments and frame-4 bytes.
 ///
-/// Decode them with [`Args::decode`] into an [`ArgSink`] such as [`crate::args::ArgSlots`].
+/// Decode them with [`crate::args::decode_args`] into an [`ArgSink`] such as [`crate::args::ArgSlots`].
 #[derive(Debug, Clone, Copy)]
 pub struct Args<'a> {
     /// Frame 3.

@@ -1,0 +1,137 @@
+//! Events on PUB sockets: topic `<thing>/<event>`, five frames with an EVENT header; observable properties
+//! publish `<thing>/<prop>_change_event`; `Event<T>` emits from any thread.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use thingwire::transport::Protocol;
+
+use crate::common::{RawClient, sensor::Tick, sensor_server};
+
+/// Subscribes a raw SUB socket and triggers `emit` until the first event arrives (PUB/SUB's slow joiner:
+/// a subscription takes a moment to reach the publisher).
+async fn first_event(sub: &mut tmq::subscribe::Subscribe, c: &mut RawClient, value: i64) -> Vec<Vec<u8>> {
+    for _ in 0..50 {
+        c.op("sensor", Some("emit"), "invokeaction", json!({"value": value})).await;
+        if let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            return m.iter().map(|f| f.to_vec()).collect();
+        }
+    }
+    panic!("no event within 5 s");
+}
+
+async fn raw_event_frames(protocol: Protocol) {
+    let (server, address) = sensor_server(protocol).await;
+    let events_addr = &server.addresses()[0].events;
+    let mut sub = tmq::subscribe(thingwire::transport::context())
+        .connect(events_addr)
+        .expect("connect")
+        .subscribe(b"sensor/tick")
+        .expect("subscribe");
+    let mut c = RawClient::connect(&address, server.id()).await;
+    let frames = first_event(&mut sub, &mut c, 7).await;
+    assert_eq!(frames.len(), 5);
+    assert_eq!(frames[0], b"sensor/tick");
+    assert!(frames[1].is_empty());
+    let header: Value = serde_json::from_slice(&frames[2]).expect("header");
+    assert_eq!(header["messageType"], "EVENT");
+    assert_eq!(header["eventID"], "sensor/tick");
+    assert_eq!(header["senderID"], format!("{}/event-publisher", server.id()));
+    assert_eq!(header["payloadContentType"], "application/json");
+    // hololinked's key order, exactly these keys.
+    let text = String::from_utf8(frames[2].clone()).expect("utf8");
+    let keys =
+        ["messageType", "messageID", "senderID", "eventID", "payloadContentType", "preencodedPayloadContentType"];
+    let positions: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\":")).expect("key present")).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert_eq!(header.as_object().expect("obj").len(), keys.len(), "{text}");
+    assert_eq!(serde_json::from_slice::<Value>(&frames[3]).expect("payload"), json!({"value": 7}));
+    assert!(frames[4].is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_over_tcp_use_request_port_plus_one() {
+    let (server, _) = sensor_server(Protocol::Tcp).await;
+    let a = &server.addresses()[0];
+    let port = |s: &str| s.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).expect("port");
+    assert_eq!(port(&a.events), port(&a.requests) + 1);
+    server.shutdown().await;
+    raw_event_frames(Protocol::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_over_ipc_and_inproc() {
+    raw_event_frames(Protocol::Ipc).await;
+    raw_event_frames(Protocol::Inproc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observable_properties_publish_changes_and_the_prefix_quirk_is_handled() {
+    let (server, address) = sensor_server(Protocol::Tcp).await;
+    let client = thingwire::Client::connect(&address).await.expect("connect");
+    let mut changes = client.subscribe::<f64>("sensor", "gain_change_event").await.expect("subscribe");
+    // A subscription to the bare prefix `sensor/gain` also gets `sensor/gain_change_event` from ZeroMQ;
+    // the client keeps only exact topics, so this stream must stay empty.
+    let mut prefix = client.subscribe::<Value>("sensor", "gain").await.expect("subscribe");
+    let mut value = 2.0;
+    let first = loop {
+        client.write_property("sensor", "gain", &value).await.expect("write");
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), changes.next()).await {
+            break e.expect("decodes");
+        }
+        value += 1.0;
+        assert!(value < 60.0, "no change event within 5 s");
+    };
+    assert_eq!(first.data, value);
+    assert_eq!(first.topic, "sensor/gain_change_event");
+    // Writing the same value again publishes nothing; a new value publishes once.
+    client.write_property("sensor", "gain", &value).await.expect("write");
+    client.write_property("sensor", "gain", &(value + 0.5)).await.expect("write");
+    let next = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("an event")
+        .expect("item")
+        .expect("ok");
+    assert_eq!(next.data, value + 0.5, "the unchanged write published nothing");
+    assert!(tokio::time::timeout(Duration::from_millis(200), prefix.next()).await.is_err(), "exact topics only");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_handle_emits_from_a_plain_thread() {
+    use thingwire::{Event, EventBinder};
+    let (server, address) = sensor_server(Protocol::Inproc).await;
+    let event: Event<Tick> = Event::new();
+    assert!(
+        matches!(event.emit(&Tick { value: 1 }), Err(thingwire::EventError::NotServed(_))),
+        "unbound handles say so"
+    );
+    // Bind a second handle to the server's publisher, as the server does for a Thing's fields.
+    let binder = EventBinder::new("sensor", server.publisher().clone());
+    binder.bind(&event, "tick");
+    let client = thingwire::Client::connect(&address).await.expect("connect");
+    let mut ticks = client.subscribe::<Tick>("sensor", "tick").await.expect("subscribe");
+    let emitter = event.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let mut n = 0;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) && n < 500 {
+            emitter.emit(&Tick { value: 99 }).expect("emit");
+            std::thread::sleep(Duration::from_millis(10));
+            n += 1;
+        }
+    });
+    let got =
+        tokio::time::timeout(Duration::from_secs(5), ticks.next()).await.expect("an event").expect("item").expect("ok");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    thread.join().expect("thread");
+    assert_eq!(got.data, Tick { value: 99 });
+    server.shutdown().await;
+    assert!(
+        matches!(event.emit(&Tick { value: 1 }), Err(thingwire::EventError::Closed(_))),
+        "emitting after shutdown says so"
+    );
+}

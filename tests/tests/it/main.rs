@@ -1,0 +1,10 @@
+//! thingwire's integration tests: one binary, one module per theme.
+
+mod client;
+mod common;
+mod events;
+mod interop;
+mod malformed;
+mod ops;
+mod scheduling;
+mod vectors;
