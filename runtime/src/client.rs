@@ -735,3 +735,109 @@ mod tests {
         assert_eq!(event_address_for("inproc://lab"), "inproc://lab/event-publisher");
     }
 }
+
+/// One Thing on one connection, with the call options in force: what generated typed clients wrap.
+#[derive(Debug, Clone)]
+pub struct ThingHandle {
+    client: Client,
+    thing_id: Arc<str>,
+    options: CallOptions,
+}
+
+impl ThingHandle {
+    /// Connects to `address` and addresses Thing `thing_id`.
+    pub async fn connect(address: &str, thing_id: &str) -> Result<Self, ClientError> {
+        Ok(Self::new(Client::connect(address).await?, thing_id))
+    }
+
+    /// Addresses Thing `thing_id` over an existing connection.
+    pub fn new(client: Client, thing_id: &str) -> Self {
+        Self { client, thing_id: Arc::from(thing_id), options: CallOptions::default() }
+    }
+
+    /// The connection.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The Thing's id.
+    pub fn thing_id(&self) -> &str {
+        &self.thing_id
+    }
+
+    /// The options every call uses.
+    pub fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    /// A handle whose calls use `options`.
+    pub fn with_options(&self, options: CallOptions) -> Self {
+        Self { options, ..self.clone() }
+    }
+
+    /// A handle whose calls wait at most `timeout` for their reply.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        self.with_options(CallOptions { timeout: Some(timeout), ..self.options.clone() })
+    }
+
+    /// Reads a property.
+    pub async fn read<T: DeserializeOwned>(&self, name: &str) -> Result<T, ClientError> {
+        self.client.read_property_with(&self.thing_id, name, &self.options).await
+    }
+
+    /// Writes a property.
+    pub async fn write<V: Serialize + ?Sized>(&self, name: &str, value: &V) -> Result<(), ClientError> {
+        self.client.write_property_with(&self.thing_id, name, value, &self.options).await
+    }
+
+    /// Invokes an action whose keyword arguments are already encoded in [`ThingHandle::content_type`].
+    pub async fn invoke_encoded<T: DeserializeOwned>(&self, action: &str, payload: Vec<u8>) -> Result<T, ClientError> {
+        let request = RawRequest {
+            thing_id: &self.thing_id,
+            objekt: Some(action),
+            operation: op::INVOKE_ACTION,
+            payload,
+            preserialized: Vec::new(),
+        };
+        self.client.call(request, &self.options).await
+    }
+
+    /// Invokes an action with keyword arguments.
+    pub async fn invoke<T: DeserializeOwned, A: Serialize + ?Sized>(
+        &self,
+        action: &str,
+        args: &A,
+    ) -> Result<T, ClientError> {
+        self.client.invoke_with(&self.thing_id, action, args, &self.options).await
+    }
+
+    /// The content type requests are encoded in.
+    pub fn content_type(&self) -> &ContentType {
+        &self.options.content_type
+    }
+
+    /// Subscribes to an event (or `"<property>_change_event"`).
+    pub async fn subscribe<T: DeserializeOwned>(&self, event: &str) -> Result<Subscription<T>, ClientError> {
+        self.client.subscribe(&self.thing_id, event).await
+    }
+}
+
+/// A typed event of a Thing, ready to subscribe to.
+#[derive(Debug, Clone)]
+pub struct EventClient<T> {
+    handle: ThingHandle,
+    name: &'static str,
+    _data: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> EventClient<T> {
+    /// The event `name` of the Thing behind `handle`.
+    pub fn new(handle: ThingHandle, name: &'static str) -> Self {
+        Self { handle, name, _data: std::marker::PhantomData }
+    }
+
+    /// Subscribes: a stream of the event's data.
+    pub async fn subscribe(&self) -> Result<Subscription<T>, ClientError> {
+        self.handle.subscribe(self.name).await
+    }
+}

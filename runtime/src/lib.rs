@@ -20,6 +20,9 @@
 #[allow(unused_extern_crates, reason = "used by macro-generated code in the runtime's own tests")]
 extern crate self as thingwire;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub mod args;
 mod bytes;
 pub mod client;
@@ -37,14 +40,15 @@ pub mod transport;
 mod util;
 
 pub use bytes::Bytes;
-pub use client::{CallOptions, Client, ConnectOptions, Subscription};
+pub use client::{CallOptions, Client, ConnectOptions, EventClient, Subscription, ThingHandle};
 pub use error::{ClientError, ServerError, ThingError};
 pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};
 pub use thing::{
-    ActionDescriptor, ArgSink, Args, EventDescriptor, ExecutionMode, Invocation, Output, PropertyDescriptor, Thing,
-    ThingDescriptor,
+    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output,
+    PropertyDescriptor, Thing, ThingDescriptor,
 };
+pub use thingwire_macros::{action, event, property, thing};
 pub use transport::Protocol;
 
 /// The README's examples, compiled as doctests so they stay true.
@@ -55,7 +59,8 @@ pub struct ReadmeDoctests;
 /// The usual imports for writing and serving Things.
 pub mod prelude {
     pub use crate::{
-        ActionDescriptor, Args, Bytes, Client, Event, EventDescriptor, ExecutionMode, Invocation, Output,
-        PropertyDescriptor, Server, Thing, ThingDescriptor, ThingError,
+        ActionDescriptor, Args, Bytes, Client, ClientError, DescribeThing, Event, EventDescriptor, ExecutionMode,
+        Invocation, Output, PropertyDescriptor, Server, Thing, ThingDescriptor, ThingError, action, event, property,
+        thing,
     };
 }

@@ -4,6 +4,7 @@ mod client;
 mod common;
 mod events;
 mod interop;
+mod macros;
 mod malformed;
 mod ops;
 mod scheduling;

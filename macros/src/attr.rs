@@ -1,0 +1,437 @@
+//! Reading our attributes: `#[thing(...)]`, `#[property(...)]`, `#[action(...)]`, `#[event(...)]`,
+//! `#[param(...)]`. Each key is checked once; unknown keys get a "did you mean" when one is close.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, LitStr};
+
+use crate::ctxt::{Ctxt, suggest};
+
+/// One bound key with its expression.
+#[derive(Clone)]
+pub(crate) struct BoundAttr {
+    pub(crate) kind: BoundKind,
+    pub(crate) value: Expr,
+    pub(crate) span: Span,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoundKind {
+    Minimum,
+    Maximum,
+    ExclusiveMinimum,
+    ExclusiveMaximum,
+    MultipleOf,
+    MinItems,
+    MaxItems,
+    MinLength,
+    MaxLength,
+}
+
+impl BoundKind {
+    fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "minimum" => Self::Minimum,
+            "maximum" => Self::Maximum,
+            "exclusive_minimum" => Self::ExclusiveMinimum,
+            "exclusive_maximum" => Self::ExclusiveMaximum,
+            "multiple_of" => Self::MultipleOf,
+            "min_items" => Self::MinItems,
+            "max_items" => Self::MaxItems,
+            "min_length" => Self::MinLength,
+            "max_length" => Self::MaxLength,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Self::Minimum | Self::Maximum | Self::ExclusiveMinimum | Self::ExclusiveMaximum | Self::MultipleOf
+        )
+    }
+
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Self::Minimum => "Minimum",
+            Self::Maximum => "Maximum",
+            Self::ExclusiveMinimum => "ExclusiveMinimum",
+            Self::ExclusiveMaximum => "ExclusiveMaximum",
+            Self::MultipleOf => "MultipleOf",
+            Self::MinItems => "MinItems",
+            Self::MaxItems => "MaxItems",
+            Self::MinLength => "MinLength",
+            Self::MaxLength => "MaxLength",
+        }
+    }
+}
+
+const BOUND_KEYS: &[&str] = &[
+    "minimum",
+    "maximum",
+    "exclusive_minimum",
+    "exclusive_maximum",
+    "multiple_of",
+    "min_items",
+    "max_items",
+    "min_length",
+    "max_length",
+];
+
+/// Reads the keys of one attribute, refusing unknown and repeated ones.
+struct Keys<'c> {
+    cx: &'c Ctxt,
+    attr: &'static str,
+    allowed: &'static [&'static [&'static str]],
+    seen: HashSet<String>,
+}
+
+impl<'c> Keys<'c> {
+    fn new(cx: &'c Ctxt, attr: &'static str, allowed: &'static [&'static [&'static str]]) -> Self {
+        Self { cx, attr, allowed, seen: HashSet::new() }
+    }
+
+    /// The key's name, or `None` (with an error recorded) when it is unknown or repeated.
+    fn key(&mut self, meta: &ParseNestedMeta<'_>) -> Option<String> {
+        let Some(ident) = meta.path.get_ident() else {
+            self.cx.error_spanned_by(&meta.path, format!("unknown `{}` attribute; expected a plain name", self.attr));
+            return None;
+        };
+        let key = ident.to_string();
+        let all: Vec<&str> = self.allowed.iter().flat_map(|k| k.iter().copied()).collect();
+        if !all.contains(&key.as_str()) {
+            let hint = match suggest(&key, &all) {
+                Some(s) => format!(", did you mean `{s}`?"),
+                None => {
+                    format!("; expected one of {}", all.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+                }
+            };
+            self.cx.error_spanned_by(&meta.path, format!("unknown `{}` attribute `{key}`{hint}", self.attr));
+            return None;
+        }
+        if !self.seen.insert(key.clone()) {
+            self.cx.error_spanned_by(&meta.path, format!("duplicate `{}` attribute `{key}`", self.attr));
+            return None;
+        }
+        Some(key)
+    }
+}
+
+fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
+    meta.value()?.parse::<LitStr>()
+}
+
+fn expr(meta: &ParseNestedMeta<'_>) -> syn::Result<Expr> {
+    meta.value()?.parse::<Expr>()
+}
+
+/// Skips the rest of a key we already reported, so parsing goes on.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _ = meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+        let _: proc_macro2::TokenStream = _content.parse()?;
+    }
+    Ok(())
+}
+
+/// A flag key must not carry a value.
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
+    Ok(flag_at(cx, meta, key)?.is_some())
+}
+
+/// Like [`flag`], keeping where the flag was written.
+fn flag_at(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<proc_macro2::Span>> {
+    if meta.input.peek(syn::Token![=]) {
+        cx.error_spanned_by(&meta.path, format!("`{key}` is a flag and takes no value: write `{key}`"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    Ok(Some(meta.path.span()))
+}
+
+/// Parses `#[name(...)]` with `f` for each key; an empty `#[name]` is fine.
+fn parse_list(cx: &Ctxt, attr: &Attribute, mut f: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>) {
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return;
+    }
+    if let Err(e) = attr.parse_nested_meta(&mut f) {
+        cx.syn_error(e);
+    }
+}
+
+/// `#[thing(...)]` on the struct.
+#[derive(Default)]
+pub(crate) struct ThingAttrs {
+    pub(crate) title: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) crate_path: Option<syn::Path>,
+    pub(crate) client: Option<syn::Ident>,
+    pub(crate) id: Option<LitStr>,
+}
+
+pub(crate) fn thing_attrs(cx: &Ctxt, args: proc_macro2::TokenStream, for_impl: bool) -> ThingAttrs {
+    let mut out = ThingAttrs::default();
+    if args.is_empty() {
+        return out;
+    }
+    const STRUCT_KEYS: &[&str] = &["title", "description", "crate", "client", "id"];
+    const IMPL_KEYS: &[&str] = &["crate"];
+    let mut keys = Keys::new(cx, "thing", if for_impl { &[IMPL_KEYS] } else { &[STRUCT_KEYS] });
+    let parser = syn::meta::parser(|meta| {
+        let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
+        match key.as_str() {
+            "title" => out.title = Some(lit_str(&meta)?),
+            "description" => out.description = Some(lit_str(&meta)?),
+            "id" => out.id = Some(lit_str(&meta)?),
+            "crate" => {
+                let s = lit_str(&meta)?;
+                match s.parse::<syn::Path>() {
+                    Ok(p) => out.crate_path = Some(p),
+                    Err(_) => cx.error_spanned_by(&s, "`crate` must be a path such as \"::thingwire\""),
+                }
+            }
+            "client" => {
+                let s = lit_str(&meta)?;
+                match syn::parse_str::<syn::Ident>(&s.value()) {
+                    Ok(mut i) => {
+                        i.set_span(s.span());
+                        out.client = Some(i);
+                    }
+                    Err(_) => cx.error_spanned_by(&s, "`client` must be a type name such as \"SpectrometerClient\""),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+        cx.syn_error(e);
+    }
+    out
+}
+
+/// Options shared by `#[property(...)]` and `#[param(...)]`: bounds and a default.
+#[derive(Default, Clone)]
+pub(crate) struct ValueOpts {
+    pub(crate) bounds: Vec<BoundAttr>,
+    pub(crate) default: Option<Expr>,
+}
+
+/// `#[property(...)]`.
+#[derive(Default, Clone)]
+pub(crate) struct PropertyOpts {
+    pub(crate) read_only: Option<Span>,
+    pub(crate) observable: bool,
+    pub(crate) setter: Option<Span>,
+    pub(crate) value: ValueOpts,
+    pub(crate) unit: Option<LitStr>,
+    pub(crate) rename: Option<LitStr>,
+    pub(crate) title: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+}
+
+fn bound_or_default(cx: &Ctxt, key: &str, meta: &ParseNestedMeta<'_>, value: &mut ValueOpts) -> syn::Result<bool> {
+    if let Some(kind) = BoundKind::from_key(key) {
+        let e = expr(meta)?;
+        value.bounds.push(BoundAttr { kind, span: meta.path.span(), value: e });
+        return Ok(true);
+    }
+    if key == "default" {
+        value.default = Some(expr(meta)?);
+        return Ok(true);
+    }
+    let _ = cx;
+    Ok(false)
+}
+
+pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> PropertyOpts {
+    const FIELD_KEYS: &[&str] = &["read_only", "observable", "default", "unit", "rename", "title", "description"];
+    const METHOD_KEYS: &[&str] = &["setter"];
+    let allowed: &'static [&'static [&'static str]] =
+        if on_method { &[FIELD_KEYS, METHOD_KEYS, BOUND_KEYS] } else { &[FIELD_KEYS, BOUND_KEYS] };
+    let mut keys = Keys::new(cx, "property", allowed);
+    let mut out = PropertyOpts::default();
+    parse_list(cx, attr, |meta| {
+        let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
+        if bound_or_default(cx, &key, &meta, &mut out.value)? {
+            return Ok(());
+        }
+        match key.as_str() {
+            "read_only" => out.read_only = flag_at(cx, &meta, &key)?,
+            "observable" => out.observable = flag(cx, &meta, &key)?,
+            "setter" => out.setter = flag_at(cx, &meta, &key)?,
+            "unit" => out.unit = Some(lit_str(&meta)?),
+            "rename" => out.rename = Some(lit_str(&meta)?),
+            "title" => out.title = Some(lit_str(&meta)?),
+            "description" => out.description = Some(lit_str(&meta)?),
+            _ => {}
+        }
+        Ok(())
+    });
+    out
+}
+
+/// `#[param(...)]` on an action argument.
+pub(crate) fn param_opts(cx: &Ctxt, attr: &Attribute) -> (ValueOpts, Option<LitStr>) {
+    let mut keys = Keys::new(cx, "param", &[BOUND_KEYS, &["default", "rename"]]);
+    let mut out = ValueOpts::default();
+    let mut rename = None;
+    parse_list(cx, attr, |meta| {
+        let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
+        if bound_or_default(cx, &key, &meta, &mut out)? {
+            return Ok(());
+        }
+        if key == "rename" {
+            rename = Some(lit_str(&meta)?);
+        }
+        Ok(())
+    });
+    (out, rename)
+}
+
+/// `#[action(...)]`.
+#[derive(Default, Clone)]
+pub(crate) struct ActionOpts {
+    pub(crate) threaded: Option<Span>,
+    pub(crate) concurrent: Option<Span>,
+    pub(crate) invocation_timeout: Option<Duration>,
+    pub(crate) execution_timeout: Option<Duration>,
+    pub(crate) safe: bool,
+    pub(crate) idempotent: bool,
+    pub(crate) rename: Option<LitStr>,
+    pub(crate) title: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+}
+
+pub(crate) fn action_opts(cx: &Ctxt, attr: &Attribute) -> ActionOpts {
+    const KEYS: &[&str] = &[
+        "threaded",
+        "concurrent",
+        "invocation_timeout",
+        "execution_timeout",
+        "safe",
+        "idempotent",
+        "rename",
+        "title",
+        "description",
+    ];
+    let mut keys = Keys::new(cx, "action", &[KEYS]);
+    let mut out = ActionOpts::default();
+    parse_list(cx, attr, |meta| {
+        let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
+        match key.as_str() {
+            "threaded" => out.threaded = flag_at(cx, &meta, &key)?,
+            "concurrent" => out.concurrent = flag_at(cx, &meta, &key)?,
+            "safe" => out.safe = flag(cx, &meta, &key)?,
+            "idempotent" => out.idempotent = flag(cx, &meta, &key)?,
+            "invocation_timeout" | "execution_timeout" => {
+                let s = lit_str(&meta)?;
+                match parse_duration(&s.value()) {
+                    Some(d) if key == "invocation_timeout" => out.invocation_timeout = Some(d),
+                    Some(d) => out.execution_timeout = Some(d),
+                    None => cx.error_spanned_by(
+                        &s,
+                        format!("`{key}` must be a duration such as \"500ms\", \"5s\", \"1.5s\" or \"2min\""),
+                    ),
+                }
+            }
+            "rename" => out.rename = Some(lit_str(&meta)?),
+            "title" => out.title = Some(lit_str(&meta)?),
+            "description" => out.description = Some(lit_str(&meta)?),
+            _ => {}
+        }
+        Ok(())
+    });
+    out
+}
+
+/// `#[event(...)]`.
+#[derive(Default, Clone)]
+pub(crate) struct EventOpts {
+    pub(crate) rename: Option<LitStr>,
+    pub(crate) title: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+}
+
+pub(crate) fn event_opts(cx: &Ctxt, attr: &Attribute) -> EventOpts {
+    let mut keys = Keys::new(cx, "event", &[&["rename", "title", "description"]]);
+    let mut out = EventOpts::default();
+    parse_list(cx, attr, |meta| {
+        let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
+        let s = lit_str(&meta)?;
+        match key.as_str() {
+            "rename" => out.rename = Some(s),
+            "title" => out.title = Some(s),
+            _ => out.description = Some(s),
+        }
+        Ok(())
+    });
+    out
+}
+
+/// `"500ms"`, `"5s"`, `"1.5s"`, `"2min"`, `"1h"`.
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "min" | "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// The doc comment text of `attrs`, lines joined with newlines; `None` when there is none.
+pub(crate) fn docs(attrs: &[Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|l| l.strip_prefix(' ').unwrap_or(&l).trim_end().to_owned())
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// The `#[cfg(...)]` attributes of a member, repeated on everything generated for it.
+pub(crate) fn cfgs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect()
+}
+
+/// The doc attributes, forwarded to generated client methods.
+pub(crate) fn doc_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2min"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+    }
+}

@@ -1,0 +1,392 @@
+//! What `#[thing]` on an impl block generates: the `ThingMethods` table (getter/setter properties, actions,
+//! their argument decoding and dispatch), type assertions, and the client's action methods.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, to_output, user_error, value_schema_fn};
+use crate::model::{Action, MethodProperty, Mode, Receiver, Returns, ThingImpl, option_inner};
+
+pub(crate) fn expand_impl(t: &ThingImpl, item: &syn::ItemImpl, krate: Option<syn::Path>) -> TokenStream {
+    let p = Paths::new(krate);
+    let table = table_impl(&p, t);
+    let properties = properties_fn(&p, t);
+    let actions = actions_fn(&p, t);
+    let read = read_fn(&p, t);
+    let write = write_fn(&p, t);
+    let decoders = t.actions.iter().map(|a| decoder_fn(&p, t, a));
+    let invoke = invoke_fn(&p, t, Mode::Queued);
+    let invoke_concurrent = invoke_fn(&p, t, Mode::Concurrent);
+    let invoke_blocking = invoke_blocking_fn(&p, t);
+    let assertions = assertions(&p, t);
+    let client = client::impl_client(&p, t);
+    quote! {
+        #item
+        #[doc(hidden)]
+        const _: () = {
+            #table
+            #properties
+            #actions
+            #read
+            #write
+            #(#decoders)*
+            #invoke
+            #invoke_concurrent
+            #invoke_blocking
+            #assertions
+        };
+        #client
+    }
+}
+
+fn table_impl(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    quote! {
+        #[automatically_derived]
+        impl #private::ThingMethods for #self_ty {
+            fn methods() -> #private::MethodTable<Self> {
+                #private::MethodTable {
+                    properties: __properties,
+                    actions: __actions,
+                    read: __read,
+                    write: __write,
+                    invoke: __invoke,
+                    invoke_concurrent: __invoke_concurrent,
+                    invoke_blocking: __invoke_blocking,
+                }
+            }
+        }
+    }
+}
+
+fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (krate, private) = (&p.krate, &p.private);
+    let items = t.properties.iter().filter_map(|prop| {
+        let getter = prop.getter.as_ref()?;
+        let ty = prop.ty()?;
+        let (cfgs, wire) = (&getter.cfgs, &prop.wire);
+        let title = opt_lit(p, &prop.opts.title);
+        let description = opt_str(p, prop.opts.description.as_ref().map(|d| d.value()).or_else(|| prop.docs.clone()));
+        let unit = opt_lit(p, &prop.opts.unit);
+        let read_only = prop.setter.is_none();
+        let observable = prop.opts.observable;
+        let schema = value_schema_fn(p, ty, &prop.opts.value);
+        Some(quote! {
+            #(#cfgs)*
+            properties.push(#krate::PropertyDescriptor {
+                name: #wire,
+                title: #title,
+                description: #description,
+                read_only: #read_only,
+                observable: #observable,
+                unit: #unit,
+                schema: #schema,
+            });
+        })
+    });
+    quote! {
+        fn __properties() -> #private::std::vec::Vec<#krate::PropertyDescriptor> {
+            #[allow(unused_mut)]
+            let mut properties = #private::std::vec::Vec::new();
+            #(#items)*
+            properties
+        }
+    }
+}
+
+fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (krate, private) = (&p.krate, &p.private);
+    let items = t.actions.iter().map(|a| {
+        let (cfgs, wire) = (&a.cfgs, &a.wire);
+        let title = opt_lit(p, &a.opts.title);
+        let description = opt_str(p, a.opts.description.as_ref().map(|d| d.value()).or_else(|| a.docs.clone()));
+        let mode = match a.mode() {
+            Mode::Queued => quote!(#private::ExecutionMode::Queued),
+            Mode::Concurrent => quote!(#private::ExecutionMode::Concurrent),
+            Mode::Threaded => quote!(#private::ExecutionMode::Threaded),
+        };
+        let duration = |d: Option<std::time::Duration>| match d {
+            Some(d) => {
+                let nanos = d.as_nanos() as u64;
+                quote!(#private::core::option::Option::Some(#private::core::time::Duration::from_nanos(#nanos)))
+            }
+            None => quote!(#private::core::option::Option::None),
+        };
+        let invocation = duration(a.opts.invocation_timeout);
+        let execution = duration(a.opts.execution_timeout);
+        let (safe, idempotent) = (a.opts.safe, a.opts.idempotent);
+        let input = if a.params.is_empty() {
+            quote!(#private::core::option::Option::None)
+        } else {
+            let params = a.params.iter().map(|param| {
+                let (name, ty) = (&param.wire, &param.ty);
+                let schema_ty = option_inner(ty).unwrap_or(ty);
+                let schema = value_schema_fn(p, schema_ty, &param.value);
+                let required = !param.optional && param.value.default.is_none();
+                quote!(#private::Param { name: #name, schema: #schema, required: #required })
+            });
+            quote!(#private::core::option::Option::Some({
+                fn __input(generator: &mut #private::schemars::SchemaGenerator) -> #private::schemars::Schema {
+                    #private::args_schema(generator, &[#(#params),*])
+                }
+                __input
+            }))
+        };
+        let output = match a.returns.value() {
+            Some(ty) => {
+                let f = value_schema_fn(p, ty, &Default::default());
+                quote!(#private::core::option::Option::Some(#f))
+            }
+            None => quote!(#private::core::option::Option::None),
+        };
+        quote! {
+            #(#cfgs)*
+            actions.push(#krate::ActionDescriptor {
+                name: #wire,
+                title: #title,
+                description: #description,
+                mode: #mode,
+                invocation_timeout: #invocation,
+                execution_timeout: #execution,
+                safe: #safe,
+                idempotent: #idempotent,
+                input: #input,
+                output: #output,
+            });
+        }
+    });
+    quote! {
+        fn __actions() -> #private::std::vec::Vec<#krate::ActionDescriptor> {
+            #[allow(unused_mut)]
+            let mut actions = #private::std::vec::Vec::new();
+            #(#items)*
+            actions
+        }
+    }
+}
+
+fn read_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let arms = t.properties.iter().filter_map(|prop| {
+        let g = prop.getter.as_ref()?;
+        let (cfgs, wire, ident) = (&g.cfgs, &prop.wire, &g.ident);
+        let call = quote!(<#self_ty>::#ident(this));
+        let body = match &g.returns {
+            Returns::Result { .. } => {
+                let err = user_error(p, quote!(__error));
+                quote!(match #call {
+                    #private::core::result::Result::Ok(__value) => #private::encode_property(out, &__value, ct),
+                    #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
+                })
+            }
+            _ => quote!(#private::encode_property(out, &#call, ct)),
+        };
+        Some(quote!(#(#cfgs)* #wire => #private::core::option::Option::Some(#body),))
+    });
+    quote! {
+        #[allow(unused_variables)]
+        fn __read(
+            this: &#self_ty,
+            name: &str,
+            ct: &#private::ContentType,
+            out: &mut #private::std::vec::Vec<u8>,
+        ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
+            match name {
+                #(#arms)*
+                _ => #private::core::option::Option::None,
+            }
+        }
+    }
+}
+
+fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let arms = t.properties.iter().filter_map(|prop| setter_arm(p, t, prop));
+    quote! {
+        #[allow(unused_variables)]
+        fn __write(
+            this: &mut #self_ty,
+            name: &str,
+            value: #private::ValueDeserializer<'_, '_>,
+        ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
+            match name {
+                #(#arms)*
+                _ => #private::core::option::Option::None,
+            }
+        }
+    }
+}
+
+fn setter_arm(p: &Paths, t: &ThingImpl, prop: &MethodProperty) -> Option<TokenStream> {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let s = prop.setter.as_ref()?;
+    let ty = s.value_ty.as_ref()?;
+    let (cfgs, wire, ident) = (&s.cfgs, &prop.wire, &s.ident);
+    let value = format_ident!("__value");
+    let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
+    let call = quote!(<#self_ty>::#ident(this, #value));
+    let apply = match &s.returns {
+        Returns::Result { .. } => {
+            let err = user_error(p, quote!(__error));
+            quote!(match #call {
+                #private::core::result::Result::Ok(_) => #private::core::result::Result::Ok(()),
+                #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
+            })
+        }
+        _ => quote!({ #call; #private::core::result::Result::Ok(()) }),
+    };
+    Some(quote! {
+        #(#cfgs)*
+        #wire => #private::core::option::Option::Some((|| -> #private::core::result::Result<(), #private::ThingError> {
+            let #value: #ty = #private::decode_property(value, #wire)?;
+            #checks
+            #apply
+        })()),
+    })
+}
+
+fn decoder_ident(a: &Action) -> syn::Ident {
+    format_ident!("__decode_{}", a.ident)
+}
+
+/// One function per action: decodes and checks its arguments.
+fn decoder_fn(p: &Paths, t: &ThingImpl, a: &Action) -> TokenStream {
+    let private = &p.private;
+    let _ = t;
+    let name = decoder_ident(a);
+    let cfgs = &a.cfgs;
+    let tys: Vec<&syn::Type> = a.params.iter().map(|x| &x.ty).collect();
+    let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
+    let wires: Vec<&String> = a.params.iter().map(|x| &x.wire).collect();
+    let finish = a.params.iter().map(|param| {
+        let (ident, wire) = (&param.ident, &param.wire);
+        let take = match (&param.value.default, param.optional) {
+            (Some(d), _) => quote!(let #ident = #ident.unwrap_or_else(|| #d);),
+            (None, true) => quote!(let #ident = #ident.flatten();),
+            (None, false) => quote!(let #ident = #private::required(#ident, #wire)?;),
+        };
+        let checks = bound_checks(p, ident, &format!("argument `{wire}` of `{}`", a.wire), &param.value.bounds);
+        quote!(#take #checks)
+    });
+    quote! {
+        #(#cfgs)*
+        #[allow(non_snake_case, unused_parens)]
+        fn #name(args: #private::Args<'_>) -> #private::core::result::Result<(#(#tys,)*), #private::ThingError> {
+            let (#(#idents,)*) = #private::ArgSlots::<(#(#tys,)*)>::new(&[#(#wires),*]).decode(args)?;
+            #(#finish)*
+            #private::core::result::Result::Ok((#(#idents,)*))
+        }
+    }
+}
+
+fn invoke_fn(p: &Paths, t: &ThingImpl, mode: Mode) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let ct = format_ident!("__ct");
+    let arms = t.actions.iter().filter(|a| a.mode() == mode).map(|a| {
+        let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
+        let decoder = decoder_ident(a);
+        let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
+        let this = match (mode, a.receiver) {
+            (Mode::Queued, Receiver::Ref) => quote!(&*this),
+            _ => quote!(this),
+        };
+        let call = quote!(<#self_ty>::#ident(#this, #(#idents),*));
+        let run = if a.is_async {
+            let output = to_output(p, &a.returns, quote!(#call.await), &ct);
+            quote!(#private::Invocation::pending(async move { #output }))
+        } else {
+            let output = to_output(p, &a.returns, call, &ct);
+            quote!(#private::Invocation::Done(#output))
+        };
+        quote! {
+            #(#cfgs)*
+            #wire => #private::core::option::Option::Some(match #decoder(args) {
+                #private::core::result::Result::Ok((#(#idents,)*)) => {
+                    let #ct = #private::core::clone::Clone::clone(args.content_type);
+                    #run
+                }
+                #private::core::result::Result::Err(e) => #private::Invocation::Done(#private::core::result::Result::Err(e)),
+            }),
+        }
+    });
+    let (name, this_ty) = match mode {
+        Mode::Concurrent => (format_ident!("__invoke_concurrent"), quote!(&'a #self_ty)),
+        _ => (format_ident!("__invoke"), quote!(&'a mut #self_ty)),
+    };
+    quote! {
+        #[allow(unused_variables)]
+        fn #name<'a>(this: #this_ty, name: &str, args: #private::Args<'_>) -> #private::core::option::Option<#private::Invocation<'a>> {
+            match name {
+                #(#arms)*
+                _ => #private::core::option::Option::None,
+            }
+        }
+    }
+}
+
+fn invoke_blocking_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let ct = format_ident!("__ct");
+    let arms = t.actions.iter().filter(|a| a.mode() == Mode::Threaded).map(|a| {
+        let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
+        let decoder = decoder_ident(a);
+        let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
+        let output = to_output(p, &a.returns, quote!(<#self_ty>::#ident(this, #(#idents),*)), &ct);
+        quote! {
+            #(#cfgs)*
+            #wire => #private::core::option::Option::Some(match #decoder(args) {
+                #private::core::result::Result::Ok((#(#idents,)*)) => {
+                    let #ct = #private::core::clone::Clone::clone(args.content_type);
+                    #output
+                }
+                #private::core::result::Result::Err(e) => #private::core::result::Result::Err(e),
+            }),
+        }
+    });
+    quote! {
+        #[allow(unused_variables)]
+        fn __invoke_blocking(this: &#self_ty, name: &str, args: #private::Args<'_>) -> #private::core::option::Option<#private::core::result::Result<#private::Output, #private::ThingError>> {
+            match name {
+                #(#arms)*
+                _ => #private::core::option::Option::None,
+            }
+        }
+    }
+}
+
+fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let private = &p.private;
+    let mut out = TokenStream::new();
+    for a in &t.actions {
+        let cfgs = &a.cfgs;
+        let mut checks = TokenStream::new();
+        for param in &a.params {
+            let ty = &param.ty;
+            let schema_ty = option_inner(ty).unwrap_or(ty);
+            checks.extend(quote_spanned!(ty.span()=> #private::assert_argument::<#ty>();));
+            checks.extend(quote_spanned!(schema_ty.span()=> #private::assert_schema::<#schema_ty>();));
+            checks.extend(bound_assertions(p, ty, &param.value.bounds));
+        }
+        if let Some(ty) = a.returns.value() {
+            checks.extend(quote_spanned!(ty.span()=> #private::assert_returnable::<#ty>();));
+        }
+        out.extend(quote!(#(#cfgs)* { #checks }));
+    }
+    for prop in &t.properties {
+        if let Some(ty) = prop.ty() {
+            let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(););
+            if prop.setter.is_some() {
+                checks.extend(quote_spanned!(ty.span()=> #private::assert_writable::<#ty>();));
+            }
+            checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
+            out.extend(quote!({ #checks }));
+        }
+    }
+    quote! {
+        #[allow(dead_code, clippy::all)]
+        fn __assertions() {
+            #out
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! What `#[thing]` on a struct generates: the `Thing` and `DescribeThing` impls (field properties, events,
+//! the id, dispatch falling through to the impl block's table), type assertions, and the client type.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, value_schema_fn};
+use crate::model::{FieldEvent, FieldProperty, IdSource, ThingStruct};
+
+pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStream {
+    let p = Paths::new(s.attrs.crate_path.clone());
+    let thing_impl = thing_impl(&p, s);
+    let describe = describe_impl(&p, s);
+    let assertions = assertions(&p, s);
+    let client = client::struct_client(&p, s);
+    quote! {
+        #item
+        #[doc(hidden)]
+        const _: () = {
+            #thing_impl
+            #describe
+            #assertions
+        };
+        #client
+    }
+}
+
+fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
+    let (krate, private, ident) = (&p.krate, &p.private, &s.ident);
+    let id = match &s.id {
+        IdSource::Field(f) => quote!(#private::core::convert::AsRef::<str>::as_ref(&self.#f)),
+        IdSource::Fixed(lit) => quote!(#lit),
+        IdSource::Missing => quote!(""),
+    };
+    let read_arms = s.properties.iter().map(|prop| read_arm(p, prop));
+    let write_arms = s.properties.iter().map(|prop| write_arm(p, prop));
+    let binds = s.events.iter().map(|e| {
+        let (cfgs, member, wire) = (&e.cfgs, &e.member, &e.wire);
+        quote!(#(#cfgs)* binder.bind(&self.#member, #wire);)
+    });
+    let table = quote!({
+        #[allow(unused_imports)]
+        use #private::{ViaMethods as _, ViaNoMethods as _};
+        (&&#private::Probe::<#ident>::new()).methods()
+    });
+    quote! {
+        #[automatically_derived]
+        impl #krate::Thing for #ident {
+            fn descriptor(&self) -> &'static #krate::ThingDescriptor {
+                <Self as #krate::DescribeThing>::thing_descriptor()
+            }
+
+            fn thing_id(&self) -> &str {
+                #id
+            }
+
+            fn read_property(
+                &self,
+                name: &str,
+                ct: &#private::ContentType,
+                out: &mut #private::std::vec::Vec<u8>,
+            ) -> #private::core::result::Result<(), #private::ThingError> {
+                match name {
+                    #(#read_arms)*
+                    _ => match (#table.read)(self, name, ct, out) {
+                        #private::core::option::Option::Some(r) => r,
+                        #private::core::option::Option::None => #private::core::result::Result::Err(#private::unknown("property", name)),
+                    },
+                }
+            }
+
+            fn write_property(
+                &mut self,
+                name: &str,
+                value: #private::ValueDeserializer<'_, '_>,
+            ) -> #private::core::result::Result<(), #private::ThingError> {
+                match name {
+                    #(#write_arms)*
+                    _ => match (#table.write)(self, name, value) {
+                        #private::core::option::Option::Some(r) => r,
+                        #private::core::option::Option::None => #private::core::result::Result::Err(#private::unknown("writable property", name)),
+                    },
+                }
+            }
+
+            fn invoke<'a>(&'a mut self, name: &str, args: #private::Args<'_>) -> #private::Invocation<'a> {
+                match (#table.invoke)(self, name, args) {
+                    #private::core::option::Option::Some(i) => i,
+                    #private::core::option::Option::None => #private::Invocation::Done(#private::core::result::Result::Err(#private::unknown("queued action", name))),
+                }
+            }
+
+            fn invoke_concurrent<'a>(&'a self, name: &str, args: #private::Args<'_>) -> #private::Invocation<'a> {
+                match (#table.invoke_concurrent)(self, name, args) {
+                    #private::core::option::Option::Some(i) => i,
+                    #private::core::option::Option::None => #private::Invocation::Done(#private::core::result::Result::Err(#private::unknown("concurrent action", name))),
+                }
+            }
+
+            fn invoke_blocking(&self, name: &str, args: #private::Args<'_>) -> #private::core::result::Result<#private::Output, #private::ThingError> {
+                match (#table.invoke_blocking)(self, name, args) {
+                    #private::core::option::Option::Some(r) => r,
+                    #private::core::option::Option::None => #private::core::result::Result::Err(#private::unknown("threaded action", name)),
+                }
+            }
+
+            fn bind_events(&mut self, binder: &#krate::EventBinder) {
+                let _ = &binder;
+                #(#binds)*
+            }
+        }
+    }
+}
+
+fn read_arm(p: &Paths, prop: &FieldProperty) -> TokenStream {
+    let (private, cfgs, wire, member) = (&p.private, &prop.cfgs, &prop.wire, &prop.member);
+    quote!(#(#cfgs)* #wire => #private::encode_property(out, &self.#member, ct),)
+}
+
+fn write_arm(p: &Paths, prop: &FieldProperty) -> TokenStream {
+    let (private, cfgs, wire, member, ty) = (&p.private, &prop.cfgs, &prop.wire, &prop.member, &prop.ty);
+    if prop.opts.read_only.is_some() {
+        let message = format!("property `{wire}` is read-only");
+        return quote!(#(#cfgs)* #wire => #private::core::result::Result::Err(#private::ThingError::attribute_error(#message)),);
+    }
+    let value = format_ident!("__value");
+    let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
+    quote! {
+        #(#cfgs)*
+        #wire => {
+            let #value: #ty = #private::decode_property(value, #wire)?;
+            #checks
+            self.#member = #value;
+            #private::core::result::Result::Ok(())
+        }
+    }
+}
+
+fn describe_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
+    let (krate, private, ident) = (&p.krate, &p.private, &s.ident);
+    let title = s.attrs.title.as_ref().map(|t| t.value()).unwrap_or_else(|| ident.to_string());
+    let description = opt_str(p, s.attrs.description.as_ref().map(|d| d.value()).or_else(|| s.docs.clone()));
+    let properties = s.properties.iter().map(|prop| property_descriptor(p, prop));
+    let events = s.events.iter().map(|e| event_descriptor(p, e));
+    quote! {
+        #[automatically_derived]
+        impl #krate::DescribeThing for #ident {
+            fn thing_descriptor() -> &'static #krate::ThingDescriptor {
+                static DESCRIPTOR: #private::std::sync::OnceLock<#krate::ThingDescriptor> = #private::std::sync::OnceLock::new();
+                DESCRIPTOR.get_or_init(|| {
+                    #[allow(unused_imports)]
+                    use #private::{ViaMethods as _, ViaNoMethods as _};
+                    let methods = (&&#private::Probe::<#ident>::new()).methods();
+                    #[allow(unused_mut)]
+                    let mut properties = #private::std::vec::Vec::new();
+                    #(#properties)*
+                    #[allow(unused_mut)]
+                    let mut events = #private::std::vec::Vec::new();
+                    #(#events)*
+                    #private::build_descriptor(#title, #description, properties, (methods.properties)(), (methods.actions)(), events)
+                })
+            }
+        }
+    }
+}
+
+fn property_descriptor(p: &Paths, prop: &FieldProperty) -> TokenStream {
+    let (krate, cfgs, wire) = (&p.krate, &prop.cfgs, &prop.wire);
+    let title = opt_lit(p, &prop.opts.title);
+    let description = opt_str(p, prop.opts.description.as_ref().map(|d| d.value()).or_else(|| prop.docs.clone()));
+    let unit = opt_lit(p, &prop.opts.unit);
+    let read_only = prop.opts.read_only.is_some();
+    let observable = prop.opts.observable;
+    let schema = value_schema_fn(p, &prop.ty, &prop.opts.value);
+    quote! {
+        #(#cfgs)*
+        properties.push(#krate::PropertyDescriptor {
+            name: #wire,
+            title: #title,
+            description: #description,
+            read_only: #read_only,
+            observable: #observable,
+            unit: #unit,
+            schema: #schema,
+        });
+    }
+}
+
+fn event_descriptor(p: &Paths, e: &FieldEvent) -> TokenStream {
+    let (private, cfgs, wire) = (&p.private, &e.cfgs, &e.wire);
+    let title = opt_lit(p, &e.opts.title);
+    let description = opt_str(p, e.opts.description.as_ref().map(|d| d.value()).or_else(|| e.docs.clone()));
+    let data = match &e.data {
+        Some(t) => {
+            let f = value_schema_fn(p, t, &Default::default());
+            quote!(#private::core::option::Option::Some(#f))
+        }
+        None => quote!(#private::core::option::Option::None),
+    };
+    quote! {
+        #(#cfgs)*
+        events.push(#private::EventDescriptor { name: #wire, title: #title, description: #description, data: #data });
+    }
+}
+
+/// Bounds the user's types must meet, checked where the types are written.
+fn assertions(p: &Paths, s: &ThingStruct) -> TokenStream {
+    let private = &p.private;
+    let mut out = TokenStream::new();
+    for prop in &s.properties {
+        let (ty, cfgs) = (&prop.ty, &prop.cfgs);
+        let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(););
+        if prop.opts.read_only.is_none() {
+            checks.extend(quote_spanned!(ty.span()=> #private::assert_writable::<#ty>();));
+        }
+        checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
+        out.extend(quote!(#(#cfgs)* { #checks }));
+    }
+    for e in &s.events {
+        if let Some(data) = &e.data {
+            let cfgs = &e.cfgs;
+            let ty = &e.ty;
+            out.extend(quote!(#(#cfgs)* { let _: #private::core::marker::PhantomData<#ty> = #private::core::marker::PhantomData::<#private::Event<#data>>; }));
+            out.extend(quote_spanned!(data.span()=> #(#cfgs)* { #private::assert_event_data::<#data>(); }));
+        }
+    }
+    quote! {
+        #[allow(dead_code, clippy::all)]
+        fn __assertions() {
+            #out
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! The plain-data model of a Thing, read from the struct and from the impl block. It keeps the original
+//! syntax (idents, types, attributes) for spans; it holds no generated tokens. One model feeds the server
+//! dispatch, the descriptors and the client.
+
+use proc_macro2::Span;
+use syn::{Attribute, Ident, LitStr, Type};
+
+use crate::attr::{self, ActionOpts, EventOpts, PropertyOpts, ThingAttrs, ValueOpts};
+use crate::ctxt::Ctxt;
+
+/// The struct side.
+pub(crate) struct ThingStruct {
+    pub(crate) ident: Ident,
+    pub(crate) vis: syn::Visibility,
+    pub(crate) attrs: ThingAttrs,
+    pub(crate) docs: Option<String>,
+    pub(crate) id: IdSource,
+    pub(crate) properties: Vec<FieldProperty>,
+    pub(crate) events: Vec<FieldEvent>,
+}
+
+/// Where the Thing's id comes from.
+pub(crate) enum IdSource {
+    Field(Ident),
+    Fixed(LitStr),
+    Missing,
+}
+
+pub(crate) struct FieldProperty {
+    pub(crate) member: Ident,
+    pub(crate) ty: Type,
+    pub(crate) wire: String,
+    pub(crate) opts: PropertyOpts,
+    pub(crate) docs: Option<String>,
+    pub(crate) doc_attrs: Vec<Attribute>,
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+pub(crate) struct FieldEvent {
+    pub(crate) member: Ident,
+    /// The `T` of `Event<T>`.
+    pub(crate) data: Option<Type>,
+    pub(crate) ty: Type,
+    pub(crate) wire: String,
+    pub(crate) opts: EventOpts,
+    pub(crate) docs: Option<String>,
+    pub(crate) doc_attrs: Vec<Attribute>,
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+fn is_ours(a: &Attribute, names: &[&str]) -> bool {
+    names.iter().any(|n| a.path().is_ident(n))
+}
+
+/// Reads the struct and strips our attributes from it (the stripped struct is emitted as it is).
+pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStruct) -> ThingStruct {
+    if !item.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &item.generics,
+            "a Thing cannot be generic: its descriptor and client are generated for one concrete type",
+        );
+    }
+    let fields = match &mut item.fields {
+        syn::Fields::Named(f) => Some(&mut f.named),
+        syn::Fields::Unnamed(_) => {
+            cx.error_spanned_by(
+                &item.fields,
+                "a Thing must be a struct with named fields: properties and events are named after its fields",
+            );
+            None
+        }
+        syn::Fields::Unit => None,
+    };
+    let mut properties = Vec::new();
+    let mut events = Vec::new();
+    let mut id_field = None;
+    let mut marked_id = None;
+    for field in fields.into_iter().flatten() {
+        let Some(member) = field.ident.clone() else { continue };
+        let ours: Vec<Attribute> =
+            field.attrs.iter().filter(|a| is_ours(a, &["property", "event", "id"])).cloned().collect();
+        field.attrs.retain(|a| !is_ours(a, &["property", "event", "id"]));
+        let docs = attr::docs(&field.attrs);
+        let doc_attrs = attr::doc_attrs(&field.attrs);
+        let cfgs = attr::cfgs(&field.attrs);
+        if member == "id" {
+            id_field = Some(member.clone());
+        }
+        let kinds: Vec<&Attribute> = ours.iter().filter(|a| !a.path().is_ident("id")).collect();
+        if kinds.len() > 1 {
+            cx.error_spanned_by(kinds[1], "a field is either a `#[property]` or an `#[event]`, once");
+        }
+        for a in ours.iter().filter(|a| a.path().is_ident("id")) {
+            if !matches!(a.meta, syn::Meta::Path(_)) {
+                cx.error_spanned_by(a, "`#[id]` takes no arguments");
+            }
+            if marked_id.replace(member.clone()).is_some() {
+                cx.error_spanned_by(a, "only one field can be the Thing's `#[id]`");
+            }
+        }
+        let Some(kind) = kinds.first() else { continue };
+        if kind.path().is_ident("property") {
+            let opts = attr::property_opts(cx, kind, false);
+            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.to_string());
+            properties.push(FieldProperty { member, ty: field.ty.clone(), wire, opts, docs, doc_attrs, cfgs });
+        } else {
+            let opts = attr::event_opts(cx, kind);
+            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.to_string());
+            let data = event_data(&field.ty);
+            if data.is_none() {
+                cx.error_spanned_by(
+                    &field.ty,
+                    "an `#[event]` field must have the type `Event<T>`, where `T` is the event's data",
+                );
+            }
+            events.push(FieldEvent { member, data, ty: field.ty.clone(), wire, opts, docs, doc_attrs, cfgs });
+        }
+    }
+    let id = match (&attrs.id, marked_id.or(id_field)) {
+        (Some(fixed), _) => IdSource::Fixed(fixed.clone()),
+        (None, Some(field)) => IdSource::Field(field),
+        (None, None) => IdSource::Missing,
+    };
+    let docs = attr::docs(&item.attrs);
+    ThingStruct { ident: item.ident.clone(), vis: item.vis.clone(), attrs, docs, id, properties, events }
+}
+
+/// `T` of a type written `Event<T>` (with any path before `Event`).
+fn event_data(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Event" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match a.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The impl side.
+pub(crate) struct ThingImpl {
+    pub(crate) self_ty: Type,
+    pub(crate) self_ident: Ident,
+    pub(crate) actions: Vec<Action>,
+    pub(crate) properties: Vec<MethodProperty>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiver {
+    Ref,
+    RefMut,
+}
+
+#[derive(Clone)]
+pub(crate) enum Returns {
+    Unit,
+    Value(Type),
+    Result { ok: Option<Type> },
+}
+
+impl Returns {
+    /// The value type a caller gets (`None`: nothing).
+    pub(crate) fn value(&self) -> Option<&Type> {
+        match self {
+            Self::Unit => None,
+            Self::Value(t) => Some(t),
+            Self::Result { ok, .. } => ok.as_ref(),
+        }
+    }
+}
+
+pub(crate) struct Param {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+    /// `U` when the type is `Option<U>`: the argument may be left out.
+    pub(crate) optional: bool,
+    pub(crate) wire: String,
+    pub(crate) value: ValueOpts,
+}
+
+pub(crate) struct Action {
+    pub(crate) ident: Ident,
+    pub(crate) wire: String,
+    pub(crate) receiver: Receiver,
+    pub(crate) is_async: bool,
+    pub(crate) params: Vec<Param>,
+    pub(crate) returns: Returns,
+    pub(crate) opts: ActionOpts,
+    pub(crate) docs: Option<String>,
+    pub(crate) doc_attrs: Vec<Attribute>,
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+impl Action {
+    pub(crate) fn mode(&self) -> Mode {
+        if self.opts.threaded.is_some() {
+            Mode::Threaded
+        } else if self.opts.concurrent.is_some() {
+            Mode::Concurrent
+        } else {
+            Mode::Queued
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Queued,
+    Concurrent,
+    Threaded,
+}
+
+pub(crate) struct Accessor {
+    pub(crate) ident: Ident,
+    pub(crate) returns: Returns,
+    pub(crate) value_ty: Option<Type>,
+    pub(crate) doc_attrs: Vec<Attribute>,
+    pub(crate) cfgs: Vec<Attribute>,
+    pub(crate) span: Span,
+}
+
+pub(crate) struct MethodProperty {
+    pub(crate) wire: String,
+    pub(crate) name_ident: Ident,
+    pub(crate) getter: Option<Accessor>,
+    pub(crate) setter: Option<Accessor>,
+    pub(crate) opts: PropertyOpts,
+    pub(crate) docs: Option<String>,
+}
+
+impl MethodProperty {
+    pub(crate) fn ty(&self) -> Option<&Type> {
+        self.getter
+            .as_ref()
+            .and_then(|g| g.returns.value())
+            .or_else(|| self.setter.as_ref().and_then(|s| s.value_ty.as_ref()))
+    }
+}
+
+/// Reads the impl block and strips our attributes from it.
+pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
+    if let Some((_, path, _)) = &item.trait_ {
+        cx.error_spanned_by(path, "`#[thing]` goes on the Thing's own `impl` block, not on a trait impl");
+    }
+    if !item.generics.params.is_empty() {
+        cx.error_spanned_by(&item.generics, "a Thing's impl block cannot be generic");
+    }
+    let self_ident = match &*item.self_ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+        _ => None,
+    };
+    let self_ident = self_ident.unwrap_or_else(|| {
+        cx.error_spanned_by(&item.self_ty, "`#[thing]` expects `impl TypeName { ... }`");
+        Ident::new("__Unknown", Span::call_site())
+    });
+    let mut actions = Vec::new();
+    let mut properties: Vec<MethodProperty> = Vec::new();
+    for impl_item in &mut item.items {
+        let syn::ImplItem::Fn(method) = impl_item else { continue };
+        let ours: Vec<Attribute> =
+            method.attrs.iter().filter(|a| is_ours(a, &["action", "property", "event"])).cloned().collect();
+        method.attrs.retain(|a| !is_ours(a, &["action", "property", "event"]));
+        // Strip `#[param]` from the arguments whatever happens below.
+        let mut param_attrs = Vec::new();
+        for input in &mut method.sig.inputs {
+            if let syn::FnArg::Typed(pt) = input {
+                param_attrs.push(pt.attrs.iter().filter(|a| a.path().is_ident("param")).cloned().collect::<Vec<_>>());
+                pt.attrs.retain(|a| !a.path().is_ident("param"));
+            }
+        }
+        let Some(kind) = ours.first() else {
+            for attrs in param_attrs.iter().flatten() {
+                cx.error_spanned_by(attrs, "`#[param]` only applies to the arguments of an `#[action]`");
+            }
+            continue;
+        };
+        if ours.len() > 1 {
+            cx.error_spanned_by(&ours[1], "a method is either an `#[action]` or a `#[property]`, once");
+        }
+        if kind.path().is_ident("event") {
+            cx.error_spanned_by(kind, "`#[event]` goes on a struct field of type `Event<T>`, not on a method");
+            continue;
+        }
+        let sig = &method.sig;
+        check_signature(cx, sig);
+        let receiver = receiver(cx, sig);
+        let returns = returns(&sig.output);
+        let docs = attr::docs(&method.attrs);
+        let doc_attrs = attr::doc_attrs(&method.attrs);
+        let cfgs = attr::cfgs(&method.attrs);
+        if kind.path().is_ident("action") {
+            let opts = attr::action_opts(cx, kind);
+            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| sig.ident.to_string());
+            let params = params(cx, sig, &param_attrs);
+            actions.push(Action {
+                ident: sig.ident.clone(),
+                wire,
+                receiver,
+                is_async: sig.asyncness.is_some(),
+                params,
+                returns,
+                opts,
+                docs,
+                doc_attrs,
+                cfgs,
+            });
+            continue;
+        }
+        // A getter or setter property.
+        for attrs in param_attrs.iter().flatten() {
+            cx.error_spanned_by(attrs, "`#[param]` only applies to the arguments of an `#[action]`");
+        }
+        let opts = attr::property_opts(cx, kind, true);
+        if sig.asyncness.is_some() {
+            cx.error_spanned_by(
+                sig.asyncness,
+                "property getters and setters cannot be `async`; make an `#[action]` instead",
+            );
+        }
+        let is_setter = opts.setter.is_some();
+        let ident = sig.ident.clone();
+        let base = if is_setter {
+            match ident.to_string().strip_prefix("set_") {
+                Some(b) if !b.is_empty() => b.to_owned(),
+                _ => {
+                    cx.error_spanned_by(
+                        &ident,
+                        "a property setter must be named `set_<property>`, e.g. `set_temperature`",
+                    );
+                    ident.to_string()
+                }
+            }
+        } else {
+            ident.to_string()
+        };
+        let typed: Vec<&syn::PatType> =
+            sig.inputs.iter().filter_map(|i| if let syn::FnArg::Typed(t) = i { Some(t) } else { None }).collect();
+        let value_ty = if is_setter {
+            if receiver != Receiver::RefMut {
+                cx.error_spanned_by(&sig.inputs, "a property setter takes `&mut self`");
+            }
+            if typed.len() != 1 {
+                cx.error_spanned_by(
+                    &sig.inputs,
+                    "a property setter takes exactly one value: `fn set_x(&mut self, value: T)`",
+                );
+            }
+            typed.first().map(|t| (*t.ty).clone())
+        } else {
+            if receiver != Receiver::Ref {
+                cx.error_spanned_by(&sig.inputs, "a property getter takes `&self`");
+            }
+            if !typed.is_empty() {
+                cx.error_spanned_by(&sig.inputs, "a property getter takes no arguments besides `&self`");
+            }
+            if returns.value().is_none() {
+                cx.error_spanned_by(&sig.ident, "a property getter must return its value");
+            }
+            None
+        };
+        let accessor = Accessor { ident: ident.clone(), returns, value_ty, doc_attrs, cfgs, span: ident.span() };
+        let existing =
+            properties.iter_mut().find(|p| p.wire == base || opts.rename.as_ref().is_some_and(|r| r.value() == p.wire));
+        let entry = match existing {
+            Some(p) => p,
+            None => {
+                properties.push(MethodProperty {
+                    wire: base.clone(),
+                    name_ident: Ident::new(&base, ident.span()),
+                    getter: None,
+                    setter: None,
+                    opts: PropertyOpts::default(),
+                    docs: None,
+                });
+                let last = properties.len() - 1;
+                &mut properties[last]
+            }
+        };
+        if is_setter {
+            if entry.setter.replace(accessor).is_some() {
+                cx.error_spanned_by(&ident, format!("property `{base}` has two setters"));
+            }
+            // Bounds given on the setter count too.
+            entry.opts.value.bounds.extend(opts.value.bounds);
+        } else {
+            if entry.getter.replace(accessor).is_some() {
+                cx.error_spanned_by(&ident, format!("property `{base}` has two getters"));
+            }
+            let bounds = std::mem::take(&mut entry.opts.value.bounds);
+            entry.opts = PropertyOpts { setter: None, ..opts };
+            entry.opts.value.bounds.extend(bounds);
+            entry.docs = docs;
+            if let Some(r) = &entry.opts.rename {
+                entry.wire = r.value();
+            }
+        }
+    }
+    ThingImpl { self_ty: (*item.self_ty).clone(), self_ident, actions, properties }
+}
+
+fn check_signature(cx: &Ctxt, sig: &syn::Signature) {
+    if !sig.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &sig.generics,
+            "actions and properties cannot be generic: clients call them with concrete types",
+        );
+    }
+    if let Some(c) = &sig.constness {
+        cx.error_spanned_by(c, "a `const fn` cannot be an action or a property");
+    }
+    if let Some(u) = &sig.unsafety {
+        cx.error_spanned_by(u, "an `unsafe fn` cannot be an action or a property");
+    }
+    if let Some(v) = &sig.variadic {
+        cx.error_spanned_by(v, "variadic functions cannot be actions");
+    }
+}
+
+fn receiver(cx: &Ctxt, sig: &syn::Signature) -> Receiver {
+    match sig.inputs.first() {
+        Some(syn::FnArg::Receiver(r)) => {
+            if r.reference.is_none() {
+                cx.error_spanned_by(r, "`self` by value would consume the Thing; take `&self` or `&mut self`");
+                return Receiver::Ref;
+            }
+            if r.colon_token.is_some() {
+                cx.error_spanned_by(r, "write the receiver as `&self` or `&mut self`");
+            }
+            if r.mutability.is_some() { Receiver::RefMut } else { Receiver::Ref }
+        }
+        _ => {
+            cx.error_spanned_by(&sig.ident, "actions and properties are methods: add `&self` or `&mut self`");
+            Receiver::Ref
+        }
+    }
+}
+
+fn returns(output: &syn::ReturnType) -> Returns {
+    let syn::ReturnType::Type(_, ty) = output else { return Returns::Unit };
+    if is_unit(ty) {
+        return Returns::Unit;
+    }
+    if let Type::Path(p) = &**ty
+        && let Some(last) = p.path.segments.last()
+        && last.ident == "Result"
+        && let syn::PathArguments::AngleBracketed(a) = &last.arguments
+    {
+        let types: Vec<&Type> =
+            a.args.iter().filter_map(|g| if let syn::GenericArgument::Type(t) = g { Some(t) } else { None }).collect();
+        if types.len() == 2 {
+            let ok = (!is_unit(types[0])).then(|| types[0].clone());
+            return Returns::Result { ok };
+        }
+    }
+    Returns::Value((**ty).clone())
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+}
+
+/// Whether `ty` is written `Option<...>`.
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match a.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `ty`'s last path segment is `Bytes` (sent in frame 4).
+pub(crate) fn is_bytes(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Bytes" && s.arguments.is_empty()))
+}
+
+fn params(cx: &Ctxt, sig: &syn::Signature, param_attrs: &[Vec<Attribute>]) -> Vec<Param> {
+    let mut out = Vec::new();
+    let typed = sig.inputs.iter().filter_map(|i| if let syn::FnArg::Typed(t) = i { Some(t) } else { None });
+    for (pt, attrs) in typed.zip(param_attrs) {
+        let ident = match &*pt.pat {
+            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+            other => {
+                cx.error_spanned_by(other, "action arguments must be plain names: clients pass them by name");
+                continue;
+            }
+        };
+        if let Type::Reference(r) = &*pt.ty {
+            cx.error_spanned_by(
+                r,
+                "action arguments must be owned values decoded from the request (e.g. `String`, not `&str`)",
+            );
+        }
+        if matches!(&*pt.ty, Type::ImplTrait(_)) {
+            cx.error_spanned_by(&pt.ty, "action arguments need concrete types, not `impl Trait`");
+        }
+        let mut value = ValueOpts::default();
+        let mut rename = None;
+        for a in attrs {
+            let (v, r) = attr::param_opts(cx, a);
+            value.bounds.extend(v.bounds);
+            value.default = value.default.or(v.default);
+            rename = rename.or(r);
+        }
+        let wire = rename.map(|r| r.value()).unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_owned());
+        let optional = option_inner(&pt.ty).is_some();
+        out.push(Param { ident, ty: (*pt.ty).clone(), optional, wire, value });
+    }
+    out
+}

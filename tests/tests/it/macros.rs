@@ -1,0 +1,320 @@
+//! A Thing written only with the macros, served over tcp and ipc, driven end to end by its generated client
+//! and by hololinked 0.4.2's Python client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use thingwire::prelude::*;
+
+/// Data of the `tick` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tick {
+    /// The value given to `emit`.
+    pub value: i64,
+}
+
+/// A device error with its own type name on the wire.
+#[derive(Debug)]
+pub struct DeviceError(String);
+
+impl std::fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "device says: {}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Internal,
+    External,
+}
+
+/// A sensor written with the macros.
+#[thing(title = "Macro sensor")]
+pub struct MacroSensor {
+    id: String,
+    /// Amplifier gain
+    #[property(minimum = 0.1, maximum = 100, observable, default = 1.0)]
+    gain: f64,
+    /// Serial number
+    #[property(read_only)]
+    serial: String,
+    #[property]
+    mode: String,
+    #[property(min_items = 1, max_items = 4)]
+    channels: Vec<u8>,
+    #[property(rename = "trigger")]
+    trigger_mode: Mode,
+    /// Something happened
+    #[event]
+    tick: Event<Tick>,
+    side_effects: Arc<AtomicU32>,
+    temperature: f64,
+}
+
+impl MacroSensor {
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.into(),
+            gain: 1.0,
+            serial: "SN-001".into(),
+            mode: "internal".into(),
+            channels: vec![1],
+            trigger_mode: Mode::Internal,
+            tick: Event::new(),
+            side_effects: Arc::new(AtomicU32::new(0)),
+            temperature: 21.5,
+        }
+    }
+}
+
+#[thing]
+impl MacroSensor {
+    /// Adds two numbers.
+    #[action(safe, idempotent)]
+    fn add(&self, a: f64, b: f64) -> f64 {
+        a + b
+    }
+
+    /// Always fails with a ValueError.
+    #[action]
+    fn fail(&self, message: String) -> Result<(), ThingError> {
+        Err(ThingError::value_error(message))
+    }
+
+    /// Fails with a user error type.
+    #[action]
+    fn broken(&mut self) -> Result<u32, DeviceError> {
+        Err(DeviceError("overheated".into()))
+    }
+
+    /// Sleeps, concurrently with the queue.
+    #[action(concurrent)]
+    async fn sleep(&self, seconds: f64) {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    }
+
+    /// Publishes `tick`.
+    #[action]
+    fn emit(&mut self, value: i64) -> Result<(), ThingError> {
+        self.tick.emit(&Tick { value }).map_err(|e| ThingError::runtime(e.to_string()))
+    }
+
+    /// Sleeps in the queue, then counts a side effect.
+    #[action(execution_timeout = "10s")]
+    async fn slow(&mut self, seconds: f64) -> u32 {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        self.side_effects.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Blocks a worker thread.
+    #[action(threaded)]
+    fn block(&self, seconds: f64) -> String {
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        "done".into()
+    }
+
+    /// Scales values; `factor` defaults to 2, `offset` may be left out.
+    #[action]
+    fn scale(
+        &self,
+        #[param(min_items = 1)] values: Vec<f64>,
+        #[param(minimum = 0, default = 2.0)] factor: f64,
+        offset: Option<f64>,
+    ) -> Vec<f64> {
+        values.iter().map(|v| v * factor + offset.unwrap_or(0.0)).collect()
+    }
+
+    /// Echoes raw bytes through the preserialized frame.
+    #[action(rename = "echo_bytes")]
+    fn echo(&self, data: Bytes) -> Bytes {
+        data
+    }
+
+    /// Side effects counted so far.
+    #[property]
+    fn side_effects(&self) -> u32 {
+        self.side_effects.load(Ordering::SeqCst)
+    }
+
+    /// Temperature setpoint in °C.
+    #[property(minimum = -20, maximum = 80, unit = "°C")]
+    fn setpoint(&self) -> f64 {
+        self.temperature
+    }
+
+    #[property(setter)]
+    fn set_setpoint(&mut self, value: f64) -> Result<(), DeviceError> {
+        if value == 13.0 {
+            return Err(DeviceError("unlucky".into()));
+        }
+        self.temperature = value;
+        Ok(())
+    }
+}
+
+async fn serve(protocol: thingwire::Protocol) -> (Server, String) {
+    let builder =
+        Server::builder(format!("macro-{}", protocol.as_str().to_lowercase())).thing(MacroSensor::new("sensor"));
+    let builder = match protocol {
+        thingwire::Protocol::Tcp => builder.tcp("127.0.0.1:0"),
+        thingwire::Protocol::Ipc => builder.ipc_in(crate::common::scratch_dir("macro")),
+        thingwire::Protocol::Inproc => builder.inproc(),
+    };
+    let server = builder.start().await.expect("starts");
+    let address = server.address(protocol).expect("bound").to_owned();
+    (server, address)
+}
+
+async fn drive_with_generated_client(address: &str) {
+    let sensor = MacroSensorClient::connect(address, "sensor").await.expect("connect");
+    // Properties: read, write, bounds, read-only, renamed, enum, getter/setter.
+    assert_eq!(sensor.gain().await.expect("gain"), 1.0);
+    sensor.set_gain(2.5).await.expect("set gain");
+    assert_eq!(sensor.gain().await.expect("gain"), 2.5);
+    let err = sensor.set_gain(1000.0).await.expect_err("out of range");
+    let remote = err.remote().expect("remote error");
+    assert_eq!(remote.kind, "ValueError");
+    assert!(remote.message.contains("property `gain` must be at most 100"), "{}", remote.message);
+    assert_eq!(sensor.serial().await.expect("serial"), "SN-001");
+    sensor.set_channels(vec![1, 2, 3]).await.expect("channels");
+    let err = sensor.set_channels(vec![]).await.expect_err("too few");
+    assert!(err.remote().expect("remote").message.contains("at least 1 items"), "{err}");
+    sensor.set_trigger_mode(Mode::External).await.expect("trigger");
+    assert_eq!(sensor.trigger_mode().await.expect("trigger"), Mode::External);
+    sensor.set_mode("external".into()).await.expect("mode");
+    assert_eq!(sensor.setpoint().await.expect("setpoint"), 21.5);
+    sensor.set_setpoint(30.0).await.expect("setpoint");
+    assert_eq!(sensor.setpoint().await.expect("setpoint"), 30.0);
+    let err = sensor.set_setpoint(99.0).await.expect_err("bound on a setter");
+    assert!(err.remote().expect("remote").message.contains("at most 80"), "{err}");
+    let err = sensor.set_setpoint(13.0).await.expect_err("user error in a setter");
+    assert_eq!(err.remote().expect("remote").kind, "DeviceError");
+
+    // Actions.
+    assert_eq!(sensor.add(1.0, 2.0).await.expect("add"), 3.0);
+    let err = sensor.fail("boom".into()).await.expect_err("fails");
+    assert_eq!(
+        (err.remote().expect("remote").kind.as_str(), err.remote().expect("remote").message.as_str()),
+        ("ValueError", "boom")
+    );
+    let err = sensor.broken().await.expect_err("user error");
+    let remote = err.remote().expect("remote");
+    assert_eq!((remote.kind.as_str(), remote.message.as_str()), ("DeviceError", "device says: overheated"));
+    assert_eq!(sensor.scale(vec![1.0, 2.0], 3.0, Some(1.0)).await.expect("scale"), vec![4.0, 7.0]);
+    let err = sensor.scale(vec![1.0], -1.0, None).await.expect_err("negative factor");
+    assert!(err.remote().expect("remote").message.contains("argument `factor` of `scale` must be at least 0"), "{err}");
+    let err = sensor.scale(vec![], 1.0, None).await.expect_err("empty values");
+    assert!(err.remote().expect("remote").message.contains("argument `values`"), "{err}");
+    assert_eq!(sensor.echo(Bytes(vec![9, 8, 7])).await.expect("bytes").0, vec![9, 8, 7]);
+    assert_eq!(sensor.block(0.01).await.expect("threaded"), "done");
+    assert_eq!(sensor.slow(0.01).await.expect("slow"), 1);
+
+    // Both timeouts, through per-call options.
+    let short = sensor.with_options(thingwire::CallOptions {
+        execution_timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    });
+    let err = short.slow(1.0).await.expect_err("execution timeout");
+    assert!(
+        matches!(err, ClientError::ServerTimeout { kind: thingwire::protocol::TimeoutKind::Execution, .. }),
+        "{err:?}"
+    );
+    let busy = sensor.clone();
+    let occupying = tokio::spawn(async move { busy.slow(0.5).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let impatient = sensor.with_options(thingwire::CallOptions {
+        invocation_timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    });
+    let err = impatient.add(1.0, 1.0).await.expect_err("invocation timeout");
+    assert!(
+        matches!(err, ClientError::ServerTimeout { kind: thingwire::protocol::TimeoutKind::Invocation, .. }),
+        "{err:?}"
+    );
+    occupying.await.expect("join").expect("the occupying call finished");
+    assert_eq!(
+        sensor.side_effects().await.expect("count"),
+        2,
+        "the timed-out `slow` was cancelled before its side effect"
+    );
+    let err = sensor.with_timeout(Duration::from_millis(50)).sleep(1.0).await.expect_err("client deadline");
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+
+    // Events and observable changes.
+    let mut ticks = sensor.tick().subscribe().await.expect("subscribe");
+    let mut changes = sensor.gain_changes().await.expect("subscribe changes");
+    let mut got_tick = None;
+    for n in 0..50 {
+        sensor.emit(n).await.expect("emit");
+        if let Ok(Some(t)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
+            got_tick = Some(t.expect("decodes").data);
+            break;
+        }
+    }
+    assert!(matches!(got_tick, Some(Tick { .. })), "a tick arrived");
+    let mut got_change = None;
+    for n in 0..50 {
+        sensor.set_gain(3.0 + f64::from(n)).await.expect("set");
+        if let Ok(Some(c)) = tokio::time::timeout(Duration::from_millis(100), changes.next()).await {
+            got_change = Some(c.expect("decodes").data);
+            break;
+        }
+    }
+    assert!(got_change.is_some_and(|g| g >= 3.0), "a change arrived: {got_change:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_client_drives_a_macro_thing_over_tcp() {
+    let (server, address) = serve(thingwire::Protocol::Tcp).await;
+    drive_with_generated_client(&address).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_client_drives_a_macro_thing_over_ipc() {
+    let (server, address) = serve(thingwire::Protocol::Ipc).await;
+    drive_with_generated_client(&address).await;
+    server.shutdown().await;
+}
+
+#[test]
+fn descriptor_reflects_the_attributes() {
+    use thingwire::DescribeThing;
+    let d = MacroSensor::thing_descriptor();
+    assert_eq!(d.title, "Macro sensor");
+    assert_eq!(d.description, Some("A sensor written with the macros."));
+    let names: Vec<&str> = d.properties.iter().map(|p| p.name).collect();
+    assert_eq!(names, ["gain", "serial", "mode", "channels", "trigger", "side_effects", "setpoint"]);
+    let gain = d.property("gain").expect("gain").1;
+    assert!(gain.observable && !gain.read_only);
+    assert_eq!(gain.description, Some("Amplifier gain"));
+    assert!(d.property("side_effects").expect("getter").1.read_only, "a getter without setter is read-only");
+    assert!(!d.property("setpoint").expect("getter").1.read_only);
+    assert_eq!(d.property("setpoint").expect("setpoint").1.unit, Some("°C"));
+    let actions: Vec<(&str, thingwire::ExecutionMode)> = d.actions.iter().map(|a| (a.name, a.mode)).collect();
+    assert!(actions.contains(&("sleep", thingwire::ExecutionMode::Concurrent)));
+    assert!(actions.contains(&("block", thingwire::ExecutionMode::Threaded)));
+    assert!(actions.contains(&("echo_bytes", thingwire::ExecutionMode::Queued)));
+    assert_eq!(d.action("slow").expect("slow").execution_timeout, Some(Duration::from_secs(10)));
+    assert!(d.action("add").is_some_and(|a| a.safe && a.idempotent));
+    assert_eq!(d.events.iter().map(|e| e.name).collect::<Vec<_>>(), ["tick"]);
+
+    let td = thingwire::td::thing_description(d, "sensor", None, &Default::default());
+    assert_eq!(td["properties"]["gain"]["minimum"], serde_json::json!(0.1));
+    assert_eq!(td["properties"]["gain"]["maximum"], serde_json::json!(100));
+    assert_eq!(td["properties"]["gain"]["default"], serde_json::json!(1.0));
+    assert_eq!(td["properties"]["channels"]["maxItems"], serde_json::json!(4));
+    assert_eq!(td["properties"]["trigger"]["enum"], serde_json::json!(["internal", "external"]));
+    let scale = &td["actions"]["scale"]["input"];
+    assert_eq!(scale["required"], serde_json::json!(["values"]));
+    assert_eq!(scale["properties"]["factor"]["default"], serde_json::json!(2.0));
+    assert_eq!(scale["properties"]["factor"]["minimum"], serde_json::json!(0));
+    assert_eq!(td["actions"]["add"]["output"]["type"], "number");
+    assert_eq!(td["events"]["tick"]["data"]["properties"]["value"]["type"], "integer");
+}
