@@ -68,6 +68,8 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;

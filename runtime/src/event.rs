@@ -132,7 +132,8 @@ impl Publisher {
 }
 
 struct Binding {
-    topic: String,
+    /// `<thing_id>/<event>` first, then the same under the Thing's TD id.
+    topics: Vec<String>,
     publisher: Publisher,
 }
 
@@ -160,7 +161,7 @@ impl<T> Default for Event<T> {
 
 impl<T> fmt::Debug for Event<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Event").field("topic", &self.slot.get().map(|b| b.topic.as_str())).finish()
+        f.debug_struct("Event").field("topic", &self.topic()).finish()
     }
 }
 
@@ -177,7 +178,7 @@ impl<T> Event<T> {
 
     /// The topic (`<thing_id>/<event_name>`) once served.
     pub fn topic(&self) -> Option<&str> {
-        self.slot.get().map(|b| b.topic.as_str())
+        self.slot.get().and_then(|b| b.topics.first()).map(String::as_str)
     }
 
     fn label(&self) -> String {
@@ -189,7 +190,11 @@ impl<T: Serialize> Event<T> {
     /// Publishes `value` to every subscriber on every transport. Never blocks.
     pub fn emit(&self, value: &T) -> Result<(), EventError> {
         let binding = self.slot.get().ok_or_else(|| EventError::NotServed(self.label()))?;
-        binding.publisher.publish(&binding.topic, value)
+        let payload = serde_json::to_vec(value).map_err(|e| EventError::Encode {
+            topic: binding.topics.first().cloned().unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+        binding.topics.iter().try_for_each(|topic| binding.publisher.publish_encoded(topic, &payload, b""))
     }
 }
 
@@ -197,7 +202,7 @@ impl Event<crate::Bytes> {
     /// Publishes raw bytes in frame 4 (payload `null`), as hololinked does for `bytes` event data.
     pub fn emit_bytes(&self, bytes: &[u8]) -> Result<(), EventError> {
         let binding = self.slot.get().ok_or_else(|| EventError::NotServed(self.label()))?;
-        binding.publisher.publish_encoded(&binding.topic, b"null", bytes)
+        binding.topics.iter().try_for_each(|topic| binding.publisher.publish_encoded(topic, b"null", bytes))
     }
 }
 
@@ -205,6 +210,7 @@ impl Event<crate::Bytes> {
 #[derive(Debug, Clone)]
 pub struct EventBinder {
     thing_id: String,
+    alias: Option<String>,
     publisher: Publisher,
 }
 
@@ -212,15 +218,23 @@ impl EventBinder {
     /// A binder for the Thing `thing_id` on `publisher` (the server makes these; use one to connect extra
     /// handles yourself).
     pub fn new(thing_id: &str, publisher: Publisher) -> Self {
-        Self { thing_id: thing_id.to_owned(), publisher }
+        Self { thing_id: thing_id.to_owned(), alias: None, publisher }
+    }
+
+    /// Also publishes every event under `alias/<event>` (the server passes the Thing's TD id, which
+    /// hololinked's client subscribes by).
+    pub fn with_alias(mut self, alias: &str) -> Self {
+        self.alias = Some(alias.to_owned());
+        self
     }
 
     /// Connects `event` under `name`. A handle that is already served (for example a Thing served twice)
     /// keeps its first connection.
     pub fn bind<T>(&self, event: &Event<T>, name: &str) {
         let _ = event.name.set(name.to_owned());
-        let _ =
-            event.slot.set(Binding { topic: format!("{}/{}", self.thing_id, name), publisher: self.publisher.clone() });
+        let topics =
+            std::iter::once(&self.thing_id).chain(&self.alias).map(|prefix| format!("{prefix}/{name}")).collect();
+        let _ = event.slot.set(Binding { topics, publisher: self.publisher.clone() });
     }
 
     /// The publisher (for runtime-internal events such as property changes).

@@ -34,6 +34,8 @@ pub(crate) enum Op {
     WriteMultiple,
     /// hololinked's hidden `_get_properties(names=[...])`.
     GetProperties,
+    /// The built-in `ping`: answered when the queue reaches it.
+    Ping,
     Invoke(&'static ActionDescriptor),
 }
 
@@ -90,7 +92,7 @@ impl Request {
             Op::ReadMultiple(_) => "readmultipleproperties",
             Op::ReadAll => "readallproperties",
             Op::WriteMultiple => "writemultipleproperties",
-            Op::GetProperties | Op::Invoke(_) => "invokeaction",
+            Op::GetProperties | Op::Ping | Op::Invoke(_) => "invokeaction",
         }
     }
 
@@ -150,6 +152,8 @@ pub(crate) trait Runner: Send + Sync {
 
 pub(crate) struct Scheduler<T: Thing> {
     id: String,
+    /// The TD id, under which events are published too (hololinked's client subscribes by it).
+    urn: String,
     descriptor: &'static ThingDescriptor,
     thing: Arc<RwLock<T>>,
     queue: Mutex<Option<mpsc::UnboundedSender<Request>>>,
@@ -164,10 +168,11 @@ pub(crate) struct Scheduler<T: Thing> {
 impl<T: Thing> Scheduler<T> {
     /// Binds the Thing's events, records the current values of its observable properties and starts its
     /// queue task.
-    pub(crate) fn start(mut thing: T, publisher: Publisher, limits: SchedulerLimits) -> Arc<Self> {
+    pub(crate) fn start(mut thing: T, server_id: &str, publisher: Publisher, limits: SchedulerLimits) -> Arc<Self> {
         let id = thing.thing_id().to_owned();
         let descriptor = thing.descriptor();
-        thing.bind_events(&EventBinder::new(&id, publisher.clone()));
+        let urn = crate::td::thing_urn(server_id, &id);
+        thing.bind_events(&EventBinder::new(&id, publisher.clone()).with_alias(&urn));
         let observed = descriptor
             .properties
             .iter()
@@ -182,6 +187,7 @@ impl<T: Thing> Scheduler<T> {
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
         let scheduler = Arc::new(Self {
             id,
+            urn,
             descriptor,
             thing: Arc::new(RwLock::new(thing)),
             queue: Mutex::new(Some(tx)),
@@ -369,6 +375,7 @@ impl<T: Thing> Scheduler<T> {
                     None => self.read_many(thing, self.descriptor.properties.iter().map(|p| p.name), &ct),
                 }
             }
+            Op::Ping => Ok(Output::none(&ct)),
             Op::WriteProperty | Op::WriteMultiple | Op::Invoke(_) => {
                 Err(ThingError::runtime("internal error: a write reached the read path; please report"))
             }
@@ -461,9 +468,11 @@ impl<T: Thing> Scheduler<T> {
             if observed[i].as_deref() == Some(&now[..]) {
                 continue;
             }
-            let topic = format!("{}/{}_change_event", self.id, p.name);
-            if let Err(e) = self.publisher.publish_encoded(&topic, &now, b"") {
-                tracing::debug!(%topic, error = %e, "change event not published");
+            for prefix in [&self.id, &self.urn] {
+                let topic = format!("{prefix}/{}_change_event", p.name);
+                if let Err(e) = self.publisher.publish_encoded(&topic, &now, b"") {
+                    tracing::debug!(%topic, error = %e, "change event not published");
+                }
             }
             observed[i] = Some(now);
         }

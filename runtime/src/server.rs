@@ -30,14 +30,14 @@ use crate::event::Publisher;
 use crate::protocol::{self, ContentType, MessageType, RequestHeader, op};
 use crate::reply::{Outgoing, ReplyTo};
 use crate::scheduler::{self, Op, Request, Runner, Scheduler, SchedulerLimits};
-use crate::td::{self, TdOptions};
+use crate::td;
 use crate::thing::Thing;
 use crate::transport::{self, BoundAddresses, Protocol, Transport};
 
 /// Name of the bootstrap action answered by the server itself.
 pub const GET_THING_DESCRIPTION: &str = "get_thing_description";
 
-type ThingFactory = Box<dyn FnOnce(Publisher, SchedulerLimits) -> Arc<dyn Runner> + Send>;
+type ThingFactory = Box<dyn FnOnce(&str, Publisher, SchedulerLimits) -> Arc<dyn Runner> + Send>;
 
 /// Configures and starts a [`Server`].
 #[must_use = "a builder does nothing until .serve() or .start() is called"]
@@ -81,8 +81,8 @@ impl ServerBuilder {
     /// Serves `thing` (under its [`Thing::thing_id`]).
     pub fn thing<T: Thing>(mut self, thing: T) -> Self {
         let id = thing.thing_id().to_owned();
-        let factory: ThingFactory = Box::new(move |publisher, limits| {
-            let runner: Arc<dyn Runner> = Scheduler::start(thing, publisher, limits);
+        let factory: ThingFactory = Box::new(move |server_id, publisher, limits| {
+            let runner: Arc<dyn Runner> = Scheduler::start(thing, server_id, publisher, limits);
             runner
         });
         self.things.push((id, factory));
@@ -178,11 +178,14 @@ impl ServerBuilder {
         let publisher = Publisher::new(&self.id, pubs);
         let limits = SchedulerLimits { max_queue: self.max_queue };
         let things: HashMap<String, Arc<dyn Runner>> =
-            self.things.into_iter().map(|(id, make)| (id, make(publisher.clone(), limits))).collect();
+            self.things.into_iter().map(|(id, make)| (id, make(&self.id, publisher.clone(), limits))).collect();
+        // hololinked's client addresses a Thing by its TD `id`, which is the Thing's URN.
+        let aliases = things.keys().map(|id| (td::thing_urn(&self.id, id), id.clone())).collect();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             id: Arc::from(self.id.as_str()),
             things,
+            aliases,
             addresses: bound.iter().map(|(_, a)| a.clone()).collect(),
             allow_remote_exit: self.allow_remote_exit,
             max_message_size: self.max_message_size,
@@ -415,6 +418,8 @@ fn bound_port(socket: &zmq::Socket) -> Result<u16, ServerError> {
 struct Shared {
     id: Arc<str>,
     things: HashMap<String, Arc<dyn Runner>>,
+    /// TD ids (URNs) → thing ids.
+    aliases: HashMap<String, String>,
     addresses: Vec<BoundAddresses>,
     allow_remote_exit: bool,
     max_message_size: usize,
@@ -608,7 +613,11 @@ fn handle_message(
             format!("the message is {size} bytes, over this server's limit of {} bytes", shared.max_message_size),
         );
     }
-    let Some(runner) = shared.things.get(&*header.thing_id) else {
+    let found = shared
+        .things
+        .get(&*header.thing_id)
+        .or_else(|| shared.aliases.get(&*header.thing_id).and_then(|id| shared.things.get(id)));
+    let Some(runner) = found else {
         let mut ids: Vec<&str> = shared.things.keys().map(String::as_str).collect();
         ids.sort_unstable();
         let message = match crate::suggest::closest(&header.thing_id, ids.iter().copied()) {
@@ -663,11 +672,20 @@ fn handle_message(
             "_set_properties" => Ok(Op::WriteMultiple),
             _ => match descriptor.action(&name) {
                 Some(action) => Ok(Op::Invoke(action)),
+                None if name == td::PING => Ok(Op::Ping),
+                None if name == td::GET_THING_MODEL => {
+                    let model = td::ThingDescription::new(descriptor, &shared.id, runner.thing_id()).to_thing_model();
+                    match crate::thing::Output::value(&model, &content_type) {
+                        Ok(out) => reply.output(&content_type, out),
+                        Err(e) => reply.error(MessageType::Exception, &e, &origin(), None),
+                    }
+                    return;
+                }
                 None => Err(ThingError::key_error(scheduler::unknown_name(
                     "action",
                     &name,
                     &header.thing_id,
-                    descriptor.actions.iter().map(|a| a.name),
+                    descriptor.actions.iter().map(|a| a.name).chain([td::PING, td::GET_THING_MODEL]),
                 ))),
             },
         },
@@ -732,11 +750,9 @@ fn thing_description_reply(
         ))
     })?;
     let skip = skip_names.flatten().unwrap_or_default();
-    let td = td::thing_description(
-        runner.descriptor(),
-        runner.thing_id(),
-        Some(addresses),
-        &TdOptions { skip_names: &skip },
-    );
+    let td = td::ThingDescription::new(runner.descriptor(), &shared.id, runner.thing_id())
+        .served_on(addresses)
+        .skip(&skip)
+        .to_json();
     crate::thing::Output::value(&td, content_type)
 }

@@ -1,31 +1,226 @@
-//! Thing Descriptions (W3C WoT TD 1.1), built from a Thing's static [`ThingDescriptor`] and the addresses
-//! it is served on. A TD is a pure function of those two, so it can be produced without a running server.
+//! Thing Descriptions (W3C WoT TD 1.1) and Thing Models, built from a Thing's static [`ThingDescriptor`]
+//! and the addresses it is served on. A TD is a pure function of those, so it can be produced without a
+//! running server — at build time, from a build script or a command:
+//!
+//! ```
+//! # use thingwire::td::{ThingDescription, tcp_addresses};
+//! # fn demo(descriptor: &thingwire::ThingDescriptor) {
+//! let td = ThingDescription::new(descriptor, "lab", "spectrometer")
+//!     .served_on(&tcp_addresses("127.0.0.1", 5555))
+//!     .to_json();
+//! # let _ = td; }
+//! ```
+//!
+//! What the TDs contain, and why:
+//!
+//! * `@context` TD 1.1; `id` the URN `urn:thingwire:<server>:<thing>` (TD ids are URIs). hololinked's
+//!   client takes the TD `id` as the `thingID` of its requests and as the prefix of its event topics, so the
+//!   server answers to the URN as well as to the plain id, and publishes events under both;
+//! * `securityDefinitions`/`security`: `nosec`;
+//! * data schemas from schemars, draft-07, with subschemas inlined so each affordance stands alone;
+//! * forms per transport: `href` the ZeroMQ address a client connects to (the host's name instead of
+//!   `0.0.0.0`/`*`), one form per operation and content type, JSON first (hololinked's client takes the
+//!   first form) and msgpack second;
+//! * the built-in actions `ping` and `get_thing_model` that hololinked lists too (not `exit`: a remote stop
+//!   is not a Thing's business); the bootstrap `get_thing_description` is not listed, as in hololinked.
 
 use serde_json::{Map, Value, json};
 
 use crate::thing::{ExecutionMode, SchemaFn, ThingDescriptor};
-use crate::transport::BoundAddresses;
+use crate::transport::{BoundAddresses, Protocol};
 
 /// The TD 1.1 context URI.
 pub const TD_CONTEXT: &str = "https://www.w3.org/2022/wot/td/v1.1";
 
-/// Content types every form offers.
-const CONTENT_TYPE: &str = "application/json";
+/// The content types every affordance is offered in, in order.
+pub const CONTENT_TYPES: [&str; 2] = ["application/json", "application/msgpack"];
 
-/// What to put in a TD.
-#[derive(Debug, Clone, Default)]
-pub struct TdOptions<'a> {
-    /// Names to leave out (hololinked's `skip_names`).
-    pub skip_names: &'a [String],
+/// Built-in action answering `null` once the Thing's queue reaches it (a liveness check of the Thing).
+pub const PING: &str = "ping";
+
+/// Built-in action returning the Thing Model.
+pub const GET_THING_MODEL: &str = "get_thing_model";
+
+/// The TD `id` of Thing `thing_id` on server `server_id`: `urn:thingwire:<server>:<thing>`, with anything
+/// but letters, digits and `-._~` percent-encoded so that the URN is valid and unambiguous.
+pub fn thing_urn(server_id: &str, thing_id: &str) -> String {
+    format!("urn:thingwire:{}:{}", urn_part(server_id), urn_part(thing_id))
 }
 
-fn schema_value(f: SchemaFn, generator: &mut schemars::SchemaGenerator) -> Value {
-    let mut value = f(generator).to_value();
-    if let Value::Object(map) = &mut value {
-        map.remove("$schema");
-        map.remove("title");
+fn urn_part(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
-    value
+    out
+}
+
+/// The addresses a TCP server on `host:port` is reached at (events on port + 1), for TDs made without a
+/// running server.
+pub fn tcp_addresses(host: &str, port: u16) -> BoundAddresses {
+    BoundAddresses {
+        protocol: Protocol::Tcp,
+        requests: format!("tcp://{host}:{port}"),
+        events: format!("tcp://{host}:{}", port.saturating_add(1)),
+        request_href: format!("tcp://{host}:{port}"),
+        event_href: format!("tcp://{host}:{}", port.saturating_add(1)),
+    }
+}
+
+/// A Thing Description (or, without addresses, a Thing Model) being assembled.
+#[derive(Debug, Clone)]
+pub struct ThingDescription<'a> {
+    descriptor: &'a ThingDescriptor,
+    server_id: &'a str,
+    thing_id: &'a str,
+    addresses: Vec<&'a BoundAddresses>,
+    skip_names: &'a [String],
+}
+
+impl<'a> ThingDescription<'a> {
+    /// The description of `descriptor`, served as `thing_id` by server `server_id`.
+    pub fn new(descriptor: &'a ThingDescriptor, server_id: &'a str, thing_id: &'a str) -> Self {
+        Self { descriptor, server_id, thing_id, addresses: Vec::new(), skip_names: &[] }
+    }
+
+    /// Adds forms for a transport.
+    pub fn served_on(mut self, addresses: &'a BoundAddresses) -> Self {
+        self.addresses.push(addresses);
+        self
+    }
+
+    /// Leaves out these affordances (hololinked's `skip_names`).
+    pub fn skip(mut self, names: &'a [String]) -> Self {
+        self.skip_names = names;
+        self
+    }
+
+    /// The TD as JSON.
+    pub fn to_json(&self) -> Value {
+        self.build(false)
+    }
+
+    /// The Thing Model (no id, no forms, no security) as JSON.
+    pub fn to_thing_model(&self) -> Value {
+        self.build(true)
+    }
+
+    fn forms(&self, ops: &[&str], event: bool) -> Value {
+        let mut forms = Vec::new();
+        for a in &self.addresses {
+            let href = if event { &a.event_href } else { &a.request_href };
+            for ct in CONTENT_TYPES {
+                for op in ops {
+                    forms.push(json!({"href": href, "op": op, "contentType": ct}));
+                }
+            }
+        }
+        Value::Array(forms)
+    }
+
+    fn build(&self, model: bool) -> Value {
+        let d = self.descriptor;
+        let mut generator = generator();
+        let skip = |name: &str| self.skip_names.iter().any(|s| s == name);
+
+        let mut properties = Map::new();
+        for p in d.properties.iter().filter(|p| !skip(p.name)) {
+            let mut entry = match schema_value(p.schema, &mut generator) {
+                Value::Object(m) => m,
+                other => Map::from_iter([("allOf".to_owned(), Value::Array(vec![other]))]),
+            };
+            put_texts(&mut entry, p.title, p.description);
+            entry.insert("readOnly".into(), Value::Bool(p.read_only));
+            entry.insert("writeOnly".into(), Value::Bool(false));
+            entry.insert("observable".into(), Value::Bool(p.observable));
+            if let Some(unit) = p.unit {
+                entry.insert("unit".into(), Value::String(unit.into()));
+            }
+            if !model {
+                let mut ops = vec!["readproperty"];
+                if !p.read_only {
+                    ops.push("writeproperty");
+                }
+                let mut forms = self.forms(&ops, false);
+                if let (true, Value::Array(f), Value::Array(more)) =
+                    (p.observable, &mut forms, self.forms(&["observeproperty"], true))
+                {
+                    f.extend(more);
+                }
+                entry.insert("forms".into(), forms);
+            }
+            properties.insert(p.name.into(), Value::Object(entry));
+        }
+
+        let mut actions = Map::new();
+        for a in d.actions.iter().filter(|a| !skip(a.name)) {
+            let mut entry = Map::new();
+            put_texts(&mut entry, a.title, a.description);
+            if let Some(input) = a.input {
+                entry.insert("input".into(), schema_value(input, &mut generator));
+            }
+            if let Some(output) = a.output {
+                entry.insert("output".into(), schema_value(output, &mut generator));
+            }
+            entry.insert("safe".into(), Value::Bool(a.safe));
+            entry.insert("idempotent".into(), Value::Bool(a.idempotent));
+            entry.insert("synchronous".into(), Value::Bool(a.mode == ExecutionMode::Queued));
+            if !model {
+                entry.insert("forms".into(), self.forms(&["invokeaction"], false));
+            }
+            actions.insert(a.name.into(), Value::Object(entry));
+        }
+        for (name, description, output) in [
+            (PING, "Answers once the Thing's queue reaches it: a liveness check", json!({"type": "null"})),
+            (GET_THING_MODEL, "The Thing Model: this description without forms", json!({"type": "object"})),
+        ] {
+            if skip(name) || actions.contains_key(name) {
+                continue;
+            }
+            let mut entry = json!({"description": description, "output": output, "safe": true, "idempotent": true, "synchronous": true});
+            if !model {
+                entry["forms"] = self.forms(&["invokeaction"], false);
+            }
+            actions.insert(name.into(), entry);
+        }
+
+        let mut events = Map::new();
+        for e in d.events.iter().filter(|e| !skip(e.name)) {
+            let mut entry = Map::new();
+            put_texts(&mut entry, e.title, e.description);
+            if let Some(data) = e.data {
+                entry.insert("data".into(), schema_value(data, &mut generator));
+            }
+            if !model {
+                entry.insert("forms".into(), self.forms(&["subscribeevent", "unsubscribeevent"], true));
+            }
+            events.insert(e.name.into(), Value::Object(entry));
+        }
+
+        let mut td = Map::new();
+        td.insert("@context".into(), json!([TD_CONTEXT]));
+        if model {
+            td.insert("@type".into(), json!("tm:ThingModel"));
+        } else {
+            td.insert("id".into(), Value::String(thing_urn(self.server_id, self.thing_id)));
+        }
+        td.insert("title".into(), Value::String(d.title.to_owned()));
+        if let Some(desc) = d.description {
+            td.insert("description".into(), Value::String(desc.to_owned()));
+        }
+        if !model {
+            td.insert("securityDefinitions".into(), json!({"nosec_sc": {"scheme": "nosec"}}));
+            td.insert("security".into(), json!(["nosec_sc"]));
+        }
+        td.insert("properties".into(), Value::Object(properties));
+        td.insert("actions".into(), Value::Object(actions));
+        td.insert("events".into(), Value::Object(events));
+        Value::Object(td)
+    }
 }
 
 fn generator() -> schemars::SchemaGenerator {
@@ -37,92 +232,78 @@ fn generator() -> schemars::SchemaGenerator {
         .into_generator()
 }
 
-/// Builds the Thing Description of `descriptor` served as `thing_id`, with forms for `addresses` (no forms:
-/// the Thing Model).
-pub fn thing_description(
-    descriptor: &ThingDescriptor,
-    thing_id: &str,
-    addresses: Option<&BoundAddresses>,
-    options: &TdOptions<'_>,
-) -> Value {
-    let mut generator = generator();
-    let skip = |name: &str| options.skip_names.iter().any(|s| s == name);
-    let form = |href: &str, op: &str| json!({"href": href, "op": op, "contentType": CONTENT_TYPE});
+fn schema_value(f: SchemaFn, generator: &mut schemars::SchemaGenerator) -> Value {
+    let mut value = f(generator).to_value();
+    if let Value::Object(map) = &mut value {
+        map.remove("$schema");
+    }
+    tidy(&mut value);
+    value
+}
 
-    let mut properties = Map::new();
-    for p in descriptor.properties.iter().filter(|p| !skip(p.name)) {
-        let mut entry = match schema_value(p.schema, &mut generator) {
-            Value::Object(m) => m,
-            other => Map::from_iter([("oneOf".to_owned(), Value::Array(vec![other]))]),
-        };
-        put_texts(&mut entry, p.title, p.description);
-        if p.read_only {
-            entry.insert("readOnly".into(), Value::Bool(true));
-        }
-        if p.observable {
-            entry.insert("observable".into(), Value::Bool(true));
-        }
-        if let Some(unit) = p.unit {
-            entry.insert("unit".into(), Value::String(unit.into()));
-        }
-        if let Some(a) = addresses {
-            let mut forms = vec![form(&a.request_href, "readproperty")];
-            if !p.read_only {
-                forms.push(form(&a.request_href, "writeproperty"));
+/// Makes a schemars schema fit the TD's data-schema vocabulary:
+///
+/// * `"type": ["number", "null"]` (how schemars spells `Option<f64>`) becomes
+///   `"oneOf": [{"type": "number", …}, {"type": "null"}]`, as hololinked writes it: a TD `type` is one string;
+/// * `format` annotations that are not JSON Schema formats (`uint32`, `double`, …) are dropped: they mean
+///   nothing to other tools, and the bounds already say what they would.
+fn tidy(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let known = |f: &str| {
+                matches!(
+                    f,
+                    "date-time"
+                        | "date"
+                        | "time"
+                        | "duration"
+                        | "email"
+                        | "hostname"
+                        | "ipv4"
+                        | "ipv6"
+                        | "uri"
+                        | "uri-reference"
+                        | "uuid"
+                )
+            };
+            if map.get("format").and_then(Value::as_str).is_some_and(|f| !known(f)) {
+                map.remove("format");
             }
-            if p.observable {
-                forms.push(form(&a.event_href, "observeproperty"));
+            if let Some(Value::Array(types)) = map.get("type").cloned() {
+                split_type_array(map, types);
             }
-            entry.insert("forms".into(), Value::Array(forms));
+            map.values_mut().for_each(tidy);
         }
-        properties.insert(p.name.into(), Value::Object(entry));
+        Value::Array(items) => items.iter_mut().for_each(tidy),
+        _ => {}
     }
+}
 
-    let mut actions = Map::new();
-    for a in descriptor.actions.iter().filter(|a| !skip(a.name)) {
-        let mut entry = Map::new();
-        put_texts(&mut entry, a.title, a.description);
-        if let Some(input) = a.input {
-            entry.insert("input".into(), schema_value(input, &mut generator));
-        }
-        if let Some(output) = a.output {
-            entry.insert("output".into(), schema_value(output, &mut generator));
-        }
-        entry.insert("safe".into(), Value::Bool(a.safe));
-        entry.insert("idempotent".into(), Value::Bool(a.idempotent));
-        entry.insert("synchronous".into(), Value::Bool(a.mode == ExecutionMode::Queued));
-        if let Some(addr) = addresses {
-            entry.insert("forms".into(), json!([form(&addr.request_href, "invokeaction")]));
-        }
-        actions.insert(a.name.into(), Value::Object(entry));
-    }
+/// Annotations stay on the outer schema when a type array is split.
+const ANNOTATIONS: &[&str] =
+    &["title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"];
 
-    let mut events = Map::new();
-    for e in descriptor.events.iter().filter(|e| !skip(e.name)) {
-        let mut entry = Map::new();
-        put_texts(&mut entry, e.title, e.description);
-        if let Some(data) = e.data {
-            entry.insert("data".into(), schema_value(data, &mut generator));
-        }
-        if let Some(addr) = addresses {
-            entry.insert("forms".into(), json!([form(&addr.event_href, "subscribeevent")]));
-        }
-        events.insert(e.name.into(), Value::Object(entry));
-    }
-
-    let mut td = Map::new();
-    td.insert("@context".into(), json!([TD_CONTEXT]));
-    td.insert("id".into(), Value::String(thing_id.to_owned()));
-    td.insert("title".into(), Value::String(descriptor.title.to_owned()));
-    if let Some(d) = descriptor.description {
-        td.insert("description".into(), Value::String(d.to_owned()));
-    }
-    td.insert("securityDefinitions".into(), json!({"nosec_sc": {"scheme": "nosec"}}));
-    td.insert("security".into(), json!("nosec_sc"));
-    td.insert("properties".into(), Value::Object(properties));
-    td.insert("actions".into(), Value::Object(actions));
-    td.insert("events".into(), Value::Object(events));
-    Value::Object(td)
+fn split_type_array(map: &mut Map<String, Value>, types: Vec<Value>) {
+    map.remove("type");
+    let keys: Vec<String> = map.keys().filter(|k| !ANNOTATIONS.contains(&k.as_str())).cloned().collect();
+    let constraints: Map<String, Value> = keys.iter().filter_map(|k| map.remove(k).map(|v| (k.clone(), v))).collect();
+    let branches = types
+        .into_iter()
+        .map(|t| {
+            if t == "null" {
+                json!({"type": "null"})
+            } else {
+                let mut branch = constraints.clone();
+                // An `enum` listing `null` keeps it only on the null branch.
+                if let Some(Value::Array(values)) = branch.get_mut("enum") {
+                    values.retain(|v| !v.is_null());
+                }
+                branch.insert("type".into(), t);
+                Value::Object(branch)
+            }
+        })
+        .collect();
+    map.insert("oneOf".into(), Value::Array(branches));
 }
 
 fn put_texts(entry: &mut Map<String, Value>, title: Option<&str>, description: Option<&str>) {
@@ -131,5 +312,16 @@ fn put_texts(entry: &mut Map<String, Value>, title: Option<&str>, description: O
     }
     if let Some(d) = description {
         entry.insert("description".into(), Value::String(d.to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urns_are_valid_and_unambiguous() {
+        assert_eq!(thing_urn("lab", "spectrometer"), "urn:thingwire:lab:spectrometer");
+        assert_eq!(thing_urn("a:b", "c|d"), "urn:thingwire:a%3Ab:c%7Cd");
     }
 }

@@ -24,6 +24,7 @@ pub(crate) fn expand_impl(t: &ThingImpl, item: &syn::ItemImpl, krate: Option<syn
     quote! {
         #item
         #[doc(hidden)]
+        #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
         const _: () = {
             #table
             #properties

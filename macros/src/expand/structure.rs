@@ -17,6 +17,7 @@ pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStr
     quote! {
         #item
         #[doc(hidden)]
+        #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
         const _: () = {
             #thing_impl
             #describe

@@ -305,7 +305,7 @@ fn descriptor_reflects_the_attributes() {
     assert!(d.action("add").is_some_and(|a| a.safe && a.idempotent));
     assert_eq!(d.events.iter().map(|e| e.name).collect::<Vec<_>>(), ["tick"]);
 
-    let td = thingwire::td::thing_description(d, "sensor", None, &Default::default());
+    let td = thingwire::td::ThingDescription::new(d, "srv", "sensor").to_json();
     assert_eq!(td["properties"]["gain"]["minimum"], serde_json::json!(0.1));
     assert_eq!(td["properties"]["gain"]["maximum"], serde_json::json!(100));
     assert_eq!(td["properties"]["gain"]["default"], serde_json::json!(1.0));

@@ -8,4 +8,5 @@ mod macros;
 mod malformed;
 mod ops;
 mod scheduling;
+mod td;
 mod vectors;

@@ -121,16 +121,24 @@ async fn exercise(protocol: Protocol) {
         )
         .await;
     assert_eq!(r.kind, "REPLY");
-    assert_eq!(r.payload["id"], "sensor");
+    assert_eq!(r.payload["id"], format!("urn:thingwire:{}:sensor", server.id()));
     let href = r.payload["properties"]["gain"]["forms"][0]["href"].as_str().expect("href");
     assert_eq!(href, address, "the form href is the address a client connects to");
-    let ops: Vec<&str> = r.payload["properties"]["gain"]["forms"]
-        .as_array()
-        .expect("forms")
-        .iter()
-        .map(|f| f["op"].as_str().expect("op"))
-        .collect();
-    assert_eq!(ops, ["readproperty", "writeproperty", "observeproperty"]);
+    let forms = r.payload["properties"]["gain"]["forms"].as_array().expect("forms");
+    let ops = |ct: &str| -> Vec<&str> {
+        forms.iter().filter(|f| f["contentType"].as_str() == Some(ct)).map(|f| f["op"].as_str().expect("op")).collect()
+    };
+    assert_eq!(ops("application/json"), ["readproperty", "writeproperty", "observeproperty"]);
+    assert_eq!(ops("application/msgpack"), ["readproperty", "writeproperty", "observeproperty"]);
+    assert_eq!(forms[0]["contentType"], "application/json", "hololinked's client takes the first form: JSON");
+    // hololinked's client addresses the Thing by its TD id.
+    let urn = r.payload["id"].as_str().expect("id").to_owned();
+    assert_eq!(c.op(&urn, Some("gain"), "readproperty", Value::Null).await.payload, json!(4.0));
+    // Built-in actions.
+    assert_eq!(c.op("sensor", Some("ping"), "invokeaction", Value::Null).await.kind, "REPLY");
+    let tm = c.op("sensor", Some("get_thing_model"), "invokeaction", Value::Null).await.payload;
+    assert_eq!(tm["@type"], "tm:ThingModel");
+    assert!(tm["properties"]["gain"].get("forms").is_none(), "a Thing Model has no forms");
     assert_eq!(r.payload["properties"]["serial"]["readOnly"], true);
     let r = c.op("sensor", Some("get_thing_description"), "invokeaction", json!({"skip_names": ["add"]})).await;
     assert!(r.payload["actions"].get("add").is_none() && r.payload["actions"].get("fail").is_some());

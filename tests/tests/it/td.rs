@@ -1,0 +1,206 @@
+//! Thing Descriptions against the official W3C TD 1.1 JSON Schema (format checks on): emitted files, TDs
+//! fetched over the wire, Thing Models, a snapshot, and schemas of rich Rust types.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thingwire::prelude::*;
+use thingwire::td::{ThingDescription, tcp_addresses};
+
+fn schema_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+fn load(path: PathBuf) -> Value {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn validator(file: &str) -> jsonschema::Validator {
+    jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(&load(schema_dir().join(file)))
+        .expect("the W3C schema compiles")
+}
+
+/// Fails the test with every schema violation listed.
+#[track_caller]
+fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what} is not a valid TD/TM:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn the_validator_rejects_the_invalid_samples() {
+    let td = validator("td-json-schema-validation.json");
+    let tm = validator("tm-json-schema-validation.json");
+    let mut rejected = 0;
+    for entry in std::fs::read_dir(schema_dir().join("samples")).expect("samples") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let doc = load(path);
+        let v = if name.contains("-tm") { &tm } else { &td };
+        if name.starts_with("valid-") {
+            assert_valid(v, &doc, &name);
+        } else {
+            assert!(!v.is_valid(&doc), "{name} must be rejected");
+            rejected += 1;
+        }
+    }
+    assert!(rejected >= 8, "only {rejected} invalid samples checked");
+}
+
+#[test]
+fn emitted_example_tds_validate_and_match_the_code() {
+    let td = validator("td-json-schema-validation.json");
+    let tm = validator("tm-json-schema-validation.json");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/td");
+    let files = thingwire_examples::thing_description_files();
+    assert!(!files.is_empty());
+    for (name, text) in files {
+        let committed = std::fs::read_to_string(dir.join(&name)).unwrap_or_default();
+        assert!(
+            committed == text,
+            "examples/td/{name} drifted from the code: run `cargo run -p thingwire-examples --bin emit-td` and commit the result"
+        );
+        let doc: Value = serde_json::from_str(&text).expect("json");
+        assert_valid(if name.ends_with(".tm.json") { &tm } else { &td }, &doc, &name);
+    }
+}
+
+async fn fetched_tds_validate(protocol: thingwire::Protocol) {
+    let td = validator("td-json-schema-validation.json");
+    let tm = validator("tm-json-schema-validation.json");
+    let builder = Server::builder(format!("td-{}", protocol.as_str().to_lowercase()))
+        .thing(crate::common::Sensor::new("sensor"))
+        .thing(crate::macros::MacroSensor::new("macro"))
+        .thing(Rich::new());
+    let builder = match protocol {
+        thingwire::Protocol::Ipc => builder.ipc_in(crate::common::scratch_dir("td")),
+        _ => builder.tcp("127.0.0.1:0"),
+    };
+    let server = builder.start().await.expect("starts");
+    let client = Client::connect(server.address(protocol).expect("bound")).await.expect("connect");
+    for thing in ["sensor", "macro", "rich"] {
+        let doc = client.thing_description(thing).await.expect("td");
+        assert_valid(&td, &doc, &format!("the {} TD of `{thing}`", protocol.as_str()));
+        let model: Value = client.invoke(thing, "get_thing_model", &()).await.expect("tm");
+        assert_valid(&tm, &model, &format!("the Thing Model of `{thing}`"));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tds_fetched_over_tcp_validate() {
+    fetched_tds_validate(thingwire::Protocol::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tds_fetched_over_ipc_validate() {
+    fetched_tds_validate(thingwire::Protocol::Ipc).await;
+}
+
+#[test]
+fn macro_thing_td_snapshot() {
+    use thingwire::DescribeThing;
+    let addresses = tcp_addresses("lab-pc", 5555);
+    let td = ThingDescription::new(crate::macros::MacroSensor::thing_descriptor(), "lab", "sensor")
+        .served_on(&addresses)
+        .to_json();
+    assert_valid(&validator("td-json-schema-validation.json"), &td, "the macro sensor TD");
+    let text = serde_json::to_string_pretty(&td).expect("json") + "\n";
+    expect_test::expect_file!["snapshots/macro-sensor.td.json"].assert_eq(&text);
+}
+
+/// A calibration point.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Point {
+    /// Wavelength in nm
+    pub wavelength: f64,
+    /// Relative intensity
+    pub intensity: Option<f64>,
+}
+
+/// How the detector is cooled.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cooling {
+    /// No cooling.
+    Off,
+    /// Peltier cooling to a target temperature.
+    Peltier { target_celsius: f64 },
+    /// Liquid nitrogen.
+    Nitrogen,
+}
+
+/// Nanometres.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub struct Nanometres(pub f64);
+
+/// A calibration with everything a lab puts in one.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Calibration {
+    pub points: Vec<Point>,
+    pub coefficients: Vec<f64>,
+    pub per_channel_gain: HashMap<String, f64>,
+    pub taken_at: chrono::DateTime<chrono::Utc>,
+    pub cooling: Cooling,
+    pub centre: Nanometres,
+    pub operator: Option<String>,
+}
+
+/// A Thing whose properties use rich types.
+#[thing(id = "rich")]
+pub struct Rich {
+    #[property]
+    calibration: Option<Calibration>,
+    #[property(read_only)]
+    spectrum: Vec<f64>,
+    #[property]
+    cooling: Cooling,
+    #[property]
+    labels: HashMap<String, Point>,
+    #[property]
+    centre: Nanometres,
+    #[event]
+    calibrated: Event<Calibration>,
+}
+
+impl Rich {
+    fn new() -> Self {
+        Self {
+            calibration: None,
+            spectrum: vec![0.0; 4],
+            cooling: Cooling::Off,
+            labels: HashMap::new(),
+            centre: Nanometres(550.0),
+            calibrated: Event::new(),
+        }
+    }
+}
+
+#[thing]
+impl Rich {
+    /// Applies a calibration and returns the previous one.
+    #[action]
+    fn calibrate(&mut self, calibration: Calibration) -> Option<Calibration> {
+        self.calibration.replace(calibration)
+    }
+}
+
+#[test]
+fn rich_types_have_readable_self_contained_schemas() {
+    use thingwire::DescribeThing;
+    let td = ThingDescription::new(Rich::thing_descriptor(), "lab", "rich")
+        .served_on(&tcp_addresses("lab-pc", 5555))
+        .to_json();
+    assert_valid(&validator("td-json-schema-validation.json"), &td, "the rich TD");
+    let text = serde_json::to_string(&td).expect("json");
+    assert!(!text.contains("$ref") && !text.contains("$defs"), "schemas are self-contained: {text}");
+    let model = ThingDescription::new(Rich::thing_descriptor(), "lab", "rich").to_thing_model();
+    let text = serde_json::to_string_pretty(&model).expect("json") + "\n";
+    expect_test::expect_file!["snapshots/rich.tm.json"].assert_eq(&text);
+}
