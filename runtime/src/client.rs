@@ -453,6 +453,19 @@ impl Client {
         self.invoke(thing_id, crate::server::GET_THING_DESCRIPTION, &args).await
     }
 
+    /// The Things a thingwire server serves (a thingwire extension: hololinked servers answer with an
+    /// `INVALID_MESSAGE`, since they know no such operation).
+    pub async fn list_things(&self) -> Result<Vec<crate::server::ThingSummary>, ClientError> {
+        let request = RawRequest {
+            thing_id: "",
+            objekt: Some(crate::server::LIST_THINGS),
+            operation: op::INVOKE_ACTION,
+            payload: null_in(&ContentType::Msgpack),
+            preserialized: Vec::new(),
+        };
+        self.call(request, &CallOptions::default()).await
+    }
+
     /// The event address of this client's server, by hololinked's conventions (TCP: port + 1; IPC: the
     /// `.event-publisher.ipc` file beside the request socket; INPROC: `/event-publisher`).
     pub fn event_address(&self) -> String {

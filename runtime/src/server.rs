@@ -37,6 +37,21 @@ use crate::transport::{self, BoundAddresses, Protocol, Transport};
 /// Name of the bootstrap action answered by the server itself.
 pub const GET_THING_DESCRIPTION: &str = "get_thing_description";
 
+/// A thingwire extension: `invokeaction` of this name with an empty `thingID` lists the Things a server
+/// serves (hololinked servers have no such operation).
+pub const LIST_THINGS: &str = "list_things";
+
+/// One entry of [`LIST_THINGS`]'s reply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ThingSummary {
+    /// The thing id.
+    pub id: String,
+    /// The TD title.
+    pub title: String,
+    /// The TD id.
+    pub td_id: String,
+}
+
 type ThingFactory = Box<dyn FnOnce(&str, Publisher, SchedulerLimits) -> Arc<dyn Runner> + Send>;
 
 /// Configures and starts a [`Server`].
@@ -613,6 +628,12 @@ fn handle_message(
             format!("the message is {size} bytes, over this server's limit of {} bytes", shared.max_message_size),
         );
     }
+    if header.thing_id.is_empty()
+        && header.objekt.as_deref() == Some(LIST_THINGS)
+        && &*header.operation == op::INVOKE_ACTION
+    {
+        return list_things(shared, &reply, &header.content_type());
+    }
     let found = shared
         .things
         .get(&*header.thing_id)
@@ -709,6 +730,23 @@ fn handle_message(
     drop(header);
     let request = Request { frames, op, name, content_type, ctx, fetch_logs, reply, span, state: None, timer: None };
     Arc::clone(runner).submit(request);
+}
+
+fn list_things(shared: &Shared, reply: &ReplyTo, content_type: &ContentType) {
+    let mut things: Vec<ThingSummary> = shared
+        .things
+        .values()
+        .map(|r| ThingSummary {
+            id: r.thing_id().to_owned(),
+            title: r.descriptor().title.to_owned(),
+            td_id: td::thing_urn(&shared.id, r.thing_id()),
+        })
+        .collect();
+    things.sort_by(|a, b| a.id.cmp(&b.id));
+    match crate::thing::Output::value(&things, content_type) {
+        Ok(out) => reply.output(content_type, out),
+        Err(e) => reply.error(MessageType::Exception, &e, "list_things", None),
+    }
 }
 
 /// Resolves once the flag is `true` (or its sender is gone).

@@ -267,6 +267,10 @@ async fn one_server_serves_many_things_over_all_transports_at_once() {
         .await
         .expect("starts");
     assert_eq!(server.thing_ids(), ["a", "b"]);
+    let client = thingwire::Client::connect(server.address(Protocol::Tcp).expect("tcp")).await.expect("connect");
+    let listed = client.list_things().await.expect("list");
+    let listed: Vec<(&str, &str)> = listed.iter().map(|t| (t.id.as_str(), t.td_id.as_str())).collect();
+    assert_eq!(listed, [("a", "urn:thingwire:multi:a"), ("b", "urn:thingwire:multi:b")]);
     let mut clients = Vec::new();
     for p in [Protocol::Tcp, Protocol::Ipc, Protocol::Inproc] {
         clients.push(RawClient::connect(server.address(p).expect("bound"), "multi").await);

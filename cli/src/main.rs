@@ -1,0 +1,3 @@
+//! The `thingwire` command (being built).
+
+fn main() {}
