@@ -1,0 +1,6 @@
+use thingwire::prelude::*;
+
+#[action]
+fn calibrate() {}
+
+fn main() {}

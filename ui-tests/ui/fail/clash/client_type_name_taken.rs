@@ -1,0 +1,10 @@
+use thingwire::prelude::*;
+
+pub struct SensorClient;
+
+#[thing]
+pub struct Sensor {
+    id: String,
+}
+
+fn main() {}

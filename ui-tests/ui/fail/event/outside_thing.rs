@@ -1,0 +1,6 @@
+use thingwire::prelude::*;
+
+#[event]
+fn overheated() {}
+
+fn main() {}

@@ -1,0 +1,20 @@
+// KNOWN BUG (reported): the type of a getter whose `#[cfg]` is off is still checked; this should compile.
+use thingwire::prelude::*;
+
+pub struct NotSerializable;
+
+#[thing]
+pub struct Sensor {
+    id: String,
+}
+
+#[thing]
+impl Sensor {
+    #[cfg(any())]
+    #[property]
+    fn never(&self) -> NotSerializable {
+        NotSerializable
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Sensor {
+    id: String,
+    #[property(maximum = "ten")]
+    level: u32,
+}
+
+fn main() {}

@@ -1,0 +1,22 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Sensor {
+    id: String,
+    level: u32,
+}
+
+#[thing]
+impl Sensor {
+    #[property]
+    fn level(&self) -> u32 {
+        self.level
+    }
+
+    #[property(setter)]
+    fn update_level(&mut self, value: u32) {
+        self.level = value;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,23 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Sensor {
+    id: String,
+    level: u32,
+}
+
+#[thing]
+impl Sensor {
+    #[property]
+    fn level(&self) -> u32 {
+        self.level
+    }
+
+    #[property(setter)]
+    fn set_level(&mut self, value: u32, force: bool) {
+        let _ = force;
+        self.level = value;
+    }
+}
+
+fn main() {}

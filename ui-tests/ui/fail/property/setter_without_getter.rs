@@ -1,0 +1,17 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Sensor {
+    id: String,
+    level: u32,
+}
+
+#[thing]
+impl Sensor {
+    #[property(setter)]
+    fn set_level(&mut self, value: u32) {
+        self.level = value;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use thingwire::prelude::*;
+
+#[thing(title = "One", title = "Two")]
+pub struct Sensor {
+    id: String,
+}
+
+fn main() {}

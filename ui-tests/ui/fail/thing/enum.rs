@@ -1,0 +1,9 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub enum Mode {
+    On,
+    Off,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Sensor<T> {
+    id: String,
+    #[property]
+    value: T,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Sensor {
+    #[id(prefix = "lab-")]
+    serial: String,
+}
+
+fn main() {}

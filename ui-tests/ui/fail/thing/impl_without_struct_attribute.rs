@@ -1,0 +1,15 @@
+use thingwire::prelude::*;
+
+pub struct Sensor {
+    id: String,
+}
+
+#[thing]
+impl Sensor {
+    #[action]
+    fn reset(&mut self) {
+        self.id.clear();
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use thingwire::prelude::*;
+
+#[thing]
+pub struct Anonymous {
+    name: String,
+    #[property]
+    value: u32,
+}
+
+fn main() {}

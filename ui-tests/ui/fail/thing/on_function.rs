@@ -1,0 +1,8 @@
+use thingwire::prelude::*;
+
+#[thing]
+fn sensor() -> u32 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use thingwire::prelude::*;
+
+#[thing(title = Sensor)]
+pub struct Sensor {
+    id: String,
+}
+
+fn main() {}

@@ -1,0 +1,22 @@
+use schemars::JsonSchema;
+use thingwire::prelude::*;
+
+#[derive(JsonSchema)]
+pub struct Report {
+    pub ok: bool,
+}
+
+#[thing]
+pub struct Oven {
+    id: String,
+}
+
+#[thing]
+impl Oven {
+    #[action]
+    fn check(&self) -> Report {
+        Report { ok: true }
+    }
+}
+
+fn main() {}
