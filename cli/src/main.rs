@@ -1,3 +1,244 @@
-//! The `thingwire` command (being built).
+//! The `thingwire` command: inspect and drive the Things of any thingwire or hololinked 0.4 server from a
+//! shell, as `busctl` does for D-Bus.
+//!
+//! ```text
+//! thingwire list  tcp://127.0.0.1:5555
+//! thingwire td    tcp://127.0.0.1:5555 spectrometer --summary
+//! thingwire read  tcp://127.0.0.1:5555 spectrometer integration_time_ms
+//! thingwire write tcp://127.0.0.1:5555 spectrometer integration_time_ms 200
+//! thingwire call  tcp://127.0.0.1:5555 stage move_to target=12.5
+//! thingwire watch tcp://127.0.0.1:5555 thermostat temperature --count 3
+//! ```
+//!
+//! Exit status: 0 on success, 1 when the server reports an error or a name is unknown, 2 for a mistake on
+//! the command line, 3 when the server cannot be reached or does not answer in time, 130 on ctrl-c.
 
-fn main() {}
+mod address;
+mod commands;
+mod describe;
+mod failure;
+mod output;
+mod progress;
+mod suggest;
+mod values;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::failure::{Failure, Kind};
+use crate::values::{Limit, parse_duration, parse_limit};
+
+const ABOUT: &str = "Inspect and drive Things served by thingwire or hololinked 0.4 over ZeroMQ";
+
+const LONG_ABOUT: &str = "\
+Inspect and drive Things served by thingwire or hololinked 0.4 over ZeroMQ.
+
+A server is named by its address: tcp://host:port, host:port, a bare port (on this machine),
+ipc:///path/to/socket.ipc, or the id of a server whose IPC socket is in ~/.hololinked/sockets.
+A Thing is named by its id; `thingwire list` shows the ids a thingwire server serves.
+
+Output is for people by default; --json prints JSON on stdout (JSON lines for `watch`) and errors
+as JSON on stderr. Slow answers show progress on stderr (-q hides it).";
+
+const EXAMPLES: &str = "\
+Examples:
+  thingwire list tcp://127.0.0.1:5555
+  thingwire td localhost:5555 spectrometer --summary
+  thingwire read localhost:5555 spectrometer serial_number
+  thingwire write localhost:5555 spectrometer integration_time_ms 200
+  thingwire call localhost:5555 stage move_to target=12.5
+  thingwire call localhost:5555 thermostat wait_until_settled tolerance=0.5 --timeout 2m
+  thingwire watch localhost:5555 thermostat temperature --count 3
+  thingwire --json read localhost:5555 thermostat temperature
+
+Exit status:
+  0 success, 1 the server reported an error or a name is unknown, 2 a mistake on the command line,
+  3 the server could not be reached or did not answer in time, 130 interrupted (ctrl-c)";
+
+#[derive(Debug, Parser)]
+#[command(name = "thingwire", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes, before or after its name.
+#[derive(Debug, Clone, Args)]
+struct Global {
+    /// Print JSON on stdout (JSON lines for `watch`) and errors as JSON on stderr
+    #[arg(long, global = true)]
+    json: bool,
+    /// How long to wait for a reply: 500ms, 10s, 2m, or `none` [default: 10s]. For `watch`: how long to
+    /// wait for each event (default: for ever)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_limit)]
+    timeout: Option<Limit>,
+    /// How long to try to reach the server
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    connect_timeout: Duration,
+    /// Show no progress messages on stderr
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Show the server's traceback with remote errors
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the Things a thingwire server serves (hololinked servers cannot list theirs)
+    #[command(after_help = "Examples:\n  thingwire list tcp://127.0.0.1:5555\n  thingwire --json list 5555")]
+    List {
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        address: String,
+    },
+    /// Print a Thing's Thing Description (W3C TD JSON), or a summary of it
+    #[command(after_help = "\
+Examples:
+  thingwire td tcp://127.0.0.1:5555 spectrometer
+  thingwire td tcp://127.0.0.1:5555 spectrometer --summary
+  thingwire td tcp://127.0.0.1:5555 spectrometer --protocol IPC
+  thingwire td tcp://127.0.0.1:5555 spectrometer --model")]
+    Td {
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        address: String,
+        /// The Thing's id
+        thing: String,
+        /// The transport whose addresses the description's forms use: TCP, IPC or INPROC [default: the
+        /// one connected over]
+        #[arg(long, value_name = "PROTOCOL")]
+        protocol: Option<String>,
+        /// Print the Thing Model instead (the description without forms)
+        #[arg(long, conflicts_with = "protocol")]
+        model: bool,
+        /// Print a short summary for people: properties, actions and events, one per line
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Read a property
+    #[command(after_help = "\
+Examples:
+  thingwire read tcp://127.0.0.1:5555 spectrometer integration_time_ms
+  thingwire --json read localhost:5555 thermostat pid")]
+    Read {
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        address: String,
+        /// The Thing's id
+        thing: String,
+        /// The property
+        property: String,
+    },
+    /// Write a property; the value is read as the property's type (a string needs no quotes; objects and
+    /// arrays are JSON)
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "\
+Examples:
+  thingwire write tcp://127.0.0.1:5555 spectrometer integration_time_ms 200
+  thingwire write localhost:5555 spectrometer trigger_mode external
+  thingwire write localhost:5555 thermostat pid '{\"kp\": 2.0, \"ki\": 0.1, \"kd\": 0.0}'
+  thingwire write localhost:5555 stage limits '{\"min\": 0, \"max\": 80}'"
+    )]
+    Write {
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        address: String,
+        /// The Thing's id
+        thing: String,
+        /// The property
+        property: String,
+        /// The value: as the property's type, or JSON
+        value: String,
+    },
+    /// Invoke an action with arguments as name=value (or positional, in the order the action declares)
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "\
+Each value is read as its argument's type from the Thing Description: a number for a number, the raw
+text for a string (no quotes needed), JSON for objects and arrays; JSON is always accepted.
+
+Examples:
+  thingwire call tcp://127.0.0.1:5555 stage move_to target=12.5
+  thingwire call localhost:5555 stage move_to 12.5
+  thingwire call localhost:5555 thermostat wait_until_settled tolerance=0.5 timeout_s=60 --timeout 2m
+  thingwire call localhost:5555 stage move_to --args '{\"target\": 25}'
+  thingwire call localhost:5555 spectrometer acquire --timeout 30s --execution-timeout 20s"
+    )]
+    Call {
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        address: String,
+        /// The Thing's id
+        thing: String,
+        /// The action
+        action: String,
+        /// Arguments: name=value, or values in the order the action declares them
+        #[arg(value_name = "ARG")]
+        args: Vec<String>,
+        /// All or some arguments as one JSON object (name=value arguments override its keys)
+        #[arg(long = "args", value_name = "JSON")]
+        args_json: Option<String>,
+        /// Ask the server to stop the action after this long (TIMEOUT reply)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        execution_timeout: Option<Duration>,
+        /// Ask the server to give up if the action waits this long in the Thing's queue
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        invocation_timeout: Option<Duration>,
+        /// Send without waiting for a reply
+        #[arg(long)]
+        oneway: bool,
+    },
+    /// Stream a Thing's events, or an observable property's changes, with timestamps
+    #[command(after_help = "\
+Runs until ctrl-c, or until --count events arrived. With --timeout, gives up (exit status 3) when no
+event comes for that long. An observable property's changes are the event `<property>_change_event`;
+naming the property is enough.
+
+Examples:
+  thingwire watch tcp://127.0.0.1:5555 spectrometer spectrum_ready
+  thingwire watch localhost:5555 thermostat temperature --count 10
+  thingwire --json watch localhost:5555 stage limit_reached --count 1 --timeout 60s")]
+    Watch {
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        address: String,
+        /// The Thing's id
+        thing: String,
+        /// An event, or an observable property
+        name: String,
+        /// Stop after this many events
+        #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            Failure::failed(format!("could not start the async runtime: {e}")).print(json);
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let watching = matches!(cli.command, Command::Watch { .. });
+        let run = commands::run(cli.command, cli.global);
+        if watching {
+            // `watch` treats ctrl-c as its normal end.
+            return run.await;
+        }
+        tokio::select! {
+            result = run => result,
+            _ = tokio::signal::ctrl_c() => Err(Failure::new(Kind::Interrupted, "interrupted")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.print(json);
+            failure.exit_code()
+        }
+    }
+}

@@ -185,6 +185,13 @@ pub(crate) fn thing_attrs(cx: &Ctxt, args: proc_macro2::TokenStream, for_impl: b
     const IMPL_KEYS: &[&str] = &["crate"];
     let mut keys = Keys::new(cx, "thing", if for_impl { &[IMPL_KEYS] } else { &[STRUCT_KEYS] });
     let parser = syn::meta::parser(|meta| {
+        if for_impl && STRUCT_KEYS.iter().any(|k| meta.path.is_ident(k)) && !meta.path.is_ident("crate") {
+            cx.error_spanned_by(
+                &meta.path,
+                "this option goes on the struct's `#[thing(...)]`; the impl block's `#[thing]` only takes `crate`",
+            );
+            return skip_value(&meta);
+        }
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
         match key.as_str() {
             "title" => out.title = Some(lit_str(&meta)?),
@@ -240,6 +247,9 @@ pub(crate) struct PropertyOpts {
 fn bound_or_default(cx: &Ctxt, key: &str, meta: &ParseNestedMeta<'_>, value: &mut ValueOpts) -> syn::Result<bool> {
     if let Some(kind) = BoundKind::from_key(key) {
         let e = expr(meta)?;
+        if !kind.is_numeric() && matches!(&e, Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_))) {
+            cx.error_spanned_by(&e, format!("`{key}` is a length: it cannot be negative"));
+        }
         value.bounds.push(BoundAttr { kind, span: meta.path.span(), value: e });
         return Ok(true);
     }
@@ -247,15 +257,15 @@ fn bound_or_default(cx: &Ctxt, key: &str, meta: &ParseNestedMeta<'_>, value: &mu
         value.default = Some(expr(meta)?);
         return Ok(true);
     }
-    let _ = cx;
     Ok(false)
 }
 
 pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> PropertyOpts {
     const FIELD_KEYS: &[&str] = &["read_only", "observable", "default", "unit", "rename", "title", "description"];
     const METHOD_KEYS: &[&str] = &["setter"];
-    let allowed: &'static [&'static [&'static str]] =
-        if on_method { &[FIELD_KEYS, METHOD_KEYS, BOUND_KEYS] } else { &[FIELD_KEYS, BOUND_KEYS] };
+    // `setter` is read on fields too, so that the check can explain where it belongs.
+    let _ = on_method;
+    let allowed: &'static [&'static [&'static str]] = &[FIELD_KEYS, METHOD_KEYS, BOUND_KEYS];
     let mut keys = Keys::new(cx, "property", allowed);
     let mut out = PropertyOpts::default();
     parse_list(cx, attr, |meta| {
@@ -332,13 +342,17 @@ pub(crate) fn action_opts(cx: &Ctxt, attr: &Attribute) -> ActionOpts {
             "safe" => out.safe = flag(cx, &meta, &key)?,
             "idempotent" => out.idempotent = flag(cx, &meta, &key)?,
             "invocation_timeout" | "execution_timeout" => {
-                let s = lit_str(&meta)?;
-                match parse_duration(&s.value()) {
+                let value = expr(&meta)?;
+                let parsed = match &value {
+                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => parse_duration(&s.value()),
+                    _ => None,
+                };
+                match parsed {
                     Some(d) if key == "invocation_timeout" => out.invocation_timeout = Some(d),
                     Some(d) => out.execution_timeout = Some(d),
                     None => cx.error_spanned_by(
-                        &s,
-                        format!("`{key}` must be a duration such as \"500ms\", \"5s\", \"1.5s\" or \"2min\""),
+                        &value,
+                        format!("`{key}` takes a duration string with a unit, such as \"500ms\", \"5s\", \"1.5s\" or \"2min\""),
                     ),
                 }
             }

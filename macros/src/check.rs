@@ -95,6 +95,11 @@ pub(crate) fn check_impl(cx: &Ctxt, i: &ThingImpl) {
     action_modes(cx, i);
     accessor_rules(cx, i);
     names_are_unique(cx, i.actions.iter().map(|a| (&a.wire, a.ident.span())), "an action");
+    names_are_unique(
+        cx,
+        i.properties.iter().filter_map(|p| p.getter.as_ref().map(|g| (&p.wire, g.span))),
+        "a property",
+    );
     let mut names: Vec<(String, Span)> = i.actions.iter().map(|a| (a.ident.to_string(), a.ident.span())).collect();
     for p in &i.properties {
         if let Some(g) = &p.getter {
@@ -128,10 +133,10 @@ fn action_modes(cx: &Ctxt, i: &ThingImpl) {
                 a.opts.concurrent.unwrap_or_else(|| a.ident.span()),
                 "`concurrent` needs an `async fn`; use `threaded` to run a blocking `fn` outside the queue",
             )),
-            Mode::Threaded | Mode::Concurrent if a.receiver == Receiver::RefMut => cx.error_spanned_by(
-                &a.ident,
+            Mode::Threaded | Mode::Concurrent if a.receiver == Receiver::RefMut => cx.syn_error(syn::Error::new(
+                a.receiver_span,
                 "threaded and concurrent actions run beside the queue, so they take `&self`, not `&mut self`",
-            ),
+            )),
             _ => {}
         }
     }

@@ -3,6 +3,9 @@
 //! dispatch, the descriptors and the client.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{Attribute, Ident, LitStr, Type};
 
 use crate::attr::{self, ActionOpts, EventOpts, PropertyOpts, ThingAttrs, ValueOpts};
@@ -21,7 +24,7 @@ pub(crate) struct ThingStruct {
 
 /// Where the Thing's id comes from.
 pub(crate) enum IdSource {
-    Field(Ident),
+    Field(Ident, Box<Type>),
     Fixed(LitStr),
     Missing,
 }
@@ -48,8 +51,9 @@ pub(crate) struct FieldEvent {
     pub(crate) cfgs: Vec<Attribute>,
 }
 
+/// Whether `a` is one of our attributes, written bare (`#[action]`) or with a path (`#[thingwire::action]`).
 fn is_ours(a: &Attribute, names: &[&str]) -> bool {
-    names.iter().any(|n| a.path().is_ident(n))
+    a.path().segments.last().is_some_and(|s| names.iter().any(|n| s.ident == n))
 }
 
 /// Reads the struct and strips our attributes from it (the stripped struct is emitted as it is).
@@ -84,28 +88,28 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
         let doc_attrs = attr::doc_attrs(&field.attrs);
         let cfgs = attr::cfgs(&field.attrs);
         if member == "id" {
-            id_field = Some(member.clone());
+            id_field = Some((member.clone(), Box::new(field.ty.clone())));
         }
-        let kinds: Vec<&Attribute> = ours.iter().filter(|a| !a.path().is_ident("id")).collect();
+        let kinds: Vec<&Attribute> = ours.iter().filter(|a| !is_ours(a, &["id"])).collect();
         if kinds.len() > 1 {
             cx.error_spanned_by(kinds[1], "a field is either a `#[property]` or an `#[event]`, once");
         }
-        for a in ours.iter().filter(|a| a.path().is_ident("id")) {
+        for a in ours.iter().filter(|a| is_ours(a, &["id"])) {
             if !matches!(a.meta, syn::Meta::Path(_)) {
                 cx.error_spanned_by(a, "`#[id]` takes no arguments");
             }
-            if marked_id.replace(member.clone()).is_some() {
+            if marked_id.replace((member.clone(), Box::new(field.ty.clone()))).is_some() {
                 cx.error_spanned_by(a, "only one field can be the Thing's `#[id]`");
             }
         }
         let Some(kind) = kinds.first() else { continue };
-        if kind.path().is_ident("property") {
+        if is_ours(kind, &["property"]) {
             let opts = attr::property_opts(cx, kind, false);
-            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.to_string());
+            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.unraw().to_string());
             properties.push(FieldProperty { member, ty: field.ty.clone(), wire, opts, docs, doc_attrs, cfgs });
         } else {
             let opts = attr::event_opts(cx, kind);
-            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.to_string());
+            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.unraw().to_string());
             let data = event_data(&field.ty);
             if data.is_none() {
                 cx.error_spanned_by(
@@ -118,7 +122,7 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
     }
     let id = match (&attrs.id, marked_id.or(id_field)) {
         (Some(fixed), _) => IdSource::Fixed(fixed.clone()),
-        (None, Some(field)) => IdSource::Field(field),
+        (None, Some((field, ty))) => IdSource::Field(field, ty),
         (None, None) => IdSource::Missing,
     };
     let docs = attr::docs(&item.attrs);
@@ -158,8 +162,12 @@ pub(crate) enum Receiver {
 #[derive(Clone)]
 pub(crate) enum Returns {
     Unit,
-    Value(Type),
-    Result { ok: Option<Type> },
+    Value(Box<Type>),
+    /// `err` is `None` for an alias such as `io::Result<T>`.
+    Result {
+        ok: Option<Box<Type>>,
+        err: Option<Box<Type>>,
+    },
 }
 
 impl Returns {
@@ -168,7 +176,7 @@ impl Returns {
         match self {
             Self::Unit => None,
             Self::Value(t) => Some(t),
-            Self::Result { ok, .. } => ok.as_ref(),
+            Self::Result { ok, .. } => ok.as_deref(),
         }
     }
 }
@@ -186,6 +194,7 @@ pub(crate) struct Action {
     pub(crate) ident: Ident,
     pub(crate) wire: String,
     pub(crate) receiver: Receiver,
+    pub(crate) receiver_span: Span,
     pub(crate) is_async: bool,
     pub(crate) params: Vec<Param>,
     pub(crate) returns: Returns,
@@ -225,6 +234,8 @@ pub(crate) struct Accessor {
 
 pub(crate) struct MethodProperty {
     pub(crate) wire: String,
+    /// The name the methods share (`x` for `x`/`set_x`), whatever the wire name.
+    pub(crate) base: String,
     pub(crate) name_ident: Ident,
     pub(crate) getter: Option<Accessor>,
     pub(crate) setter: Option<Accessor>,
@@ -257,6 +268,7 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
         cx.error_spanned_by(&item.self_ty, "`#[thing]` expects `impl TypeName { ... }`");
         Ident::new("__Unknown", Span::call_site())
     });
+    let self_ty = (*item.self_ty).clone();
     let mut actions = Vec::new();
     let mut properties: Vec<MethodProperty> = Vec::new();
     for impl_item in &mut item.items {
@@ -268,8 +280,8 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
         let mut param_attrs = Vec::new();
         for input in &mut method.sig.inputs {
             if let syn::FnArg::Typed(pt) = input {
-                param_attrs.push(pt.attrs.iter().filter(|a| a.path().is_ident("param")).cloned().collect::<Vec<_>>());
-                pt.attrs.retain(|a| !a.path().is_ident("param"));
+                param_attrs.push(pt.attrs.iter().filter(|a| is_ours(a, &["param"])).cloned().collect::<Vec<_>>());
+                pt.attrs.retain(|a| !is_ours(a, &["param"]));
             }
         }
         let Some(kind) = ours.first() else {
@@ -281,25 +293,31 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
         if ours.len() > 1 {
             cx.error_spanned_by(&ours[1], "a method is either an `#[action]` or a `#[property]`, once");
         }
-        if kind.path().is_ident("event") {
+        if is_ours(kind, &["event"]) {
             cx.error_spanned_by(kind, "`#[event]` goes on a struct field of type `Event<T>`, not on a method");
             continue;
         }
         let sig = &method.sig;
         check_signature(cx, sig);
         let receiver = receiver(cx, sig);
-        let returns = returns(&sig.output);
+        let returns = with_self(returns(cx, &sig.output), &self_ty);
         let docs = attr::docs(&method.attrs);
         let doc_attrs = attr::doc_attrs(&method.attrs);
         let cfgs = attr::cfgs(&method.attrs);
-        if kind.path().is_ident("action") {
+        let ident = sig.ident.clone();
+        if is_ours(kind, &["action"]) {
             let opts = attr::action_opts(cx, kind);
-            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| sig.ident.to_string());
-            let params = params(cx, sig, &param_attrs);
+            let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| ident.unraw().to_string());
+            let mut params = params(cx, sig, &param_attrs);
+            for p in &mut params {
+                ReplaceSelf(&self_ty).visit_type_mut(&mut p.ty);
+            }
+            let receiver_span = sig.inputs.first().map(Spanned::span).unwrap_or_else(|| ident.span());
             actions.push(Action {
-                ident: sig.ident.clone(),
+                ident,
                 wire,
                 receiver,
+                receiver_span,
                 is_async: sig.asyncness.is_some(),
                 params,
                 returns,
@@ -314,48 +332,66 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
         for attrs in param_attrs.iter().flatten() {
             cx.error_spanned_by(attrs, "`#[param]` only applies to the arguments of an `#[action]`");
         }
+        let errors_before = cx.error_count();
         let opts = attr::property_opts(cx, kind, true);
-        if sig.asyncness.is_some() {
-            cx.error_spanned_by(
-                sig.asyncness,
-                "property getters and setters cannot be `async`; make an `#[action]` instead",
-            );
+        if cx.error_count() > errors_before {
+            // The attribute itself is wrong: checking the method against a guess would only add noise.
+            continue;
+        }
+        if let Some(a) = &sig.asyncness {
+            cx.error_spanned_by(a, "property getters and setters cannot be `async`; make an `#[action]` instead");
         }
         let is_setter = opts.setter.is_some();
-        let ident = sig.ident.clone();
+        let unraw = ident.unraw().to_string();
         let base = if is_setter {
-            match ident.to_string().strip_prefix("set_") {
+            match unraw.strip_prefix("set_") {
                 Some(b) if !b.is_empty() => b.to_owned(),
                 _ => {
                     cx.error_spanned_by(
                         &ident,
                         "a property setter must be named `set_<property>`, e.g. `set_temperature`",
                     );
-                    ident.to_string()
+                    continue;
                 }
             }
         } else {
-            ident.to_string()
+            unraw
         };
         let typed: Vec<&syn::PatType> =
             sig.inputs.iter().filter_map(|i| if let syn::FnArg::Typed(t) = i { Some(t) } else { None }).collect();
         let value_ty = if is_setter {
             if receiver != Receiver::RefMut {
-                cx.error_spanned_by(&sig.inputs, "a property setter takes `&mut self`");
-            }
-            if typed.len() != 1 {
                 cx.error_spanned_by(
-                    &sig.inputs,
-                    "a property setter takes exactly one value: `fn set_x(&mut self, value: T)`",
+                    sig.inputs.first().map(|f| quote::quote!(#f)).unwrap_or_default(),
+                    "a property setter takes `&mut self`",
                 );
             }
-            typed.first().map(|t| (*t.ty).clone())
+            if typed.len() != 1 {
+                match typed.get(1) {
+                    Some(extra) => cx.error_spanned_by(
+                        extra,
+                        "a property setter takes exactly one value: `fn set_x(&mut self, value: T)`",
+                    ),
+                    None => cx.error_spanned_by(
+                        &sig.ident,
+                        "a property setter takes exactly one value: `fn set_x(&mut self, value: T)`",
+                    ),
+                }
+            }
+            typed.first().map(|t| {
+                let mut ty = (*t.ty).clone();
+                ReplaceSelf(&self_ty).visit_type_mut(&mut ty);
+                ty
+            })
         } else {
             if receiver != Receiver::Ref {
-                cx.error_spanned_by(&sig.inputs, "a property getter takes `&self`");
+                cx.error_spanned_by(
+                    sig.inputs.first().map(|f| quote::quote!(#f)).unwrap_or_default(),
+                    "a property getter takes `&self`",
+                );
             }
-            if !typed.is_empty() {
-                cx.error_spanned_by(&sig.inputs, "a property getter takes no arguments besides `&self`");
+            if let Some(extra) = typed.first() {
+                cx.error_spanned_by(extra, "a property getter takes no arguments besides `&self`");
             }
             if returns.value().is_none() {
                 cx.error_spanned_by(&sig.ident, "a property getter must return its value");
@@ -363,32 +399,35 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
             None
         };
         let accessor = Accessor { ident: ident.clone(), returns, value_ty, doc_attrs, cfgs, span: ident.span() };
-        let existing =
-            properties.iter_mut().find(|p| p.wire == base || opts.rename.as_ref().is_some_and(|r| r.value() == p.wire));
-        let entry = match existing {
-            Some(p) => p,
+        let index = match properties.iter().position(|p| p.base == base) {
+            Some(i) => i,
             None => {
                 properties.push(MethodProperty {
                     wire: base.clone(),
-                    name_ident: Ident::new(&base, ident.span()),
+                    base: base.clone(),
+                    name_ident: ident_for(&base, ident.span()),
                     getter: None,
                     setter: None,
                     opts: PropertyOpts::default(),
                     docs: None,
                 });
-                let last = properties.len() - 1;
-                &mut properties[last]
+                properties.len() - 1
             }
         };
+        let entry = &mut properties[index];
         if is_setter {
-            if entry.setter.replace(accessor).is_some() {
-                cx.error_spanned_by(&ident, format!("property `{base}` has two setters"));
+            if let Some(first) = entry.setter.replace(accessor) {
+                let mut e = syn::Error::new(ident.span(), format!("property `{base}` has two setters"));
+                e.combine(syn::Error::new(first.span, "the first setter"));
+                cx.syn_error(e);
             }
             // Bounds given on the setter count too.
             entry.opts.value.bounds.extend(opts.value.bounds);
         } else {
-            if entry.getter.replace(accessor).is_some() {
-                cx.error_spanned_by(&ident, format!("property `{base}` has two getters"));
+            if let Some(first) = entry.getter.replace(accessor) {
+                let mut e = syn::Error::new(ident.span(), format!("property `{}` has two getters", entry.wire));
+                e.combine(syn::Error::new(first.span, "the first getter"));
+                cx.syn_error(e);
             }
             let bounds = std::mem::take(&mut entry.opts.value.bounds);
             entry.opts = PropertyOpts { setter: None, ..opts };
@@ -399,7 +438,47 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
             }
         }
     }
-    ThingImpl { self_ty: (*item.self_ty).clone(), self_ident, actions, properties }
+    ThingImpl { self_ty, self_ident, actions, properties }
+}
+
+/// An identifier for `name`, raw (`r#type`) when `name` is a keyword.
+fn ident_for(name: &str, span: Span) -> Ident {
+    match syn::parse_str::<Ident>(name) {
+        Ok(_) => Ident::new(name, span),
+        Err(_) => Ident::new_raw(name, span),
+    }
+}
+
+/// Replaces `Self` in a type with the Thing's type: generated code outside the impl block has no `Self`.
+pub(crate) struct ReplaceSelf<'a>(pub(crate) &'a Type);
+
+impl VisitMut for ReplaceSelf<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(p) = ty
+            && p.qself.is_none()
+            && p.path.is_ident("Self")
+        {
+            *ty = self.0.clone();
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+fn with_self(mut returns: Returns, self_ty: &Type) -> Returns {
+    match &mut returns {
+        Returns::Unit => {}
+        Returns::Value(t) => ReplaceSelf(self_ty).visit_type_mut(t),
+        Returns::Result { ok, err } => {
+            if let Some(t) = ok {
+                ReplaceSelf(self_ty).visit_type_mut(t);
+            }
+            if let Some(t) = err {
+                ReplaceSelf(self_ty).visit_type_mut(t);
+            }
+        }
+    }
+    returns
 }
 
 fn check_signature(cx: &Ctxt, sig: &syn::Signature) {
@@ -423,12 +502,17 @@ fn check_signature(cx: &Ctxt, sig: &syn::Signature) {
 fn receiver(cx: &Ctxt, sig: &syn::Signature) -> Receiver {
     match sig.inputs.first() {
         Some(syn::FnArg::Receiver(r)) => {
+            if r.colon_token.is_some() {
+                cx.error_spanned_by(r, "write the receiver as `&self` or `&mut self`");
+                return if matches!(&*r.ty, Type::Reference(t) if t.mutability.is_some()) {
+                    Receiver::RefMut
+                } else {
+                    Receiver::Ref
+                };
+            }
             if r.reference.is_none() {
                 cx.error_spanned_by(r, "`self` by value would consume the Thing; take `&self` or `&mut self`");
                 return Receiver::Ref;
-            }
-            if r.colon_token.is_some() {
-                cx.error_spanned_by(r, "write the receiver as `&self` or `&mut self`");
             }
             if r.mutability.is_some() { Receiver::RefMut } else { Receiver::Ref }
         }
@@ -439,11 +523,18 @@ fn receiver(cx: &Ctxt, sig: &syn::Signature) -> Receiver {
     }
 }
 
-fn returns(output: &syn::ReturnType) -> Returns {
+fn returns(cx: &Ctxt, output: &syn::ReturnType) -> Returns {
     let syn::ReturnType::Type(_, ty) = output else { return Returns::Unit };
     if is_unit(ty) {
         return Returns::Unit;
     }
+    if let Type::Reference(r) = &**ty {
+        cx.error_spanned_by(
+            r,
+            "actions and properties return owned values, which are sent to the caller (e.g. `String`, not `&str`)",
+        );
+    }
+    // `Result<T, E>`, and aliases such as `io::Result<T>` or `anyhow::Result<T>` with the error type implied.
     if let Type::Path(p) = &**ty
         && let Some(last) = p.path.segments.last()
         && last.ident == "Result"
@@ -451,12 +542,12 @@ fn returns(output: &syn::ReturnType) -> Returns {
     {
         let types: Vec<&Type> =
             a.args.iter().filter_map(|g| if let syn::GenericArgument::Type(t) = g { Some(t) } else { None }).collect();
-        if types.len() == 2 {
-            let ok = (!is_unit(types[0])).then(|| types[0].clone());
-            return Returns::Result { ok };
+        if matches!(types.len(), 1 | 2) {
+            let ok = (!is_unit(types[0])).then(|| Box::new(types[0].clone()));
+            return Returns::Result { ok, err: types.get(1).map(|t| Box::new((*t).clone())) };
         }
     }
-    Returns::Value((**ty).clone())
+    Returns::Value(ty.clone())
 }
 
 fn is_unit(ty: &Type) -> bool {

@@ -449,21 +449,46 @@ impl Client {
     /// Fetches a Thing's Thing Description for this client's transport.
     pub async fn thing_description(&self, thing_id: &str) -> Result<serde_json::Value, ClientError> {
         let protocol = Protocol::of_address(&self.inner.address).unwrap_or(Protocol::Tcp);
+        self.thing_description_with(thing_id, protocol, &CallOptions::default()).await
+    }
+
+    /// Fetches a Thing's Thing Description with the forms of `protocol`, with explicit call options.
+    pub async fn thing_description_with(
+        &self,
+        thing_id: &str,
+        protocol: Protocol,
+        options: &CallOptions,
+    ) -> Result<serde_json::Value, ClientError> {
         let args = serde_json::json!({"protocol": protocol.as_str(), "ignore_errors": false, "skip_names": []});
-        self.invoke(thing_id, crate::server::GET_THING_DESCRIPTION, &args).await
+        self.invoke_with(thing_id, crate::server::GET_THING_DESCRIPTION, &args, options).await
+    }
+
+    /// Waits until every request sent before it has reached the server (a handshake round trip: replies come
+    /// back in order on one connection). Call it before dropping a client that sent oneway requests, since
+    /// a dropped client discards what it has not sent yet.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), ClientError> {
+        self.handshake(timeout).await
     }
 
     /// The Things a thingwire server serves (a thingwire extension: hololinked servers answer with an
     /// `INVALID_MESSAGE`, since they know no such operation).
     pub async fn list_things(&self) -> Result<Vec<crate::server::ThingSummary>, ClientError> {
+        self.list_things_with(&CallOptions::default()).await
+    }
+
+    /// [`Client::list_things`] with explicit call options.
+    pub async fn list_things_with(
+        &self,
+        options: &CallOptions,
+    ) -> Result<Vec<crate::server::ThingSummary>, ClientError> {
         let request = RawRequest {
             thing_id: "",
             objekt: Some(crate::server::LIST_THINGS),
             operation: op::INVOKE_ACTION,
-            payload: null_in(&ContentType::Msgpack),
+            payload: null_in(&options.content_type),
             preserialized: Vec::new(),
         };
-        self.call(request, &CallOptions::default()).await
+        self.call(request, options).await
     }
 
     /// The event address of this client's server, by hololinked's conventions (TCP: port + 1; IPC: the
@@ -550,6 +575,7 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
                 return Err(ClientError::InvalidMessage {
                     thing: thing.into(),
                     name: name.into(),
+                    kind: error.kind,
                     message: error.message,
                 });
             }

@@ -163,13 +163,15 @@ pub enum ClientError {
     /// The server raised an exception (`EXCEPTION` reply).
     #[error("{}.{}: server raised {}: {}", .0.thing, .0.name, .0.kind, .0.message)]
     Remote(Box<RemoteError>),
-    /// The server refused the message (`INVALID_MESSAGE` reply).
-    #[error("{thing}.{name}: the server refused the message: {message}")]
+    /// The server refused the message (`INVALID_MESSAGE` reply), e.g. for an unknown thing id.
+    #[error("{thing}.{name}: the server refused the message ({kind}): {message}")]
     InvalidMessage {
         /// The Thing.
         thing: String,
         /// The property or action.
         name: String,
+        /// The exception class the server named (hololinked says `KeyError` for an unknown thing).
+        kind: String,
         /// The server's explanation.
         message: String,
     },

@@ -33,7 +33,7 @@ pub mod protocol;
 mod reply;
 mod scheduler;
 pub mod server;
-mod suggest;
+pub mod suggest;
 pub mod td;
 pub mod thing;
 pub mod transport;

@@ -354,6 +354,54 @@ pub fn assert_has_length<T: HasLength>() {}
 /// Compile-time assertion that `T` can be a property value.
 pub fn assert_readable<T: Serialize + schemars::JsonSchema>() {}
 
+/// The struct side's names, for the impl side's clash checks.
+pub trait ThingNames {
+    /// Wire names of the field properties.
+    const PROPERTIES: &'static [&'static str];
+    /// Methods the struct side adds to the generated client.
+    const CLIENT_METHODS: &'static [&'static str];
+}
+
+/// Whether `name` is in `names` (usable in constants).
+pub const fn name_in(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (names[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// What a Thing's id field can be.
+#[diagnostic::on_unimplemented(
+    message = "the Thing's id field must be text (`String`, `&'static str`, `Arc<str>`…), not `{Self}`",
+    label = "the id field's type"
+)]
+pub trait ThingId {}
+
+impl<T: AsRef<str> + ?Sized> ThingId for T {}
+
+/// Compile-time assertion on the id field's type.
+pub fn assert_id<T: ThingId + ?Sized>() {}
+
+/// Compile-time assertion that the generated client can decode `T` (it needs `Deserialize`).
+pub fn assert_client_decodable<T: DeserializeOwned>() {}
+
+/// Compile-time assertion on an action's error type: `ThingError`, or anything that implements `Display`.
+pub fn assert_error<E: fmt::Display>() {}
+
+/// Compile-time assertion that the impl block's type is a `#[thing]` struct.
+pub fn assert_thing_struct<T: crate::DescribeThing>() {}
+
 /// Compile-time assertion that `T` can be written.
 pub fn assert_writable<T: DeserializeOwned>() {}
 

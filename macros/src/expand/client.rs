@@ -7,7 +7,8 @@ use syn::visit_mut::VisitMut;
 use syn::{Ident, Type};
 
 use super::{Paths, client_alias};
-use crate::model::{ThingImpl, ThingStruct};
+use crate::model::{ReplaceSelf, ThingImpl, ThingStruct};
+use syn::ext::IdentExt;
 
 pub(crate) fn struct_client(p: &Paths, s: &ThingStruct) -> TokenStream {
     let (krate, private, vis, thing) = (&p.krate, &p.private, &s.vis, &s.ident);
@@ -18,7 +19,11 @@ pub(crate) fn struct_client(p: &Paths, s: &ThingStruct) -> TokenStream {
     );
     let properties = s.properties.iter().map(|prop| {
         let (cfgs, docs, member, ty, wire) = (&prop.cfgs, &prop.doc_attrs, &prop.member, &prop.ty, &prop.wire);
-        property_methods(p, cfgs, docs, member, ty, wire, prop.opts.read_only.is_none(), prop.opts.observable)
+        let setter_cfgs = prop.opts.read_only.is_none().then_some(cfgs.as_slice());
+        property_methods(
+            p,
+            PropertyMethods { cfgs, docs, member, ty, wire, setter_cfgs, observable: prop.opts.observable },
+        )
     });
     let events = s.events.iter().filter_map(|e| {
         let data = e.data.as_ref()?;
@@ -76,18 +81,30 @@ pub(crate) fn struct_client(p: &Paths, s: &ThingStruct) -> TokenStream {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn property_methods(
-    p: &Paths,
-    cfgs: &[syn::Attribute],
-    docs: &[syn::Attribute],
-    member: &Ident,
-    ty: &Type,
-    wire: &str,
-    writable: bool,
+/// What the client methods of one property need.
+struct PropertyMethods<'a> {
+    cfgs: &'a [syn::Attribute],
+    docs: &'a [syn::Attribute],
+    member: &'a Ident,
+    ty: &'a Type,
+    wire: &'a str,
+    /// `Some(cfgs)` when the property is writable (where those cfgs hold).
+    setter_cfgs: Option<&'a [syn::Attribute]>,
     observable: bool,
-) -> TokenStream {
+}
+
+/// `x`, `set_x` and `x_changes` for a member `x` (written `r#x` or not).
+pub(crate) fn setter_name(member: &Ident) -> String {
+    format!("set_{}", member.unraw())
+}
+
+pub(crate) fn changes_name(member: &Ident) -> String {
+    format!("{}_changes", member.unraw())
+}
+
+fn property_methods(p: &Paths, m: PropertyMethods<'_>) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
+    let PropertyMethods { cfgs, docs, member, ty, wire, setter_cfgs, observable } = m;
     let mut out = quote! {
         #(#cfgs)*
         #(#docs)*
@@ -95,11 +112,11 @@ fn property_methods(
             self.handle().read(#wire).await
         }
     };
-    if writable {
-        let setter = Ident::new(&format!("set_{member}"), member.span());
+    if let Some(setter_cfgs) = setter_cfgs {
+        let setter = Ident::new(&setter_name(member), member.span());
         let doc = format!("Writes the `{wire}` property.");
         out.extend(quote! {
-            #(#cfgs)*
+            #(#setter_cfgs)*
             #[doc = #doc]
             pub async fn #setter(&self, value: #ty) -> #private::core::result::Result<(), #krate::ClientError> {
                 self.handle().write(#wire, &value).await
@@ -107,7 +124,7 @@ fn property_methods(
         });
     }
     if observable {
-        let changes = Ident::new(&format!("{member}_changes"), member.span());
+        let changes = Ident::new(&changes_name(member), member.span());
         let doc = format!("Subscribes to changes of the observable `{wire}` property.");
         let topic = format!("{wire}_change_event");
         out.extend(quote! {
@@ -121,20 +138,40 @@ fn property_methods(
     out
 }
 
-/// Replaces `Self` in a type with the Thing's type (inside the client, `Self` is the client).
-struct ReplaceSelf<'a>(&'a Type);
-
-impl VisitMut for ReplaceSelf<'_> {
-    fn visit_type_mut(&mut self, ty: &mut Type) {
-        if let Type::Path(p) = ty
-            && p.qself.is_none()
-            && p.path.is_ident("Self")
-        {
-            *ty = self.0.clone();
-            return;
+/// The client methods the struct side generates, each with the cfgs it is compiled under.
+pub(crate) fn struct_client_names(s: &ThingStruct) -> Vec<(String, Vec<syn::Attribute>)> {
+    let mut out = Vec::new();
+    for p in &s.properties {
+        out.push((p.member.unraw().to_string(), p.cfgs.clone()));
+        if p.opts.read_only.is_none() {
+            out.push((setter_name(&p.member), p.cfgs.clone()));
         }
-        syn::visit_mut::visit_type_mut(self, ty);
+        if p.opts.observable {
+            out.push((changes_name(&p.member), p.cfgs.clone()));
+        }
     }
+    for e in &s.events {
+        out.push((e.member.unraw().to_string(), e.cfgs.clone()));
+    }
+    out
+}
+
+/// The client methods the impl side generates, with the span of the member behind each.
+pub(crate) fn impl_client_names(t: &ThingImpl) -> Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> {
+    let mut out: Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> =
+        t.actions.iter().map(|a| (a.ident.unraw().to_string(), a.ident.span(), a.cfgs.clone())).collect();
+    for p in &t.properties {
+        if let Some(g) = &p.getter {
+            out.push((p.name_ident.unraw().to_string(), g.span, g.cfgs.clone()));
+            if p.opts.observable {
+                out.push((changes_name(&p.name_ident), g.span, g.cfgs.clone()));
+            }
+        }
+        if let Some(s) = &p.setter {
+            out.push((setter_name(&p.name_ident), s.span, s.cfgs.clone()));
+        }
+    }
+    out
 }
 
 fn for_client(ty: &Type, thing: &Type) -> Type {
@@ -170,16 +207,18 @@ pub(crate) fn impl_client(p: &Paths, t: &ThingImpl) -> TokenStream {
     let properties = t.properties.iter().filter_map(|prop| {
         let g = prop.getter.as_ref()?;
         let ty = for_client(g.returns.value()?, &t.self_ty);
-        let (cfgs, docs) = (&g.cfgs, &g.doc_attrs);
+        let setter_cfgs = prop.setter.as_ref().map(|s| s.cfgs.as_slice());
         Some(property_methods(
             p,
-            cfgs,
-            docs,
-            &prop.name_ident,
-            &ty,
-            &prop.wire,
-            prop.setter.is_some(),
-            prop.opts.observable,
+            PropertyMethods {
+                cfgs: &g.cfgs,
+                docs: &g.doc_attrs,
+                member: &prop.name_ident,
+                ty: &ty,
+                wire: &prop.wire,
+                setter_cfgs,
+                observable: prop.opts.observable,
+            },
         ))
     });
     quote! {

@@ -70,7 +70,20 @@ fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
         let title = opt_lit(p, &prop.opts.title);
         let description = opt_str(p, prop.opts.description.as_ref().map(|d| d.value()).or_else(|| prop.docs.clone()));
         let unit = opt_lit(p, &prop.opts.unit);
-        let read_only = prop.setter.is_none();
+        // Writable only where the setter is compiled in.
+        let read_only = match &prop.setter {
+            None => quote!(true),
+            Some(s) => {
+                let setter_cfgs = &s.cfgs;
+                quote!({
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut read_only = true;
+                    #(#setter_cfgs)*
+                    { read_only = false; }
+                    read_only
+                })
+            }
+        };
         let observable = prop.opts.observable;
         let schema = value_schema_fn(p, ty, &prop.opts.value);
         Some(quote! {
@@ -172,28 +185,28 @@ fn read_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let arms = t.properties.iter().filter_map(|prop| {
         let g = prop.getter.as_ref()?;
         let (cfgs, wire, ident) = (&g.cfgs, &prop.wire, &g.ident);
-        let call = quote!(<#self_ty>::#ident(this));
+        let call = quote!(<#self_ty>::#ident(__this));
         let body = match &g.returns {
             Returns::Result { .. } => {
                 let err = user_error(p, quote!(__error));
                 quote!(match #call {
-                    #private::core::result::Result::Ok(__value) => #private::encode_property(out, &__value, ct),
+                    #private::core::result::Result::Ok(__value) => #private::encode_property(__out, &__value, __ct),
                     #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
                 })
             }
-            _ => quote!(#private::encode_property(out, &#call, ct)),
+            _ => quote!(#private::encode_property(__out, &#call, __ct)),
         };
         Some(quote!(#(#cfgs)* #wire => #private::core::option::Option::Some(#body),))
     });
     quote! {
         #[allow(unused_variables)]
         fn __read(
-            this: &#self_ty,
-            name: &str,
-            ct: &#private::ContentType,
-            out: &mut #private::std::vec::Vec<u8>,
+            __this: &#self_ty,
+            __name: &str,
+            __ct: &#private::ContentType,
+            __out: &mut #private::std::vec::Vec<u8>,
         ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
-            match name {
+            match __name {
                 #(#arms)*
                 _ => #private::core::option::Option::None,
             }
@@ -207,11 +220,11 @@ fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     quote! {
         #[allow(unused_variables)]
         fn __write(
-            this: &mut #self_ty,
-            name: &str,
-            value: #private::ValueDeserializer<'_, '_>,
+            __this: &mut #self_ty,
+            __name: &str,
+            __value_in: #private::ValueDeserializer<'_, '_>,
         ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
-            match name {
+            match __name {
                 #(#arms)*
                 _ => #private::core::option::Option::None,
             }
@@ -226,7 +239,7 @@ fn setter_arm(p: &Paths, t: &ThingImpl, prop: &MethodProperty) -> Option<TokenSt
     let (cfgs, wire, ident) = (&s.cfgs, &prop.wire, &s.ident);
     let value = format_ident!("__value");
     let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
-    let call = quote!(<#self_ty>::#ident(this, #value));
+    let call = quote!(<#self_ty>::#ident(__this, #value));
     let apply = match &s.returns {
         Returns::Result { .. } => {
             let err = user_error(p, quote!(__error));
@@ -240,7 +253,7 @@ fn setter_arm(p: &Paths, t: &ThingImpl, prop: &MethodProperty) -> Option<TokenSt
     Some(quote! {
         #(#cfgs)*
         #wire => #private::core::option::Option::Some((|| -> #private::core::result::Result<(), #private::ThingError> {
-            let #value: #ty = #private::decode_property(value, #wire)?;
+            let #value: #ty = #private::decode_property(__value_in, #wire)?;
             #checks
             #apply
         })()),
@@ -263,7 +276,12 @@ fn decoder_fn(p: &Paths, t: &ThingImpl, a: &Action) -> TokenStream {
     let finish = a.params.iter().map(|param| {
         let (ident, wire) = (&param.ident, &param.wire);
         let take = match (&param.value.default, param.optional) {
-            (Some(d), _) => quote!(let #ident = #ident.unwrap_or_else(|| #d);),
+            // Left out: the default; an explicit `null`: `None`.
+            (Some(d), true) => quote!(let #ident = match #ident {
+                #private::core::option::Option::None => #private::core::option::Option::Some(#d),
+                #private::core::option::Option::Some(v) => v,
+            };),
+            (Some(d), false) => quote!(let #ident = #ident.unwrap_or_else(|| #d);),
             (None, true) => quote!(let #ident = #ident.flatten();),
             (None, false) => quote!(let #ident = #private::required(#ident, #wire)?;),
         };
@@ -273,8 +291,8 @@ fn decoder_fn(p: &Paths, t: &ThingImpl, a: &Action) -> TokenStream {
     quote! {
         #(#cfgs)*
         #[allow(non_snake_case, unused_parens)]
-        fn #name(args: #private::Args<'_>) -> #private::core::result::Result<(#(#tys,)*), #private::ThingError> {
-            let (#(#idents,)*) = #private::ArgSlots::<(#(#tys,)*)>::new(&[#(#wires),*]).decode(args)?;
+        fn #name(__args: #private::Args<'_>) -> #private::core::result::Result<(#(#tys,)*), #private::ThingError> {
+            let (#(#idents,)*) = #private::ArgSlots::<(#(#tys,)*)>::new(&[#(#wires),*]).decode(__args)?;
             #(#finish)*
             #private::core::result::Result::Ok((#(#idents,)*))
         }
@@ -289,8 +307,8 @@ fn invoke_fn(p: &Paths, t: &ThingImpl, mode: Mode) -> TokenStream {
         let decoder = decoder_ident(a);
         let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
         let this = match (mode, a.receiver) {
-            (Mode::Queued, Receiver::Ref) => quote!(&*this),
-            _ => quote!(this),
+            (Mode::Queued, Receiver::Ref) => quote!(&*__this),
+            _ => quote!(__this),
         };
         let call = quote!(<#self_ty>::#ident(#this, #(#idents),*));
         let run = if a.is_async {
@@ -302,9 +320,9 @@ fn invoke_fn(p: &Paths, t: &ThingImpl, mode: Mode) -> TokenStream {
         };
         quote! {
             #(#cfgs)*
-            #wire => #private::core::option::Option::Some(match #decoder(args) {
+            #wire => #private::core::option::Option::Some(match #decoder(__args) {
                 #private::core::result::Result::Ok((#(#idents,)*)) => {
-                    let #ct = #private::core::clone::Clone::clone(args.content_type);
+                    let #ct = #private::core::clone::Clone::clone(__args.content_type);
                     #run
                 }
                 #private::core::result::Result::Err(e) => #private::Invocation::Done(#private::core::result::Result::Err(e)),
@@ -317,8 +335,8 @@ fn invoke_fn(p: &Paths, t: &ThingImpl, mode: Mode) -> TokenStream {
     };
     quote! {
         #[allow(unused_variables)]
-        fn #name<'a>(this: #this_ty, name: &str, args: #private::Args<'_>) -> #private::core::option::Option<#private::Invocation<'a>> {
-            match name {
+        fn #name<'a>(__this: #this_ty, __name: &str, __args: #private::Args<'_>) -> #private::core::option::Option<#private::Invocation<'a>> {
+            match __name {
                 #(#arms)*
                 _ => #private::core::option::Option::None,
             }
@@ -333,12 +351,12 @@ fn invoke_blocking_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
         let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
         let decoder = decoder_ident(a);
         let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
-        let output = to_output(p, &a.returns, quote!(<#self_ty>::#ident(this, #(#idents),*)), &ct);
+        let output = to_output(p, &a.returns, quote!(<#self_ty>::#ident(__this, #(#idents),*)), &ct);
         quote! {
             #(#cfgs)*
-            #wire => #private::core::option::Option::Some(match #decoder(args) {
+            #wire => #private::core::option::Option::Some(match #decoder(__args) {
                 #private::core::result::Result::Ok((#(#idents,)*)) => {
-                    let #ct = #private::core::clone::Clone::clone(args.content_type);
+                    let #ct = #private::core::clone::Clone::clone(__args.content_type);
                     #output
                 }
                 #private::core::result::Result::Err(e) => #private::core::result::Result::Err(e),
@@ -347,8 +365,8 @@ fn invoke_blocking_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     });
     quote! {
         #[allow(unused_variables)]
-        fn __invoke_blocking(this: &#self_ty, name: &str, args: #private::Args<'_>) -> #private::core::option::Option<#private::core::result::Result<#private::Output, #private::ThingError>> {
-            match name {
+        fn __invoke_blocking(__this: &#self_ty, __name: &str, __args: #private::Args<'_>) -> #private::core::option::Option<#private::core::result::Result<#private::Output, #private::ThingError>> {
+            match __name {
                 #(#arms)*
                 _ => #private::core::option::Option::None,
             }
@@ -370,24 +388,56 @@ fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
             checks.extend(bound_assertions(p, ty, &param.value.bounds));
         }
         if let Some(ty) = a.returns.value() {
-            checks.extend(quote_spanned!(ty.span()=> #private::assert_returnable::<#ty>();));
+            checks.extend(quote_spanned!(ty.span()=> #private::assert_returnable::<#ty>(); #private::assert_client_decodable::<#ty>();));
         }
-        out.extend(quote!(#(#cfgs)* { #checks }));
+        if let Returns::Result { err: Some(err), .. } = &a.returns {
+            checks.extend(quote_spanned!(err.span()=> #private::assert_error::<#err>();));
+        }
+        out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
     }
     for prop in &t.properties {
         if let Some(ty) = prop.ty() {
-            let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(););
-            if prop.setter.is_some() {
-                checks.extend(quote_spanned!(ty.span()=> #private::assert_writable::<#ty>();));
+            let cfgs = prop.getter.as_ref().map(|g| g.cfgs.clone()).unwrap_or_default();
+            let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(); #private::assert_client_decodable::<#ty>(););
+            if let Some(s) = &prop.setter {
+                let setter_cfgs = &s.cfgs;
+                checks.extend(quote_spanned!(ty.span()=> #(#setter_cfgs)* #private::assert_writable::<#ty>();));
             }
             checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
-            out.extend(quote!({ #checks }));
+            out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
         }
     }
+    let self_ty = &t.self_ty;
+    let is_thing = quote_spanned!(self_ty.span()=> #private::assert_thing_struct::<#self_ty>(););
+    let clashes = name_clash_checks(p, t);
     quote! {
         #[allow(dead_code, clippy::all)]
         fn __assertions() {
+            #is_thing
             #out
         }
+        #clashes
     }
+}
+
+/// Compile-time checks that the impl block's names do not clash with the struct's (the two expansions
+/// cannot see each other, so the struct records its names in `ThingNames` and these constants compare).
+fn name_clash_checks(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let mut out = TokenStream::new();
+    for prop in &t.properties {
+        let Some(g) = &prop.getter else { continue };
+        let (wire, cfgs) = (&prop.wire, &g.cfgs);
+        let message = format!(
+            "property `{wire}` is defined twice: by a field of the struct and by this getter; rename one of them"
+        );
+        out.extend(quote_spanned!(g.span=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::PROPERTIES, #wire), #message);));
+    }
+    for (name, span, cfgs) in client::impl_client_names(t) {
+        let message = format!(
+            "the generated client would have two methods named `{name}`: one for a member of the struct and one for this member; rename one of them"
+        );
+        out.extend(quote_spanned!(span=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::CLIENT_METHODS, #name), #message);));
+    }
+    out
 }

@@ -123,7 +123,7 @@ pub(crate) fn to_output(p: &Paths, returns: &Returns, call: TokenStream, ct: &Id
         Returns::Unit => ok(None, call),
         Returns::Value(t) => ok(Some(t), call),
         Returns::Result { ok: t, .. } => {
-            let on_ok = ok(t.as_ref(), quote!(__value));
+            let on_ok = ok(t.as_deref(), quote!(__value));
             let err = user_error(p, quote!(__error));
             quote!(match #call {
                 #private::core::result::Result::Ok(__value) => #on_ok,

@@ -14,6 +14,7 @@ pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStr
     let describe = describe_impl(&p, s);
     let assertions = assertions(&p, s);
     let client = client::struct_client(&p, s);
+    let names = names_impl(&p, s);
     quote! {
         #item
         #[doc(hidden)]
@@ -21,6 +22,7 @@ pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStr
         const _: () = {
             #thing_impl
             #describe
+            #names
             #assertions
         };
         #client
@@ -30,7 +32,7 @@ pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStr
 fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
     let (krate, private, ident) = (&p.krate, &p.private, &s.ident);
     let id = match &s.id {
-        IdSource::Field(f) => quote!(#private::core::convert::AsRef::<str>::as_ref(&self.#f)),
+        IdSource::Field(f, _) => quote!(#private::core::convert::AsRef::<str>::as_ref(&self.#f)),
         IdSource::Fixed(lit) => quote!(#lit),
         IdSource::Missing => quote!(""),
     };
@@ -110,6 +112,24 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
                 let _ = &binder;
                 #(#binds)*
             }
+        }
+    }
+}
+
+/// The wire names and client method names of the struct side, so that the impl block's expansion can refuse
+/// clashes with a clear message (the two expansions cannot see each other).
+fn names_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
+    let (private, ident) = (&p.private, &s.ident);
+    let wires = s.properties.iter().map(|prop| {
+        let (cfgs, wire) = (&prop.cfgs, &prop.wire);
+        quote!(#(#cfgs)* #wire,)
+    });
+    let methods = client::struct_client_names(s).into_iter().map(|(name, cfgs)| quote!(#(#cfgs)* #name,));
+    quote! {
+        #[automatically_derived]
+        impl #private::ThingNames for #ident {
+            const PROPERTIES: &'static [&'static str] = &[#(#wires)*];
+            const CLIENT_METHODS: &'static [&'static str] = &[#(#methods)*];
         }
     }
 }
@@ -209,21 +229,25 @@ fn event_descriptor(p: &Paths, e: &FieldEvent) -> TokenStream {
 fn assertions(p: &Paths, s: &ThingStruct) -> TokenStream {
     let private = &p.private;
     let mut out = TokenStream::new();
+    if let IdSource::Field(_, ty) = &s.id {
+        out.extend(quote_spanned!(ty.span()=> #private::assert_id::<#ty>();));
+    }
     for prop in &s.properties {
         let (ty, cfgs) = (&prop.ty, &prop.cfgs);
-        let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(););
+        let mut checks =
+            quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(); #private::assert_client_decodable::<#ty>(););
         if prop.opts.read_only.is_none() {
             checks.extend(quote_spanned!(ty.span()=> #private::assert_writable::<#ty>();));
         }
         checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
-        out.extend(quote!(#(#cfgs)* { #checks }));
+        out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
     }
     for e in &s.events {
         if let Some(data) = &e.data {
             let cfgs = &e.cfgs;
             let ty = &e.ty;
-            out.extend(quote!(#(#cfgs)* { let _: #private::core::marker::PhantomData<#ty> = #private::core::marker::PhantomData::<#private::Event<#data>>; }));
-            out.extend(quote_spanned!(data.span()=> #(#cfgs)* { #private::assert_event_data::<#data>(); }));
+            out.extend(quote!(#(#cfgs)* let _: #private::core::marker::PhantomData<#ty> = #private::core::marker::PhantomData::<#private::Event<#data>>;));
+            out.extend(quote_spanned!(data.span()=> #(#cfgs)* let _ = || { #private::assert_event_data::<#data>(); #private::assert_client_decodable::<#data>(); };));
         }
     }
     quote! {

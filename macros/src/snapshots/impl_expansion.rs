@@ -175,23 +175,23 @@ const _: () = {
     }
     #[allow(unused_variables)]
     fn __read(
-        this: &Spectrometer,
-        name: &str,
-        ct: &::thingwire::__private::ContentType,
-        out: &mut ::thingwire::__private::std::vec::Vec<u8>,
+        __this: &Spectrometer,
+        __name: &str,
+        __ct: &::thingwire::__private::ContentType,
+        __out: &mut ::thingwire::__private::std::vec::Vec<u8>,
     ) -> ::thingwire::__private::core::option::Option<
         ::thingwire::__private::core::result::Result<
             (),
             ::thingwire::__private::ThingError,
         >,
     > {
-        match name {
+        match __name {
             "temperature" => {
                 ::thingwire::__private::core::option::Option::Some(
                     ::thingwire::__private::encode_property(
-                        out,
-                        &<Spectrometer>::temperature(this),
-                        ct,
+                        __out,
+                        &<Spectrometer>::temperature(__this),
+                        __ct,
                     ),
                 )
             }
@@ -200,32 +200,32 @@ const _: () = {
     }
     #[allow(unused_variables)]
     fn __write(
-        this: &mut Spectrometer,
-        name: &str,
-        value: ::thingwire::__private::ValueDeserializer<'_, '_>,
+        __this: &mut Spectrometer,
+        __name: &str,
+        __value_in: ::thingwire::__private::ValueDeserializer<'_, '_>,
     ) -> ::thingwire::__private::core::option::Option<
         ::thingwire::__private::core::result::Result<
             (),
             ::thingwire::__private::ThingError,
         >,
     > {
-        match name {
+        match __name {
             _ => ::thingwire::__private::core::option::Option::None,
         }
     }
     #[allow(non_snake_case, unused_parens)]
     fn __decode_acquire(
-        args: ::thingwire::__private::Args<'_>,
+        __args: ::thingwire::__private::Args<'_>,
     ) -> ::thingwire::__private::core::result::Result<
         (),
         ::thingwire::__private::ThingError,
     > {
-        let () = ::thingwire::__private::ArgSlots::<()>::new(&[]).decode(args)?;
+        let () = ::thingwire::__private::ArgSlots::<()>::new(&[]).decode(__args)?;
         ::thingwire::__private::core::result::Result::Ok(())
     }
     #[allow(non_snake_case, unused_parens)]
     fn __decode_calibrate(
-        args: ::thingwire::__private::Args<'_>,
+        __args: ::thingwire::__private::Args<'_>,
     ) -> ::thingwire::__private::core::result::Result<
         (Vec<f64>, Option<f64>),
         ::thingwire::__private::ThingError,
@@ -233,7 +233,7 @@ const _: () = {
         let (reference, gain) = ::thingwire::__private::ArgSlots::<
             (Vec<f64>, Option<f64>),
         >::new(&["reference", "gain"])
-            .decode(args)?;
+            .decode(__args)?;
         let reference = ::thingwire::__private::required(reference, "reference")?;
         ::thingwire::__private::check_length(
             "argument `reference` of `calibrate`",
@@ -249,22 +249,22 @@ const _: () = {
     }
     #[allow(unused_variables)]
     fn __invoke<'a>(
-        this: &'a mut Spectrometer,
-        name: &str,
-        args: ::thingwire::__private::Args<'_>,
+        __this: &'a mut Spectrometer,
+        __name: &str,
+        __args: ::thingwire::__private::Args<'_>,
     ) -> ::thingwire::__private::core::option::Option<
         ::thingwire::__private::Invocation<'a>,
     > {
-        match name {
+        match __name {
             "acquire" => {
                 ::thingwire::__private::core::option::Option::Some(
-                    match __decode_acquire(args) {
+                    match __decode_acquire(__args) {
                         ::thingwire::__private::core::result::Result::Ok(()) => {
                             let __ct = ::thingwire::__private::core::clone::Clone::clone(
-                                args.content_type,
+                                __args.content_type,
                             );
                             ::thingwire::__private::Invocation::pending(async move {
-                                match <Spectrometer>::acquire(this).await {
+                                match <Spectrometer>::acquire(__this).await {
                                     ::thingwire::__private::core::result::Result::Ok(
                                         __value,
                                     ) => ::thingwire::__private::output_value(&__value, &__ct),
@@ -296,39 +296,39 @@ const _: () = {
     }
     #[allow(unused_variables)]
     fn __invoke_concurrent<'a>(
-        this: &'a Spectrometer,
-        name: &str,
-        args: ::thingwire::__private::Args<'_>,
+        __this: &'a Spectrometer,
+        __name: &str,
+        __args: ::thingwire::__private::Args<'_>,
     ) -> ::thingwire::__private::core::option::Option<
         ::thingwire::__private::Invocation<'a>,
     > {
-        match name {
+        match __name {
             _ => ::thingwire::__private::core::option::Option::None,
         }
     }
     #[allow(unused_variables)]
     fn __invoke_blocking(
-        this: &Spectrometer,
-        name: &str,
-        args: ::thingwire::__private::Args<'_>,
+        __this: &Spectrometer,
+        __name: &str,
+        __args: ::thingwire::__private::Args<'_>,
     ) -> ::thingwire::__private::core::option::Option<
         ::thingwire::__private::core::result::Result<
             ::thingwire::__private::Output,
             ::thingwire::__private::ThingError,
         >,
     > {
-        match name {
+        match __name {
             "calibrate" => {
                 ::thingwire::__private::core::option::Option::Some(
-                    match __decode_calibrate(args) {
+                    match __decode_calibrate(__args) {
                         ::thingwire::__private::core::result::Result::Ok(
                             (reference, gain),
                         ) => {
                             let __ct = ::thingwire::__private::core::clone::Clone::clone(
-                                args.content_type,
+                                __args.content_type,
                             );
                             ::thingwire::__private::output_value(
-                                &<Spectrometer>::calibrate(this, reference, gain),
+                                &<Spectrometer>::calibrate(__this, reference, gain),
                                 &__ct,
                             )
                         }
@@ -343,21 +343,46 @@ const _: () = {
     }
     #[allow(dead_code, clippy::all)]
     fn __assertions() {
-        {
+        ::thingwire::__private::assert_thing_struct::<Spectrometer>();
+        let _ = || {
             ::thingwire::__private::assert_returnable::<Vec<f64>>();
-        }
-        {
+            ::thingwire::__private::assert_client_decodable::<Vec<f64>>();
+            ::thingwire::__private::assert_error::<DeviceError>();
+        };
+        let _ = || {
             ::thingwire::__private::assert_argument::<Vec<f64>>();
             ::thingwire::__private::assert_schema::<Vec<f64>>();
             ::thingwire::__private::assert_has_length::<Vec<f64>>();
             ::thingwire::__private::assert_argument::<Option<f64>>();
             ::thingwire::__private::assert_schema::<f64>();
             ::thingwire::__private::assert_returnable::<f64>();
-        }
-        {
+            ::thingwire::__private::assert_client_decodable::<f64>();
+        };
+        let _ = || {
             ::thingwire::__private::assert_readable::<f64>();
-        }
+            ::thingwire::__private::assert_client_decodable::<f64>();
+        };
     }
+    const _: () = ::core::assert!(
+        ! ::thingwire::__private::name_in(< Spectrometer as
+        ::thingwire::__private::ThingNames > ::PROPERTIES, "temperature"),
+        "property `temperature` is defined twice: by a field of the struct and by this getter; rename one of them"
+    );
+    const _: () = ::core::assert!(
+        ! ::thingwire::__private::name_in(< Spectrometer as
+        ::thingwire::__private::ThingNames > ::CLIENT_METHODS, "acquire"),
+        "the generated client would have two methods named `acquire`: one for a member of the struct and one for this member; rename one of them"
+    );
+    const _: () = ::core::assert!(
+        ! ::thingwire::__private::name_in(< Spectrometer as
+        ::thingwire::__private::ThingNames > ::CLIENT_METHODS, "calibrate"),
+        "the generated client would have two methods named `calibrate`: one for a member of the struct and one for this member; rename one of them"
+    );
+    const _: () = ::core::assert!(
+        ! ::thingwire::__private::name_in(< Spectrometer as
+        ::thingwire::__private::ThingNames > ::CLIENT_METHODS, "temperature"),
+        "the generated client would have two methods named `temperature`: one for a member of the struct and one for this member; rename one of them"
+    );
 };
 #[allow(dead_code)]
 impl __ThingwireClientOfSpectrometer {

@@ -1,4 +1,4 @@
-// KNOWN BUG (reported): the type of a getter whose `#[cfg]` is off is still checked; this should compile.
+// Regression (was a macro bug): the type of a getter whose `#[cfg]` is off is not checked.
 use thingwire::prelude::*;
 
 pub struct NotSerializable;

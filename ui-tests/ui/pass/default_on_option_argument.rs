@@ -1,5 +1,4 @@
-// KNOWN BUG (reported): `#[param(default = ...)]` on an `Option<T>` argument compiles neither as `3` nor as
-// `Some(3)`; one of them should.
+// Regression (was a macro bug): `#[param(default = …)]` on an `Option<T>` argument.
 use thingwire::prelude::*;
 
 #[thing]

@@ -1,3 +1,4 @@
+// Regression (was a macro bug): `io::Result<T>`-style aliases are fallible returns.
 // `std::io::Result<T>` (one type argument) is not recognised as a fallible return.
 use thingwire::prelude::*;
 
