@@ -98,18 +98,46 @@ pub struct RawRequest<'a> {
     pub preserialized: Vec<u8>,
 }
 
+type ReplySender = oneshot::Sender<Result<RawReply, ClientError>>;
+
 enum Command {
-    Send { message_id: String, frames: Vec<Vec<u8>>, reply: Option<oneshot::Sender<RawReply>> },
+    Send { message_id: String, frames: Vec<Vec<u8>>, reply: Option<ReplySender> },
     Cancel(String),
+}
+
+/// The state of a client's connection, as its socket monitor and heartbeats see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Not connected yet, or reconnecting: requests fail at once with [`ClientError::Disconnected`].
+    Connecting,
+    /// Connected, and the server answered the handshake.
+    Connected,
+    /// The connection dropped (the server stopped, or missed its heartbeats); libzmq is reconnecting.
+    Disconnected,
+    /// The client was dropped.
+    Closed,
+}
+
+/// Counters of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientStats {
+    /// Replies that matched no pending call (late replies of timed-out or cancelled calls).
+    pub unmatched_replies: u64,
+    /// Calls failed because the connection dropped while they waited.
+    pub failed_by_disconnect: u64,
+    /// Times the connection was lost.
+    pub disconnects: u64,
 }
 
 struct Inner {
     address: String,
     client_id: String,
-    server_id: std::sync::OnceLock<String>,
+    server_id: std::sync::Mutex<String>,
     commands: mpsc::UnboundedSender<Command>,
     counter: AtomicU64,
     context: zmq::Context,
+    state: tokio::sync::watch::Receiver<ConnectionState>,
+    stats: Arc<std::sync::Mutex<ClientStats>>,
 }
 
 /// A connection to one server. Cheap to clone; all clones share the socket.
@@ -123,7 +151,8 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("address", &self.inner.address)
             .field("client_id", &self.inner.client_id)
-            .field("server_id", &self.inner.server_id.get())
+            .field("server_id", &self.server_id())
+            .field("state", &*self.inner.state.borrow())
             .finish()
     }
 }
@@ -133,6 +162,9 @@ impl std::fmt::Debug for Client {
 pub struct ConnectOptions {
     /// How long to keep trying the handshake. Default 10 s.
     pub handshake_timeout: Duration,
+    /// ZMTP heartbeat interval; a peer silent for three intervals counts as gone. Default 1 s; zero turns
+    /// heartbeats off.
+    pub heartbeat: Duration,
     /// The ZeroMQ context (default: [`transport::context`]; INPROC needs the server's).
     pub context: Option<zmq::Context>,
     /// The client id (default: `thingwire-client|<random>`).
@@ -143,6 +175,7 @@ impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectOptions")
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("heartbeat", &self.heartbeat)
             .field("context", &self.context.as_ref().map(|_| "custom"))
             .field("client_id", &self.client_id)
             .finish()
@@ -151,7 +184,12 @@ impl std::fmt::Debug for ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { handshake_timeout: Duration::from_secs(10), context: None, client_id: None }
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(1),
+            context: None,
+            client_id: None,
+        }
     }
 }
 
@@ -181,6 +219,25 @@ impl Client {
         socket.set_linger(0).map_err(zmq_error("setting LINGER"))?;
         socket.set_sndhwm(100_000).map_err(zmq_error("setting SNDHWM"))?;
         socket.set_rcvhwm(100_000).map_err(zmq_error("setting RCVHWM"))?;
+        // Queue requests only on a live connection: while the server is gone, calls fail at once instead
+        // of piling up.
+        socket.set_immediate(true).map_err(zmq_error("setting IMMEDIATE"))?;
+        // ZMTP heartbeats notice a dead peer even when no request is under way.
+        let heartbeat = i32::try_from(options.heartbeat.as_millis()).unwrap_or(i32::MAX).max(0);
+        if heartbeat > 0 {
+            socket.set_heartbeat_ivl(heartbeat).map_err(zmq_error("setting HEARTBEAT_IVL"))?;
+            socket
+                .set_heartbeat_timeout(heartbeat.saturating_mul(3))
+                .map_err(zmq_error("setting HEARTBEAT_TIMEOUT"))?;
+        }
+        let monitor_endpoint = format!("inproc://thingwire-monitor-{}", crate::util::random_hex(12));
+        let events = zmq::SocketEvent::DISCONNECTED as i32
+            | zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32
+            | zmq::SocketEvent::MONITOR_STOPPED as i32;
+        socket.monitor(&monitor_endpoint, events).map_err(zmq_error("starting the socket monitor"))?;
+        let monitor_socket = context.socket(zmq::PAIR).map_err(zmq_error("creating the monitor socket"))?;
+        monitor_socket.connect(&monitor_endpoint).map_err(zmq_error("connecting the socket monitor"))?;
+        let monitor = spawn_monitor_reader(monitor_socket, address.to_owned());
         socket.connect(address).map_err(zmq_error(&format!("connecting to {address}")))?;
         let dealer = {
             use tmq::FromZmqSocket;
@@ -188,15 +245,31 @@ impl Client {
                 .map_err(|e| ClientError::Zmq { context: "registering the socket".into(), message: e.to_string() })?
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(connection_task(dealer, rx, address.to_owned()));
+        let (state_tx, state_rx) = tokio::sync::watch::channel(ConnectionState::Connecting);
+        let stats = Arc::new(std::sync::Mutex::new(ClientStats::default()));
+        let task = ConnectionTask {
+            dealer,
+            monitor: Some(monitor),
+            commands: rx,
+            address: address.to_owned(),
+            client_id: client_id.clone(),
+            pending: HashMap::new(),
+            state: state_tx,
+            stats: Arc::clone(&stats),
+            rehandshake: None,
+            counter: 0,
+        };
+        tokio::spawn(task.run());
         let client = Self {
             inner: Arc::new(Inner {
                 address: address.to_owned(),
                 client_id,
-                server_id: std::sync::OnceLock::new(),
+                server_id: std::sync::Mutex::new(String::new()),
                 commands: tx,
                 counter: AtomicU64::new(0),
                 context,
+                state: state_rx,
+                stats,
             }),
         };
         client.handshake(options.handshake_timeout).await?;
@@ -217,20 +290,29 @@ impl Client {
                 b"null".to_vec(),
                 Vec::new(),
             );
-            let rx = self.send(message_id.clone(), frames, true)?;
+            let rx = self.send(message_id.clone(), frames, true)?.ok_or_else(|| self.closed())?;
             let wait = Duration::from_millis(500).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            match tokio::time::timeout(wait, rx.expect("reply wanted")).await {
-                Ok(Ok(reply)) => {
-                    let _ = self.inner.server_id.set(reply.sender_id);
+            let retry_after = match tokio::time::timeout(wait, rx).await {
+                Ok(Ok(Ok(reply))) => {
+                    *self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()) = reply.sender_id;
                     return Ok(());
                 }
+                // Not connected yet: try again shortly.
+                Ok(Ok(Err(ClientError::Disconnected { .. } | ClientError::ConnectionLost { .. }))) => {
+                    Some(Duration::from_millis(50))
+                }
+                Ok(Ok(Err(e))) => return Err(e),
                 Ok(Err(_)) => return Err(self.closed()),
                 Err(_) => {
                     let _ = self.inner.commands.send(Command::Cancel(message_id));
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(ClientError::Unreachable { address: self.inner.address.clone(), timeout });
-                    }
+                    None
                 }
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::Unreachable { address: self.inner.address.clone(), timeout });
+            }
+            if let Some(pause) = retry_after {
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
             }
         }
     }
@@ -260,7 +342,7 @@ impl Client {
             message_type,
             message_id,
             sender_id: &self.inner.client_id,
-            receiver_id: self.inner.server_id.get().map(String::as_str).unwrap_or(""),
+            receiver_id: &self.server_id(),
             server_execution_context: OutgoingServerContext {
                 invokation_timeout: options.invocation_timeout.map(|d| d.as_secs_f64()),
                 execution_timeout: options.execution_timeout.map(|d| d.as_secs_f64()),
@@ -286,7 +368,7 @@ impl Client {
         message_id: String,
         frames: Vec<Vec<u8>>,
         want_reply: bool,
-    ) -> Result<Option<oneshot::Receiver<RawReply>>, ClientError> {
+    ) -> Result<Option<oneshot::Receiver<Result<RawReply, ClientError>>>, ClientError> {
         let (reply, rx) = if want_reply {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
@@ -308,8 +390,23 @@ impl Client {
     }
 
     /// The server id, learnt from the handshake.
-    pub fn server_id(&self) -> &str {
-        self.inner.server_id.get().map(String::as_str).unwrap_or("")
+    pub fn server_id(&self) -> String {
+        self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> ConnectionState {
+        *self.inner.state.borrow()
+    }
+
+    /// A watch of the connection state: `changed().await` wakes on every change.
+    pub fn state_changes(&self) -> tokio::sync::watch::Receiver<ConnectionState> {
+        self.inner.state.clone()
+    }
+
+    /// The connection's counters.
+    pub fn stats(&self) -> ClientStats {
+        *self.inner.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends one request and waits for its reply (none for oneway calls: `Ok(None)`).
@@ -336,7 +433,7 @@ impl Client {
         let guard = CancelOnDrop { commands: &self.inner.commands, message_id: Some(message_id) };
         let result = match options.timeout {
             Some(t) => match tokio::time::timeout(t, rx).await {
-                Ok(r) => r.map_err(|_| self.closed()),
+                Ok(r) => r.map_err(|_| self.closed()).and_then(|r| r),
                 Err(_) => {
                     return Err(ClientError::Timeout {
                         thing: request.thing_id.to_owned(),
@@ -346,7 +443,7 @@ impl Client {
                     });
                 }
             },
-            None => rx.await.map_err(|_| self.closed()),
+            None => rx.await.map_err(|_| self.closed()).and_then(|r| r),
         };
         guard.disarm();
         result.map(Some)
@@ -609,53 +706,195 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
     }
 }
 
-async fn connection_task(
-    mut dealer: tmq::dealer::Dealer,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    address: String,
-) {
-    let mut pending: HashMap<String, oneshot::Sender<RawReply>> = HashMap::new();
-    let mut unknown: u64 = 0;
-    loop {
-        tokio::select! {
-            command = commands.recv() => match command {
-                Some(Command::Send { message_id, frames, reply }) => {
-                    match dealer.get_socket().send_multipart(frames, zmq::DONTWAIT) {
-                        Ok(()) => {
-                            if let Some(reply) = reply {
-                                pending.insert(message_id, reply);
-                            }
+async fn next_monitor_event(
+    monitor: &mut Option<mpsc::UnboundedReceiver<zmq::SocketEvent>>,
+) -> Option<zmq::SocketEvent> {
+    match monitor {
+        Some(m) => m.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads a socket's monitor events on a thread of its own. libzmq sends monitor events with blocking sends
+/// from its I/O and reaper threads, so the reading end must stay alive and read until the monitored socket
+/// is gone (`MONITOR_STOPPED`), whatever happens to the async runtime; otherwise every TCP and IPC socket
+/// of the context could stall.
+fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::UnboundedReceiver<zmq::SocketEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new().name("thingwire-monitor".into()).spawn(move || {
+        let _ = socket.set_rcvtimeo(1000);
+        let mut closed_for = 0u32;
+        loop {
+            match socket.recv_multipart(0) {
+                Ok(frames) => {
+                    let Some(raw) = frames.first().filter(|f| f.len() >= 2).map(|f| u16::from_ne_bytes([f[0], f[1]]))
+                    else {
+                        continue;
+                    };
+                    let event = zmq::SocketEvent::from_raw(raw);
+                    if event == zmq::SocketEvent::MONITOR_STOPPED {
+                        break;
+                    }
+                    let _ = tx.send(event);
+                }
+                Err(zmq::Error::EAGAIN) => {
+                    // Nobody listens any more and the socket has not said it stopped: give it a while.
+                    if tx.is_closed() {
+                        closed_for += 1;
+                        if closed_for > 30 {
+                            tracing::warn!(%address, "socket monitor still open 30 s after its client closed");
+                            break;
                         }
-                        Err(e) => tracing::warn!(%address, error = %e, "request not sent"),
                     }
                 }
-                Some(Command::Cancel(id)) => {
-                    pending.remove(&id);
+                Err(_) => break,
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the socket monitor thread; connection state is not tracked");
+    }
+    rx
+}
+
+/// The task that owns a client's socket.
+struct ConnectionTask {
+    dealer: tmq::dealer::Dealer,
+    monitor: Option<mpsc::UnboundedReceiver<zmq::SocketEvent>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    address: String,
+    client_id: String,
+    pending: HashMap<String, ReplySender>,
+    state: tokio::sync::watch::Sender<ConnectionState>,
+    stats: Arc<std::sync::Mutex<ClientStats>>,
+    /// The message id of the handshake sent after a reconnection.
+    rehandshake: Option<String>,
+    counter: u64,
+}
+
+impl ConnectionTask {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Send { message_id, frames, reply }) => self.send(message_id, frames, reply),
+                    Some(Command::Cancel(id)) => {
+                        self.pending.remove(&id);
+                    }
+                    None => break,
+                },
+                incoming = self.dealer.next() => match incoming {
+                    Some(Ok(multipart)) => self.reply(multipart.0.into()),
+                    Some(Err(e)) => {
+                        tracing::warn!(address = %self.address, error = %e, "receiving failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    None => break,
+                },
+                event = next_monitor_event(&mut self.monitor), if self.monitor.is_some() => match event {
+                    Some(event) => self.monitor_event(event),
+                    None => {
+                        tracing::warn!(address = %self.address, "the socket monitor stopped; connection state is no longer tracked");
+                        self.monitor = None;
+                    }
+                },
+            }
+        }
+        let _ = self.state.send(ConnectionState::Closed);
+    }
+
+    fn send(&mut self, message_id: String, frames: Vec<Vec<u8>>, reply: Option<ReplySender>) {
+        match self.dealer.get_socket().send_multipart(frames, zmq::DONTWAIT) {
+            Ok(()) => {
+                if let Some(reply) = reply {
+                    self.pending.insert(message_id, reply);
                 }
-                None => break,
-            },
-            incoming = dealer.next() => match incoming {
-                Some(Ok(multipart)) => {
-                    let frames: Vec<zmq::Message> = multipart.0.into();
-                    match parse_reply(&frames) {
-                        Some((message_id, reply)) => match pending.remove(&message_id) {
-                            Some(tx) => {
-                                let _ = tx.send(reply);
-                            }
-                            None => {
-                                unknown += 1;
-                                tracing::debug!(%address, %message_id, unknown, "reply for no pending call ignored");
-                            }
-                        },
-                        None => tracing::debug!(%address, frames = frames.len(), "malformed reply ignored"),
+                // The first reply proves the connection for INPROC, which has no monitor events.
+                if *self.state.borrow() == ConnectionState::Connecting && self.address.starts_with("inproc://") {
+                    let _ = self.state.send(ConnectionState::Connected);
+                }
+            }
+            Err(e) => {
+                let error = if e == zmq::Error::EAGAIN {
+                    ClientError::Disconnected { address: self.address.clone() }
+                } else {
+                    ClientError::Zmq { context: format!("sending to {}", self.address), message: e.to_string() }
+                };
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, frames: Vec<zmq::Message>) {
+        let Some((message_id, reply)) = parse_reply(&frames) else {
+            tracing::debug!(address = %self.address, frames = frames.len(), "malformed reply ignored");
+            return;
+        };
+        if self.rehandshake.as_deref() == Some(message_id.as_str()) {
+            self.rehandshake = None;
+            tracing::info!(address = %self.address, server = %reply.sender_id, "reconnected");
+            let _ = self.state.send(ConnectionState::Connected);
+            return;
+        }
+        if reply.kind == Some(MessageType::Handshake) && *self.state.borrow() != ConnectionState::Connected {
+            let _ = self.state.send(ConnectionState::Connected);
+        }
+        match self.pending.remove(&message_id) {
+            Some(tx) => {
+                let _ = tx.send(Ok(reply));
+            }
+            None => {
+                let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                stats.unmatched_replies += 1;
+                tracing::debug!(address = %self.address, %message_id, "reply for no pending call ignored");
+            }
+        }
+    }
+
+    fn monitor_event(&mut self, event: zmq::SocketEvent) {
+        match event {
+            zmq::SocketEvent::DISCONNECTED => {
+                let failed = self.pending.len() as u64;
+                for (_, tx) in self.pending.drain() {
+                    let _ = tx.send(Err(ClientError::ConnectionLost { address: self.address.clone() }));
+                }
+                {
+                    let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                    stats.disconnects += 1;
+                    stats.failed_by_disconnect += failed;
+                }
+                tracing::info!(address = %self.address, failed, "connection lost; reconnecting");
+                let _ = self.state.send(ConnectionState::Disconnected);
+            }
+            zmq::SocketEvent::HANDSHAKE_SUCCEEDED if *self.state.borrow() == ConnectionState::Disconnected => {
+                {
+                    // Reconnected at the transport level: confirm with hololinked's handshake.
+                    let _ = self.state.send(ConnectionState::Connecting);
+                    self.counter += 1;
+                    let message_id = format!("rehandshake-{}", self.counter);
+                    let header = OutgoingRequestHeader {
+                        message_type: MessageType::Handshake.as_str(),
+                        message_id: &message_id,
+                        sender_id: &self.client_id,
+                        receiver_id: "",
+                        server_execution_context: OutgoingServerContext::default(),
+                        thing_execution_context: OutgoingThingContext::default(),
+                        thing_id: "",
+                        objekt: Some(""),
+                        operation: "",
+                        payload_content_type: "application/json",
+                        preencoded_payload_content_type: "text/plain",
+                    }
+                    .encode();
+                    let frames = vec![Vec::new(), header, b"null".to_vec(), Vec::new()];
+                    if self.dealer.get_socket().send_multipart(frames, zmq::DONTWAIT).is_ok() {
+                        self.rehandshake = Some(message_id);
                     }
                 }
-                Some(Err(e)) => {
-                    tracing::warn!(%address, error = %e, "receiving failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                None => break,
-            },
+            }
+            _ => {}
         }
     }
 }

@@ -208,6 +208,19 @@ pub enum ClientError {
     /// A value could not be encoded or a reply could not be decoded.
     #[error("{0}")]
     Codec(String),
+    /// The client is not connected right now (the server is not up, or the connection dropped and is being
+    /// re-established); nothing was sent.
+    #[error("not connected to {address}: the server is not up, or the connection dropped and is reconnecting")]
+    Disconnected {
+        /// The address.
+        address: String,
+    },
+    /// The connection dropped while the call waited for its reply; the call may or may not have run.
+    #[error("the connection to {address} was lost while waiting for the reply; the server may have stopped")]
+    ConnectionLost {
+        /// The address.
+        address: String,
+    },
     /// The connection task is gone (the client was shut down).
     #[error("the connection to {address} is closed")]
     Closed {

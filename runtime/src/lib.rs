@@ -40,7 +40,9 @@ pub mod transport;
 mod util;
 
 pub use bytes::Bytes;
-pub use client::{CallOptions, Client, ConnectOptions, EventClient, Subscription, ThingHandle};
+pub use client::{
+    CallOptions, Client, ClientStats, ConnectOptions, ConnectionState, EventClient, Subscription, ThingHandle,
+};
 pub use error::{ClientError, ServerError, ThingError};
 pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};

@@ -136,6 +136,7 @@ fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SchedulerLimits {
     pub(crate) max_queue: usize,
+    pub(crate) observe_interval: Option<Duration>,
 }
 
 /// The type-erased face of a Thing's scheduler, as the server's socket tasks see it.
@@ -163,6 +164,8 @@ pub(crate) struct Scheduler<T: Thing> {
     publisher: Publisher,
     limits: SchedulerLimits,
     done: tokio::sync::watch::Receiver<bool>,
+    /// Signalled whenever a concurrent or threaded action lets go of the Thing.
+    released: tokio::sync::Notify,
 }
 
 impl<T: Thing> Scheduler<T> {
@@ -197,8 +200,14 @@ impl<T: Thing> Scheduler<T> {
             publisher,
             limits,
             done: done_rx,
+            released: tokio::sync::Notify::new(),
         });
         tokio::spawn(Arc::clone(&scheduler).run_queue(rx, done_tx));
+        if let Some(interval) = limits.observe_interval
+            && descriptor.properties.iter().any(|p| p.observable)
+        {
+            tokio::spawn(Arc::clone(&scheduler).watch_observables(interval));
+        }
         scheduler
     }
 
@@ -222,10 +231,44 @@ impl<T: Thing> Scheduler<T> {
         let _ = done.send(true);
     }
 
+    /// Exclusive access for a queued operation. It never queues inside the lock: a writer waiting there
+    /// would hold back every later reader, so a concurrent `stop()` could not run while a write waits for
+    /// a long concurrent `move_to()`. Instead it retries whenever a shared holder lets go.
+    async fn acquire_write(&self) -> tokio::sync::RwLockWriteGuard<'_, T> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if let Ok(guard) = self.thing.try_write() {
+                return guard;
+            }
+            released.await;
+        }
+    }
+
+    /// Publishes changes of observable properties that changed behind the runtime's back (in background
+    /// tasks, or in hardware), checking every `interval` when the Thing is not busy.
+    async fn watch_observables(self: Arc<Self>, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            if self.closing.load(Ordering::Acquire) {
+                return;
+            }
+            if self.pending.load(Ordering::Acquire) > 0 {
+                continue;
+            }
+            if let Ok(guard) = self.thing.try_read() {
+                self.publish_changes(&guard);
+            }
+        }
+    }
+
     async fn run_queued(&self, request: Request) {
         match request.op {
             Op::Invoke(action) => {
-                let mut guard = self.thing.write().await;
+                let mut guard = self.acquire_write().await;
                 let started = Instant::now();
                 let logs = request.fetch_logs.then(LogBuffer::default);
                 let thing = &mut *guard;
@@ -240,7 +283,7 @@ impl<T: Thing> Scheduler<T> {
             }
             _ => {
                 if request.op.mutates() {
-                    let mut guard = self.thing.write().await;
+                    let mut guard = self.acquire_write().await;
                     self.run_property_op(&mut guard, &request);
                 } else {
                     let guard = self.thing.read().await;
@@ -494,6 +537,7 @@ impl<T: Thing> Scheduler<T> {
                 };
                 let result = self.await_invocation(invocation, &request, started, logs.as_ref()).await;
                 drop(guard);
+                self.released.notify_waiters();
                 self.finish(&request, result, logs.as_ref());
             }
             .instrument(span),
@@ -519,10 +563,13 @@ impl<T: Thing> Scheduler<T> {
                         let guard = this.thing.blocking_read();
                         let args = Args { payload: &frames[3], content_type: &content_type, preserialized: &frames[4] };
                         let call = || catch_sync(|| guard.invoke_blocking(action.name, args));
-                        match &logs {
+                        let result = match &logs {
                             Some(buffer) => logs::capture_sync(buffer, call),
                             None => call(),
-                        }
+                        };
+                        drop(guard);
+                        this.released.notify_waiters();
+                        result
                     })
                 };
                 let joined = match timeout {

@@ -66,6 +66,7 @@ pub struct ServerBuilder {
     max_queue: usize,
     event_hwm: i32,
     shutdown_grace: Duration,
+    observe_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -90,6 +91,7 @@ impl ServerBuilder {
             max_queue: 4096,
             event_hwm: 10_000,
             shutdown_grace: Duration::from_secs(5),
+            observe_interval: None,
         }
     }
 
@@ -162,6 +164,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Also checks observable properties every `interval` (when the Thing is idle) and publishes the ones
+    /// that changed without a request — a temperature a background loop updates, a position a motion task
+    /// moves. Without it, as in hololinked, changes are published after reads, writes and queued actions
+    /// only. Off by default, since a getter may talk to hardware.
+    pub fn observe_interval(mut self, interval: Duration) -> Self {
+        self.observe_interval = Some(interval.max(Duration::from_millis(1)));
+        self
+    }
+
     /// How long shutdown waits for running operations before closing the sockets. Default 5 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -191,7 +202,7 @@ impl ServerBuilder {
             bound.push((b.router, b.addresses));
         }
         let publisher = Publisher::new(&self.id, pubs);
-        let limits = SchedulerLimits { max_queue: self.max_queue };
+        let limits = SchedulerLimits { max_queue: self.max_queue, observe_interval: self.observe_interval };
         let things: HashMap<String, Arc<dyn Runner>> =
             self.things.into_iter().map(|(id, make)| (id, make(&self.id, publisher.clone(), limits))).collect();
         // hololinked's client addresses a Thing by its TD `id`, which is the Thing's URN.
@@ -221,27 +232,7 @@ impl ServerBuilder {
 
     /// Starts the server and serves until ctrl-c (SIGINT) or SIGTERM, then shuts down gracefully.
     pub async fn serve(self) -> Result<(), ServerError> {
-        let server = self.start().await?;
-        let mut stopped = server.shared.shutdown.subscribe();
-        let signal = async {
-            #[cfg(unix)]
-            {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        };
-        tokio::select! {
-            _ = signal => tracing::info!(server = %server.shared.id, "signal received, shutting down"),
-            _ = wait_true(&mut stopped) => tracing::info!(server = %server.shared.id, "stopped by remote EXIT"),
-        }
-        server.shutdown().await;
+        self.start().await?.run_until_signal().await;
         Ok(())
     }
 }
@@ -487,6 +478,32 @@ impl Server {
     /// The event publisher (how many events were sent, or to publish on a Thing's behalf).
     pub fn publisher(&self) -> &Publisher {
         &self.publisher
+    }
+
+    /// Serves until ctrl-c (SIGINT), SIGTERM or a permitted remote EXIT, then shuts down gracefully. Use it
+    /// after [`ServerBuilder::start`] when there is work to do between starting and serving (printing the
+    /// bound addresses, binding extra event handles…).
+    pub async fn run_until_signal(self) {
+        let mut stopped = self.shared.shutdown.subscribe();
+        let signal = async {
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        };
+        tokio::select! {
+            _ = signal => tracing::info!(server = %self.shared.id, "signal received, shutting down"),
+            _ = wait_true(&mut stopped) => tracing::info!(server = %self.shared.id, "stopped by remote EXIT"),
+        }
+        self.shutdown().await;
     }
 
     /// Resolves once the server has been asked to stop (by [`Server::shutdown`] or a permitted remote EXIT).

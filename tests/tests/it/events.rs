@@ -135,3 +135,56 @@ async fn an_event_handle_emits_from_a_plain_thread() {
         "emitting after shutdown says so"
     );
 }
+
+/// A Thing whose observable property changes in a background task, never through a request.
+#[thingwire::thing(id = "counter")]
+pub struct Ticker {
+    #[thingwire::event]
+    unused: thingwire::Event<u32>,
+    count: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    _task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[thingwire::thing]
+impl Ticker {
+    /// Incremented every 20 ms by a background task.
+    #[thingwire::property(observable)]
+    fn count(&self) -> u32 {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_interval_publishes_background_changes() {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let bump = std::sync::Arc::clone(&count);
+    let task = tokio::spawn(async move {
+        for _ in 0..500 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            bump.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let thing = Ticker { unused: thingwire::Event::new(), count, _task: Some(task) };
+    let server = thingwire::Server::builder("ticker")
+        .thing(thing)
+        .tcp("127.0.0.1:0")
+        .observe_interval(Duration::from_millis(20))
+        .start()
+        .await
+        .expect("starts");
+    let client = thingwire::Client::connect(server.address(Protocol::Tcp).expect("tcp")).await.expect("connect");
+    let mut changes = client.subscribe::<u32>("counter", "count_change_event").await.expect("subscribe");
+    // No request is sent: the values come from the server's own checks.
+    let first = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("a change")
+        .expect("item")
+        .expect("ok");
+    let second = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("a change")
+        .expect("item")
+        .expect("ok");
+    assert!(second.data > first.data, "{} then {}", first.data, second.data);
+    server.shutdown().await;
+}

@@ -162,3 +162,27 @@ async fn shutdown_answers_queued_requests_and_removes_ipc_files() {
     replies[1].assert_exception("RuntimeError", "shutting down");
     assert!(!std::path::Path::new(&path).exists(), "IPC socket file removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_write_does_not_hold_back_concurrent_actions() {
+    // A long concurrent action (think `move_to`) holds the Thing shared; a write then waits for it. Another
+    // concurrent action (think `stop()`) must still run at once instead of queueing behind the write.
+    let (server, address) = sensor_server(Protocol::Tcp).await;
+    let mut a = RawClient::connect(&address, server.id()).await;
+    let mut b = RawClient::connect(&address, server.id()).await;
+    let mut c = RawClient::connect(&address, server.id()).await;
+    let long = a.header("OPERATION", "sensor", Some("sleep"), "invokeaction", json!({"serverExecutionContext": {}}));
+    a.send(&long, to_bytes(&json!({"seconds": 1.5}))).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let write = b.header("OPERATION", "sensor", Some("gain"), "writeproperty", json!({"serverExecutionContext": {}}));
+    b.send(&write, b"9.0".to_vec()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = c.op("sensor", Some("sleep"), "invokeaction", json!({"seconds": 0.0})).await;
+    assert_eq!(r.kind, "REPLY");
+    assert!(a.recv_timeout(Duration::ZERO).await.is_none(), "the short action finished while the long one ran");
+    assert!(b.recv_timeout(Duration::ZERO).await.is_none(), "the write still waits for the long action");
+    assert_eq!(Reply::parse(&a.recv().await).kind, "REPLY");
+    assert_eq!(Reply::parse(&b.recv().await).kind, "REPLY", "the write ran once the long action let go");
+    assert_eq!(c.op("sensor", Some("gain"), "readproperty", Value::Null).await.payload, json!(9.0));
+    server.shutdown().await;
+}

@@ -1,0 +1,111 @@
+//! The simulated lab: serves a spectrometer, a stage and a thermostat under server id `lab` until ctrl-c.
+//!
+//! ```text
+//! cargo run -p thingwire-examples --bin lab                     # tcp://127.0.0.1:5555, events on 5556, and IPC
+//! cargo run -p thingwire-examples --bin lab -- 0.0.0.0:6000     # another TCP address (events on port + 1)
+//! THINGWIRE_LAB_ADDRESS=0.0.0.0:6000 cargo run -p thingwire-examples --bin lab
+//! cargo run -p thingwire-examples --bin lab -- --no-ipc        # TCP only (e.g. beside another lab)
+//! ```
+//!
+//! Log verbosity follows `RUST_LOG` (default `info`).
+
+use thingwire::{Protocol, Server};
+use thingwire_examples::{SERVER_ID, SPECTROMETER, STAGE, TCP_HOST, TCP_PORT, THERMOSTAT, start_lab};
+
+const USAGE: &str =
+    "usage: lab [HOST:PORT] [--no-ipc]   (or THINGWIRE_LAB_ADDRESS=HOST:PORT; default 127.0.0.1:5555, and IPC)";
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let mut address = None;
+    let mut ipc = true;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return std::process::ExitCode::SUCCESS;
+            }
+            "--no-ipc" => ipc = false,
+            _ if arg.starts_with('-') || address.is_some() => {
+                eprintln!("error: unexpected argument `{arg}`\n{USAGE}");
+                return std::process::ExitCode::FAILURE;
+            }
+            _ => address = Some(arg),
+        }
+    }
+    let address = address
+        .or_else(|| std::env::var("THINGWIRE_LAB_ADDRESS").ok())
+        .unwrap_or_else(|| format!("{TCP_HOST}:{TCP_PORT}"));
+    let builder = Server::builder(SERVER_ID).tcp(&address);
+    let builder = if ipc { builder.ipc() } else { builder };
+    // `ServerBuilder::serve()` would do start + wait for ctrl-c + shutdown in one call, but `start_lab` has
+    // to connect the change notifiers after the server has started, so this does the three steps itself.
+    let server = match start_lab(builder).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: the lab could not start: {e}\n{USAGE}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    print_how_to_connect(&server);
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("signal received, shutting down"),
+        () = server.stopped() => {}
+    }
+    server.shutdown().await;
+    println!("lab stopped");
+    std::process::ExitCode::SUCCESS
+}
+
+/// Resolves on ctrl-c (SIGINT) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_how_to_connect(server: &Server) {
+    println!("\nthingwire lab — server id `{SERVER_ID}`, Things `{SPECTROMETER}`, `{STAGE}`, `{THERMOSTAT}`");
+    for a in server.addresses() {
+        println!("  {:<4} requests {}   events {}", a.protocol.as_str(), a.request_href, a.event_href);
+    }
+    let connect = server
+        .addresses()
+        .iter()
+        .find(|a| a.protocol == Protocol::Tcp)
+        .map_or_else(|| format!("tcp://{TCP_HOST}:{TCP_PORT}"), |a| a.request_href.clone());
+    println!(
+        r#"
+Connect from another terminal:
+  Rust client:  cargo run -p thingwire-examples --bin lab-client -- {connect}
+  CLI:          thingwire list {connect}
+                thingwire read {connect} {THERMOSTAT} temperature
+                thingwire call {connect} {STAGE} move_to target=25
+  Python:       target/hololinked-venv/bin/python examples/python/drive_lab.py --access-point {connect}
+                or, in your own script, with hololinked 0.4.2:
+                  from hololinked.client import ClientFactory
+                  stage = ClientFactory.zmq(server_id="{SERVER_ID}", thing_id="{STAGE}", access_point="{connect}")
+                  # access_point="IPC" finds the lab by its server id
+
+Stop with ctrl-c.
+"#
+    );
+}
