@@ -34,15 +34,15 @@
 //! impl Spectrometer {
 //!     /// Acquire one spectrum
 //!     #[action(execution_timeout = "5s")]
-//!     async fn acquire(&mut self) -> Result<Vec<f64>, DeviceError> { … }
+//!     async fn acquire(&mut self) -> Result<Vec<f64>, DeviceError> { todo!() }
 //!
 //!     #[action(threaded)]                    // blocking code on a worker thread, outside the queue
-//!     fn calibrate(&self, #[param(min_items = 1)] reference: Vec<f64>, gain: Option<f64>) -> f64 { … }
+//!     fn calibrate(&self, #[param(min_items = 1)] reference: Vec<f64>, gain: Option<f64>) -> f64 { todo!() }
 //!
 //!     #[property]                            // a computed property…
-//!     fn temperature(&self) -> f64 { … }
+//!     fn temperature(&self) -> f64 { todo!() }
 //!     #[property(setter)]                    // …with a setter named `set_<property>`
-//!     fn set_temperature(&mut self, value: f64) -> Result<(), DeviceError> { … }
+//!     fn set_temperature(&mut self, value: f64) -> Result<(), DeviceError> { todo!() }
 //! }
 //! ```
 //!

@@ -543,6 +543,42 @@ impl Client {
         self.call(request, options).await
     }
 
+    /// Invokes an action with raw bytes in the preserialized frame (hololinked passes them as the first
+    /// positional argument) and keyword arguments `args` (`()` for none).
+    pub async fn invoke_bytes<T: DeserializeOwned, A: Serialize + ?Sized>(
+        &self,
+        thing_id: &str,
+        action: &str,
+        bytes: Vec<u8>,
+        args: &A,
+        options: &CallOptions,
+    ) -> Result<T, ClientError> {
+        let payload = encode_value(args, &options.content_type)?;
+        let request =
+            RawRequest { thing_id, objekt: Some(action), operation: op::INVOKE_ACTION, payload, preserialized: bytes };
+        self.call(request, options).await
+    }
+
+    /// Invokes an action and returns its result with the log lines the server recorded while it ran
+    /// (`fetchExecutionLogs`).
+    pub async fn invoke_with_logs<T: DeserializeOwned, A: Serialize + ?Sized>(
+        &self,
+        thing_id: &str,
+        action: &str,
+        args: &A,
+        options: &CallOptions,
+    ) -> Result<(T, Vec<String>), ClientError> {
+        #[derive(serde::Deserialize)]
+        struct WithLogs<T> {
+            return_value: T,
+            #[serde(default)]
+            execution_logs: Vec<String>,
+        }
+        let options = CallOptions { fetch_execution_logs: true, ..options.clone() };
+        let result: WithLogs<T> = self.invoke_with(thing_id, action, args, &options).await?;
+        Ok((result.return_value, result.execution_logs))
+    }
+
     /// Fetches a Thing's Thing Description for this client's transport.
     pub async fn thing_description(&self, thing_id: &str) -> Result<serde_json::Value, ClientError> {
         let protocol = Protocol::of_address(&self.inner.address).unwrap_or(Protocol::Tcp);
@@ -928,9 +964,17 @@ pub struct EventMessage<T> {
 }
 
 /// A stream of typed events of one topic.
+///
+/// Events wait in the SUB socket's queue (at most [`Subscription::HIGH_WATER_MARK`] of them) until the
+/// stream is polled; a consumer that falls further behind loses the excess at the publisher, never memory.
+/// Events from thingwire servers carry a running number, so the stream counts what it missed
+/// ([`Subscription::missed`]); hololinked servers don't number their events.
 pub struct Subscription<T> {
     socket: tmq::subscribe::Subscribe,
     topic: String,
+    received: u64,
+    missed: u64,
+    last: Option<(String, u64)>,
     _data: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -945,18 +989,53 @@ impl<T: DeserializeOwned> Subscription<T> {
     pub async fn connect(context: &zmq::Context, address: &str, topic: &str) -> Result<Self, ClientError> {
         let socket = tmq::subscribe(context)
             .set_linger(0)
+            .set_rcvhwm(Self::HIGH_WATER_MARK)
             .connect(address)
             .and_then(|s| s.subscribe(topic.as_bytes()))
             .map_err(|e| ClientError::Zmq {
                 context: format!("subscribing to {topic} at {address}"),
                 message: e.to_string(),
             })?;
-        Ok(Self { socket, topic: topic.to_owned(), _data: std::marker::PhantomData })
+        Ok(Self {
+            socket,
+            topic: topic.to_owned(),
+            received: 0,
+            missed: 0,
+            last: None,
+            _data: std::marker::PhantomData,
+        })
     }
+
+    /// Events queued in the socket before the oldest are dropped.
+    pub const HIGH_WATER_MARK: i32 = 10_000;
 
     /// The topic.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// Events received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Events of this topic the publisher sent but this stream never saw (a slow consumer, or the slow-joiner
+    /// window after a reconnect), counted from the running numbers thingwire servers put in message ids.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    fn note_received(&mut self, message_id: &str) {
+        self.received += 1;
+        let Some((prefix, number)) = message_id.rsplit_once('-') else { return };
+        let Ok(number) = u64::from_str_radix(number, 16) else { return };
+        if let Some((last_prefix, last)) = &self.last
+            && last_prefix == prefix
+            && number > last + 1
+        {
+            self.missed += number - last - 1;
+        }
+        self.last = Some((prefix.to_owned(), number));
     }
 }
 
@@ -992,6 +1071,7 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
             } else {
                 decode_value(&frames[3], &ct)
             };
+            self.note_received(&header.message_id);
             return Poll::Ready(Some(data.map(|data| EventMessage {
                 topic: self.topic.clone(),
                 message_id: header.message_id.into_owned(),

@@ -221,6 +221,30 @@ pub enum ClientError {
         /// The address.
         address: String,
     },
+    /// A name the Thing Description does not list (checked by [`crate::ThingClient`] before sending).
+    #[error("{thing} has no {kind} `{name}`{}", match suggestion { Some(s) => format!(", did you mean `{s}`?"), None => format!(" (it has: {})", known.join(", ")) })]
+    UnknownName {
+        /// The Thing.
+        thing: String,
+        /// `property`, `action` or `event`.
+        kind: String,
+        /// The name asked for.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+        /// The names the Thing has.
+        known: Vec<String>,
+    },
+    /// A value that does not fit the Thing Description's schema (checked before sending).
+    #[error("{thing}.{name}: {reason}")]
+    InvalidInput {
+        /// The Thing.
+        thing: String,
+        /// The property or action.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The connection task is gone (the client was shut down).
     #[error("the connection to {address} is closed")]
     Closed {

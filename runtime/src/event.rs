@@ -89,7 +89,19 @@ impl Publisher {
     /// Sends an already-encoded JSON payload (and frame-4 bytes) on every PUB socket.
     pub fn publish_encoded(&self, topic: &str, payload: &[u8], preserialized: &[u8]) -> Result<(), EventError> {
         let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
-        let message_id = format!("{}-{n:x}", self.inner.id_prefix);
+        self.publish_numbered(topic, n, payload, preserialized)
+    }
+
+    /// Publishes with `sequence` as the topic's running number: the message id is `<publisher>-<sequence>`,
+    /// from which a subscriber counts the events it missed (see [`crate::Subscription::missed`]).
+    pub fn publish_numbered(
+        &self,
+        topic: &str,
+        sequence: u64,
+        payload: &[u8],
+        preserialized: &[u8],
+    ) -> Result<(), EventError> {
+        let message_id = format!("{}-{sequence:x}", self.inner.id_prefix);
         let header = EventHeader {
             message_type: MessageType::Event.as_str().into(),
             message_id: message_id.as_str().into(),
@@ -135,6 +147,8 @@ struct Binding {
     /// `<thing_id>/<event>` first, then the same under the Thing's TD id.
     topics: Vec<String>,
     publisher: Publisher,
+    /// The event's running number, shared by its topics.
+    sequence: AtomicU64,
 }
 
 /// A typed event a Thing emits. Cheap to clone; `Send + Sync`; emit from any task or thread.
@@ -194,7 +208,8 @@ impl<T: Serialize> Event<T> {
             topic: binding.topics.first().cloned().unwrap_or_default(),
             reason: e.to_string(),
         })?;
-        binding.topics.iter().try_for_each(|topic| binding.publisher.publish_encoded(topic, &payload, b""))
+        let n = binding.sequence.fetch_add(1, Ordering::Relaxed);
+        binding.topics.iter().try_for_each(|topic| binding.publisher.publish_numbered(topic, n, &payload, b""))
     }
 }
 
@@ -202,7 +217,8 @@ impl Event<crate::Bytes> {
     /// Publishes raw bytes in frame 4 (payload `null`), as hololinked does for `bytes` event data.
     pub fn emit_bytes(&self, bytes: &[u8]) -> Result<(), EventError> {
         let binding = self.slot.get().ok_or_else(|| EventError::NotServed(self.label()))?;
-        binding.topics.iter().try_for_each(|topic| binding.publisher.publish_encoded(topic, b"null", bytes))
+        let n = binding.sequence.fetch_add(1, Ordering::Relaxed);
+        binding.topics.iter().try_for_each(|topic| binding.publisher.publish_numbered(topic, n, b"null", bytes))
     }
 }
 
@@ -234,7 +250,7 @@ impl EventBinder {
         let _ = event.name.set(name.to_owned());
         let topics =
             std::iter::once(&self.thing_id).chain(&self.alias).map(|prefix| format!("{prefix}/{name}")).collect();
-        let _ = event.slot.set(Binding { topics, publisher: self.publisher.clone() });
+        let _ = event.slot.set(Binding { topics, publisher: self.publisher.clone(), sequence: AtomicU64::new(0) });
     }
 
     /// The publisher (for runtime-internal events such as property changes).

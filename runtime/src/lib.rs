@@ -26,12 +26,14 @@ pub mod __private;
 pub mod args;
 mod bytes;
 pub mod client;
+mod dynamic;
 pub mod error;
 pub mod event;
 mod logs;
 pub mod protocol;
 mod reply;
 mod scheduler;
+pub mod schema;
 pub mod server;
 pub mod suggest;
 pub mod td;
@@ -43,6 +45,7 @@ pub use bytes::Bytes;
 pub use client::{
     CallOptions, Client, ClientStats, ConnectOptions, ConnectionState, EventClient, Subscription, ThingHandle,
 };
+pub use dynamic::ThingClient;
 pub use error::{ClientError, ServerError, ThingError};
 pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};

@@ -160,7 +160,8 @@ pub(crate) struct Scheduler<T: Thing> {
     queue: Mutex<Option<mpsc::UnboundedSender<Request>>>,
     pending: AtomicUsize,
     closing: std::sync::atomic::AtomicBool,
-    observed: Mutex<Vec<Option<Vec<u8>>>>,
+    /// Per property: the last value published (JSON) and the change events' running number.
+    observed: Mutex<Vec<(Option<Vec<u8>>, u64)>>,
     publisher: Publisher,
     limits: SchedulerLimits,
     done: tokio::sync::watch::Receiver<bool>,
@@ -176,7 +177,7 @@ impl<T: Thing> Scheduler<T> {
         let descriptor = thing.descriptor();
         let urn = crate::td::thing_urn(server_id, &id);
         thing.bind_events(&EventBinder::new(&id, publisher.clone()).with_alias(&urn));
-        let observed = descriptor
+        let observed: Vec<Option<Vec<u8>>> = descriptor
             .properties
             .iter()
             .map(|p| {
@@ -196,7 +197,7 @@ impl<T: Thing> Scheduler<T> {
             queue: Mutex::new(Some(tx)),
             pending: AtomicUsize::new(0),
             closing: std::sync::atomic::AtomicBool::new(false),
-            observed: Mutex::new(observed),
+            observed: Mutex::new(observed.into_iter().map(|v| (v, 0)).collect()),
             publisher,
             limits,
             done: done_rx,
@@ -508,16 +509,18 @@ impl<T: Thing> Scheduler<T> {
             if thing.read_property(p.name, &ContentType::Json, &mut now).is_err() {
                 continue;
             }
-            if observed[i].as_deref() == Some(&now[..]) {
+            if observed[i].0.as_deref() == Some(&now[..]) {
                 continue;
             }
+            let sequence = observed[i].1;
+            observed[i].1 += 1;
             for prefix in [&self.id, &self.urn] {
                 let topic = format!("{prefix}/{}_change_event", p.name);
-                if let Err(e) = self.publisher.publish_encoded(&topic, &now, b"") {
+                if let Err(e) = self.publisher.publish_numbered(&topic, sequence, &now, b"") {
                     tracing::debug!(%topic, error = %e, "change event not published");
                 }
             }
-            observed[i] = Some(now);
+            observed[i].0 = Some(now);
         }
     }
 

@@ -54,7 +54,7 @@ async fn many_tasks_share_one_connection() {
     for t in 0..32i64 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..100i64 {
+            for i in 0..500i64 {
                 let v = serde_json::json!({"task": t, "i": i});
                 let back: serde_json::Value =
                     client.invoke("sensor", "echo", &serde_json::json!({"value": v})).await.expect("echo");
@@ -77,4 +77,167 @@ async fn an_unreachable_server_is_named_in_the_error() {
     let err = Client::connect("http://x").await.expect_err("bad scheme");
     assert!(err.to_string().contains("expected tcp://"), "{err}");
     let _ = Protocol::Tcp;
+}
+
+/// A Sensor server on `address`. libzmq closes a socket's listener in the background, so binding the
+/// address a server that just shut down used may take a few tries.
+async fn sensor_server_on(address: &str, id: &str) -> thingwire::Server {
+    let mut tries = 0;
+    loop {
+        match thingwire::Server::builder(id).thing(crate::common::Sensor::new("sensor")).tcp(address).start().await {
+            Ok(server) => return server,
+            Err(thingwire::ServerError::Bind { .. }) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("server starts: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_fails_calls_in_the_gap_and_serves_after() {
+    let first = sensor_server_on("127.0.0.1:0", "restart").await;
+    let address = first.address(Protocol::Tcp).expect("tcp").to_owned();
+    let bind = address.trim_start_matches("tcp://").to_owned();
+    let client = Client::connect(&address).await.expect("connect");
+    let mut state = client.state_changes();
+    assert_eq!(client.state(), thingwire::ConnectionState::Connected);
+    assert_eq!(client.read_property::<f64>("sensor", "gain").await.expect("read"), 1.0);
+
+    // A call in flight when the server goes away fails with a clear error instead of hanging.
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(
+            async move { client.invoke::<u32, _>("sensor", "block", &serde_json::json!({"seconds": 0.5})).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.shutdown().await;
+    let in_flight = tokio::time::timeout(Duration::from_secs(10), slow).await.expect("no hang").expect("join");
+    // The server answers a running operation before it closes, or the connection drops under it.
+    assert!(matches!(in_flight, Ok(_) | Err(ClientError::ConnectionLost { .. })), "{in_flight:?}");
+    tokio::time::timeout(Duration::from_secs(10), state.wait_for(|s| *s == thingwire::ConnectionState::Disconnected))
+        .await
+        .expect("the client notices")
+        .expect("watch");
+
+    // Calls while the server is gone fail at once, and nothing piles up.
+    for _ in 0..100 {
+        let r = tokio::time::timeout(Duration::from_secs(1), client.read_property::<f64>("sensor", "gain"))
+            .await
+            .expect("fails fast");
+        assert!(matches!(r, Err(ClientError::Disconnected { .. })), "{r:?}");
+    }
+
+    // The server comes back on the same address: the client re-handshakes and serves calls again.
+    let second = sensor_server_on(&bind, "restart").await;
+    tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| *s == thingwire::ConnectionState::Connected))
+        .await
+        .expect("the client reconnects")
+        .expect("watch");
+    assert_eq!(client.read_property::<f64>("sensor", "gain").await.expect("read after restart"), 1.0);
+    let stats = client.stats();
+    assert!(stats.disconnects >= 1, "{stats:?}");
+    second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_made_before_the_server_starts_receives_its_events() {
+    use futures::StreamExt;
+    // Reserve a port pair, then subscribe before anything listens there.
+    let probe = sensor_server_on("127.0.0.1:0", "early").await;
+    let address = probe.address(Protocol::Tcp).expect("tcp").to_owned();
+    probe.shutdown().await;
+    let events = thingwire::client::event_address_for(&address);
+    let mut ticks = thingwire::Subscription::<crate::common::sensor::Tick>::connect(
+        thingwire::transport::context(),
+        &events,
+        "sensor/tick",
+    )
+    .await
+    .expect("subscribe");
+    let server = sensor_server_on(address.trim_start_matches("tcp://"), "early").await;
+    let client = Client::connect(&address).await.expect("connect");
+    let mut got = None;
+    for n in 0..50 {
+        client.invoke::<(), _>("sensor", "emit", &serde_json::json!({"value": n})).await.expect("emit");
+        if let Ok(Some(t)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
+            got = Some(t.expect("decodes").data);
+            break;
+        }
+    }
+    assert!(got.is_some(), "the early subscription received events once the server started");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_dropped_mid_call_does_not_disturb_the_server() {
+    let server = sensor_server_on("127.0.0.1:0", "dropper").await;
+    let address = server.address(Protocol::Tcp).expect("tcp").to_owned();
+    let doomed = Client::connect(&address).await.expect("connect");
+    let call =
+        tokio::spawn(
+            async move { doomed.invoke::<u32, _>("sensor", "slow", &serde_json::json!({"seconds": 0.3})).await },
+        );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    call.abort();
+    let _ = call.await;
+    // The reply to the vanished client goes nowhere; the server goes on serving.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let other = Client::connect(&address).await.expect("connect");
+    assert_eq!(
+        other.read_property::<u32>("sensor", "side_effects").await.expect("read"),
+        1,
+        "the dropped call still ran"
+    );
+    assert_eq!(other.read_property::<f64>("sensor", "gain").await.expect("read"), 1.0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamic_client_checks_inputs_against_the_td() {
+    use serde_json::json;
+    let (server, address) = sensor_server(Protocol::Tcp).await;
+    let sensor = thingwire::ThingClient::connect(&address, "sensor").await.expect("connect");
+    assert!(sensor.properties().contains(&"gain") && sensor.actions().contains(&"add") && sensor.events() == ["tick"]);
+    assert_eq!(sensor.read("gain").await.expect("read"), json!(1.0));
+    sensor.write("gain", &json!(4.0)).await.expect("write");
+    assert_eq!(sensor.read_as::<f64>("gain").await.expect("read"), 4.0);
+    // Refused before anything is sent: bounds, read-only, types, names.
+    let cases: Vec<(thingwire::ClientError, &str)> = vec![
+        (sensor.write("gain", &json!(1000)).await.expect_err("bounds"), "more than the maximum 100"),
+        (sensor.write("serial", &json!("x")).await.expect_err("read-only"), "read-only"),
+        (sensor.write("gian", &json!(1)).await.expect_err("typo"), "did you mean `gain`"),
+        (sensor.invoke("add", &json!({"a": 1, "bb": 2})).await.expect_err("arg typo"), "did you mean `b`"),
+        (sensor.invoke("add", &json!({"a": "x", "b": 2})).await.expect_err("arg type"), "/a: expected number"),
+        (sensor.invoke("add", &json!({"a": 1})).await.expect_err("missing"), "`b` is required"),
+    ];
+    for (err, text) in cases {
+        assert!(err.to_string().contains(text), "{err} should contain {text}");
+    }
+    assert_eq!(sensor.invoke("add", &json!({"a": 1, "b": 2})).await.expect("add"), json!(3.0));
+    assert_eq!(sensor.invoke_as::<f64>("add", &json!({"__args__": [2, 2]})).await.expect("positional"), 4.0);
+    let _changes = sensor.subscribe("gain").await.expect("observable property");
+    assert!(sensor.subscribe("serial").await.is_err(), "not observable");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_bytes_and_execution_logs_from_the_client() {
+    let (server, address) = sensor_server(Protocol::Ipc).await;
+    let client = Client::connect(&address).await.expect("connect");
+    for content_type in [thingwire::protocol::ContentType::Msgpack, thingwire::protocol::ContentType::Json] {
+        let options = CallOptions { content_type, ..CallOptions::default() };
+        let echoed: thingwire::Bytes =
+            client.invoke_bytes("sensor", "echo_bytes", vec![1, 2, 3, 255], &(), &options).await.expect("bytes");
+        assert_eq!(echoed.0, [1, 2, 3, 255], "bytes go out and come back in the preserialized frame");
+        let (length, logs): (u32, Vec<String>) = client
+            .invoke_with_logs("sensor", "log", &serde_json::json!({"message": "hello"}), &options)
+            .await
+            .expect("logs");
+        assert_eq!(length, 5);
+        assert!(logs.iter().any(|l| l.contains("logging hello")), "{logs:?}");
+    }
+    server.shutdown().await;
 }

@@ -188,3 +188,48 @@ async fn observe_interval_publishes_background_changes() {
     assert!(second.data > first.data, "{} then {}", first.data, second.data);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_loses_events_at_the_high_water_mark_and_counts_them() {
+    use thingwire::{Event, EventBinder};
+    let server = thingwire::Server::builder("slow-sub")
+        .thing(crate::common::Sensor::new("sensor"))
+        .ipc_in(crate::common::scratch_dir("slow"))
+        .event_high_water_mark(100)
+        .start()
+        .await
+        .expect("starts");
+    let events_at = server.addresses()[0].events.clone();
+    let mut ticks =
+        thingwire::Subscription::<Tick>::connect(thingwire::transport::context(), &events_at, "sensor/flood")
+            .await
+            .expect("subscribe");
+    let flood: Event<Tick> = Event::new();
+    EventBinder::new("sensor", server.publisher().clone()).bind(&flood, "flood");
+    // Wait until the subscription is live.
+    loop {
+        flood.emit(&Tick { value: -1 }).expect("emit");
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), ticks.next()).await {
+            break;
+        }
+    }
+    let before = ticks.received();
+    // Far more than the queues hold, while nobody reads.
+    let sent: u64 = 100_000;
+    for i in 0..sent {
+        flood.emit(&Tick { value: i as i64 }).expect("emitting never blocks");
+    }
+    // Read what the queues held (ZeroMQ drops the newest at the mark), then one more event: the gap before it
+    // is what was lost.
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(300), ticks.next()).await {
+        item.expect("decodes");
+    }
+    let flooded = ticks.received() - before;
+    assert!(flooded < sent, "some events were dropped at the high-water mark ({flooded} of {sent} arrived)");
+    flood.emit(&Tick { value: -2 }).expect("emit");
+    let after =
+        tokio::time::timeout(Duration::from_secs(5), ticks.next()).await.expect("arrives").expect("item").expect("ok");
+    assert_eq!(after.data.value, -2);
+    assert_eq!(ticks.missed(), sent - flooded, "every event is either received or counted as missed");
+    server.shutdown().await;
+}

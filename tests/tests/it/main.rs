@@ -7,6 +7,7 @@ mod interop;
 mod macros;
 mod malformed;
 mod ops;
+mod python_server;
 mod scheduling;
 mod td;
 mod vectors;
