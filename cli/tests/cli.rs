@@ -670,3 +670,27 @@ async fn drives_a_real_hololinked_server() {
     assert!(run.stdout.lines().all(|l| l.contains("  tick  {\"value\":")), "{run:#?}");
     drop(server);
 }
+
+/// Every command against the simulated lab of the examples, as the README's quick start uses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_against_the_lab() {
+    let server = thingwire_examples::start_lab(Server::builder("cli-lab").tcp("127.0.0.1:0")).await.expect("lab starts");
+    let address = server.address(thingwire::Protocol::Tcp).expect("tcp").to_owned();
+    let a = address.as_str();
+    let listed = thingwire(&["list", a]).await;
+    listed.ok();
+    for thing in ["spectrometer", "stage", "thermostat"] {
+        assert!(listed.stdout.contains(thing), "{listed:#?}");
+    }
+    let td = thingwire(&["--json", "td", a, "thermostat"]).await;
+    assert_eq!(td.ok().json()["id"], "urn:thingwire:cli-lab:thermostat");
+    thingwire(&["write", a, "thermostat", "setpoint", "35"]).await.ok();
+    thingwire(&["read", a, "thermostat", "setpoint"]).await.ok().stdout_is("35.0\n");
+    thingwire(&["write", a, "thermostat", "setpoint", "400"]).await.fails_with(1).stderr_has("ValueError");
+    let moved = thingwire(&["--json", "call", a, "stage", "move_to", "target=2"]).await;
+    assert_eq!(moved.ok().json()["reached"], true, "{moved:#?}");
+    thingwire(&["read", a, "stage", "positon"]).await.fails_with(1).stderr_has("did you mean `position`");
+    let watched = thingwire(&["watch", a, "thermostat", "reading", "--count", "2", "--timeout", "20s"]).await;
+    assert_eq!(watched.ok().stdout.lines().filter(|l| starts_with_local_timestamp(l)).count(), 2, "{watched:#?}");
+    server.shutdown().await;
+}
