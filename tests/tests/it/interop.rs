@@ -63,6 +63,28 @@ async fn hololinked_client_drives_a_macro_thing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_lab_script_drives_the_simulated_lab() {
+    let server = thingwire_examples::start_lab(Server::builder("py-lab").tcp("127.0.0.1:0")).await.expect("lab starts");
+    let address = server.address(Protocol::Tcp).expect("tcp").to_owned();
+    let python = tokio::task::spawn_blocking(python::python).await.expect("venv");
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python/drive_lab.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .args(["--server-id", "py-lab", "--access-point", &address, "--overall-timeout", "120"])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("finishes").expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "examples/python/drive_lab.py failed ({}):\n{stdout}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hololinked_client_finds_a_rust_server_by_id_over_ipc() {
     // `.ipc()` binds where hololinked looks: ~/.hololinked/sockets/<id>.ipc.
     let server_id = format!("thingwire-ipc-interop-{}", std::process::id());
