@@ -674,7 +674,8 @@ async fn drives_a_real_hololinked_server() {
 /// Every command against the simulated lab of the examples, as the README's quick start uses them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_against_the_lab() {
-    let server = thingwire_examples::start_lab(Server::builder("cli-lab").tcp("127.0.0.1:0")).await.expect("lab starts");
+    let server =
+        thingwire_examples::start_lab(Server::builder("cli-lab").tcp("127.0.0.1:0")).await.expect("lab starts");
     let address = server.address(thingwire::Protocol::Tcp).expect("tcp").to_owned();
     let a = address.as_str();
     let listed = thingwire(&["list", a]).await;

@@ -36,6 +36,8 @@ pub fn with_value_deserializer<R>(
         }
         ContentType::Msgpack => {
             let mut de = rmp_serde::Deserializer::from_read_ref(payload);
+            // As deep as serde_json allows: deeper nesting would exhaust the stack of a runtime worker.
+            de.set_max_depth(crate::protocol::MAX_DEPTH);
             f(&mut <dyn erased_serde::Deserializer<'_>>::erase(&mut de))
         }
         ContentType::Text => {

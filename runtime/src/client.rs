@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use tmq::AsZmqSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::auth::Credentials;
 use crate::error::ClientError;
 use crate::protocol::{
     self, ContentType, ErrorPayload, EventHeader, MessageType, OutgoingRequestHeader, OutgoingServerContext,
@@ -138,7 +139,13 @@ struct Inner {
     context: zmq::Context,
     state: tokio::sync::watch::Receiver<ConnectionState>,
     stats: Arc<std::sync::Mutex<ClientStats>>,
+    /// What the client presents to TCP servers (its event subscriptions too).
+    credentials: Credentials,
+    /// Why the last security handshake failed, until one succeeds.
+    handshake_failure: HandshakeFailure,
 }
+
+type HandshakeFailure = Arc<std::sync::Mutex<Option<String>>>;
 
 /// A connection to one server. Cheap to clone; all clones share the socket.
 #[derive(Clone)]
@@ -169,6 +176,10 @@ pub struct ConnectOptions {
     pub context: Option<zmq::Context>,
     /// The client id (default: `thingwire-client|<random>`).
     pub client_id: Option<String>,
+    /// What to present to a server that requires authentication ([`crate::ServerBuilder::authentication`]):
+    /// PLAIN username and password, or CURVE keys. Used on `tcp://` addresses only, for requests and event
+    /// subscriptions alike. Default: none.
+    pub credentials: Credentials,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -178,6 +189,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("heartbeat", &self.heartbeat)
             .field("context", &self.context.as_ref().map(|_| "custom"))
             .field("client_id", &self.client_id)
+            .field("credentials", &self.credentials)
             .finish()
     }
 }
@@ -189,6 +201,7 @@ impl Default for ConnectOptions {
             heartbeat: Duration::from_secs(1),
             context: None,
             client_id: None,
+            credentials: Credentials::None,
         }
     }
 }
@@ -222,6 +235,13 @@ impl Client {
         // Queue requests only on a live connection: while the server is gone, calls fail at once instead
         // of piling up.
         socket.set_immediate(true).map_err(zmq_error("setting IMMEDIATE"))?;
+        // thingwire servers authenticate TCP only: credentials on IPC would fail the mechanism handshake.
+        if Protocol::of_address(address) == Some(Protocol::Tcp) {
+            options.credentials.apply(&socket).map_err(|message| ClientError::Zmq {
+                context: format!("setting up the credentials for {address}"),
+                message,
+            })?;
+        }
         // ZMTP heartbeats notice a dead peer even when no request is under way.
         let heartbeat = i32::try_from(options.heartbeat.as_millis()).unwrap_or(i32::MAX).max(0);
         if heartbeat > 0 {
@@ -233,6 +253,9 @@ impl Client {
         let monitor_endpoint = format!("inproc://thingwire-monitor-{}", crate::util::random_hex(12));
         let events = zmq::SocketEvent::DISCONNECTED as i32
             | zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32
+            | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL as i32
+            | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32
+            | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32
             | zmq::SocketEvent::MONITOR_STOPPED as i32;
         socket.monitor(&monitor_endpoint, events).map_err(zmq_error("starting the socket monitor"))?;
         let monitor_socket = context.socket(zmq::PAIR).map_err(zmq_error("creating the monitor socket"))?;
@@ -247,6 +270,7 @@ impl Client {
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = tokio::sync::watch::channel(ConnectionState::Connecting);
         let stats = Arc::new(std::sync::Mutex::new(ClientStats::default()));
+        let handshake_failure = HandshakeFailure::default();
         let task = ConnectionTask {
             dealer,
             monitor: Some(monitor),
@@ -258,6 +282,7 @@ impl Client {
             stats: Arc::clone(&stats),
             rehandshake: None,
             counter: 0,
+            handshake_failure: Arc::clone(&handshake_failure),
         };
         tokio::spawn(task.run());
         let client = Self {
@@ -270,6 +295,8 @@ impl Client {
                 context,
                 state: state_rx,
                 stats,
+                credentials: options.credentials,
+                handshake_failure,
             }),
         };
         client.handshake(options.handshake_timeout).await?;
@@ -308,6 +335,13 @@ impl Client {
                     None
                 }
             };
+            let refused = self.inner.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(message) = refused {
+                return Err(ClientError::Zmq {
+                    context: format!("authenticating with {}", self.inner.address),
+                    message,
+                });
+            }
             if tokio::time::Instant::now() >= deadline {
                 return Err(ClientError::Unreachable { address: self.inner.address.clone(), timeout });
             }
@@ -638,7 +672,18 @@ impl Client {
         thing_id: &str,
         event: &str,
     ) -> Result<Subscription<T>, ClientError> {
-        Subscription::connect(&self.inner.context, &self.event_address(), &format!("{thing_id}/{event}")).await
+        let credentials = if Protocol::of_address(&self.inner.address) == Some(Protocol::Tcp) {
+            &self.inner.credentials
+        } else {
+            &Credentials::None
+        };
+        Subscription::connect_with(
+            &self.inner.context,
+            &self.event_address(),
+            &format!("{thing_id}/{event}"),
+            credentials,
+        )
+        .await
     }
 }
 
@@ -743,8 +788,8 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
 }
 
 async fn next_monitor_event(
-    monitor: &mut Option<mpsc::UnboundedReceiver<zmq::SocketEvent>>,
-) -> Option<zmq::SocketEvent> {
+    monitor: &mut Option<mpsc::UnboundedReceiver<(zmq::SocketEvent, u32)>>,
+) -> Option<(zmq::SocketEvent, u32)> {
     match monitor {
         Some(m) => m.recv().await,
         None => std::future::pending().await,
@@ -755,7 +800,7 @@ async fn next_monitor_event(
 /// from its I/O and reaper threads, so the reading end must stay alive and read until the monitored socket
 /// is gone (`MONITOR_STOPPED`), whatever happens to the async runtime; otherwise every TCP and IPC socket
 /// of the context could stall.
-fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::UnboundedReceiver<zmq::SocketEvent> {
+fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::UnboundedReceiver<(zmq::SocketEvent, u32)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let spawned = std::thread::Builder::new().name("thingwire-monitor".into()).spawn(move || {
         let _ = socket.set_rcvtimeo(1000);
@@ -767,11 +812,16 @@ fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::Unbounded
                     else {
                         continue;
                     };
+                    // The event's value (an error or status code) follows as a u32.
+                    let value = frames
+                        .first()
+                        .and_then(|f| f.get(2..6))
+                        .map_or(0, |v| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]));
                     let event = zmq::SocketEvent::from_raw(raw);
                     if event == zmq::SocketEvent::MONITOR_STOPPED {
                         break;
                     }
-                    let _ = tx.send(event);
+                    let _ = tx.send((event, value));
                 }
                 Err(zmq::Error::EAGAIN) => {
                     // Nobody listens any more and the socket has not said it stopped: give it a while.
@@ -796,7 +846,7 @@ fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::Unbounded
 /// The task that owns a client's socket.
 struct ConnectionTask {
     dealer: tmq::dealer::Dealer,
-    monitor: Option<mpsc::UnboundedReceiver<zmq::SocketEvent>>,
+    monitor: Option<mpsc::UnboundedReceiver<(zmq::SocketEvent, u32)>>,
     commands: mpsc::UnboundedReceiver<Command>,
     address: String,
     client_id: String,
@@ -806,6 +856,7 @@ struct ConnectionTask {
     /// The message id of the handshake sent after a reconnection.
     rehandshake: Option<String>,
     counter: u64,
+    handshake_failure: HandshakeFailure,
 }
 
 impl ConnectionTask {
@@ -828,7 +879,7 @@ impl ConnectionTask {
                     None => break,
                 },
                 event = next_monitor_event(&mut self.monitor), if self.monitor.is_some() => match event {
-                    Some(event) => self.monitor_event(event),
+                    Some((event, value)) => self.monitor_event(event, value),
                     None => {
                         tracing::warn!(address = %self.address, "the socket monitor stopped; connection state is no longer tracked");
                         self.monitor = None;
@@ -889,7 +940,15 @@ impl ConnectionTask {
         }
     }
 
-    fn monitor_event(&mut self, event: zmq::SocketEvent) {
+    fn monitor_event(&mut self, event: zmq::SocketEvent, value: u32) {
+        if let Some(why) = handshake_failure_message(event, value) {
+            tracing::warn!(address = %self.address, "security handshake failed: {why}");
+            *self.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+            return;
+        }
+        if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED {
+            self.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
         match event {
             zmq::SocketEvent::DISCONNECTED => {
                 let failed = self.pending.len() as u64;
@@ -933,6 +992,30 @@ impl ConnectionTask {
             _ => {}
         }
     }
+}
+
+/// What a failed ZMTP security handshake means for the user, from its monitor event and value.
+fn handshake_failure_message(event: zmq::SocketEvent, value: u32) -> Option<String> {
+    const MECHANISM_MISMATCH: u32 = 0x1100_0002;
+    const CRYPTOGRAPHIC: u32 = 0x1100_0001;
+    Some(match event {
+        zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => format!(
+            "the server refused this client (ZAP status {value}): wrong username or password, a CURVE key it does not \
+             list, or an address outside its allow-list; check ConnectOptions::credentials"
+        ),
+        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL if value == MECHANISM_MISMATCH => "the server and this client use \
+             different security mechanisms: the server requires credentials (PLAIN or CURVE) that were not given in \
+             ConnectOptions::credentials, or it requires none and some were given"
+            .to_owned(),
+        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL if value == CRYPTOGRAPHIC => {
+            "the CURVE handshake failed: is the server's public key right?".to_owned()
+        }
+        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL => format!("the ZMTP handshake failed (protocol error {value:#x})"),
+        zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL => {
+            format!("the security handshake failed (errno {value}); does the server have a ZAP handler?")
+        }
+        _ => return None,
+    })
 }
 
 fn parse_reply(frames: &[zmq::Message]) -> Option<(String, RawReply)> {
@@ -987,15 +1070,28 @@ impl<T> std::fmt::Debug for Subscription<T> {
 impl<T: DeserializeOwned> Subscription<T> {
     /// Subscribes to `topic` at the PUB address `address`.
     pub async fn connect(context: &zmq::Context, address: &str, topic: &str) -> Result<Self, ClientError> {
-        let socket = tmq::subscribe(context)
-            .set_linger(0)
-            .set_rcvhwm(Self::HIGH_WATER_MARK)
-            .connect(address)
+        Self::connect_with(context, address, topic, &Credentials::None).await
+    }
+
+    /// Subscribes to `topic` at the PUB address `address`, presenting `credentials` to a server that requires
+    /// authentication.
+    pub async fn connect_with(
+        context: &zmq::Context,
+        address: &str,
+        topic: &str,
+        credentials: &Credentials,
+    ) -> Result<Self, ClientError> {
+        use tmq::FromZmqSocket;
+        let fail =
+            |message: String| ClientError::Zmq { context: format!("subscribing to {topic} at {address}"), message };
+        let socket = context.socket(zmq::SUB).map_err(|e| fail(e.to_string()))?;
+        socket.set_linger(0).map_err(|e| fail(e.to_string()))?;
+        socket.set_rcvhwm(Self::HIGH_WATER_MARK).map_err(|e| fail(e.to_string()))?;
+        credentials.apply(&socket).map_err(fail)?;
+        socket.connect(address).map_err(|e| fail(e.to_string()))?;
+        let socket = tmq::subscribe::SubscribeWithoutTopic::from_zmq_socket(socket)
             .and_then(|s| s.subscribe(topic.as_bytes()))
-            .map_err(|e| ClientError::Zmq {
-                context: format!("subscribing to {topic} at {address}"),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             socket,
             topic: topic.to_owned(),

@@ -24,6 +24,7 @@ extern crate self as thingwire;
 #[path = "private.rs"]
 pub mod __private;
 pub mod args;
+pub mod auth;
 mod bytes;
 pub mod client;
 mod dynamic;
@@ -41,6 +42,7 @@ pub mod thing;
 pub mod transport;
 mod util;
 
+pub use auth::{Auth, Credentials};
 pub use bytes::Bytes;
 pub use client::{
     CallOptions, Client, ClientStats, ConnectOptions, ConnectionState, EventClient, Subscription, ThingHandle,

@@ -420,6 +420,9 @@ pub fn assert_event_data<T: Serialize + schemars::JsonSchema>() {}
 /// Checks numeric bounds; the error names `what` (e.g. "property `gain`") and the bound.
 pub fn check_numeric<T: Numeric + fmt::Debug>(what: &str, value: &T, bounds: &[Bound]) -> Result<(), ThingError> {
     let Some(v) = value.as_number() else { return Ok(()) };
+    if v.is_nan() && !bounds.is_empty() {
+        return Err(ThingError::value_error(format!("{what} must be a number within its bounds, got NaN")));
+    }
     for b in bounds {
         let fails = match *b {
             Bound::Minimum(m) => v < m,

@@ -23,6 +23,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Number of frames in every hololinked message.
 pub const FRAME_COUNT: usize = 5;
 
+/// Deepest nesting a msgpack payload may have (serde_json's own limit for JSON): deeper data would exhaust
+/// the decoding thread's stack.
+pub const MAX_DEPTH: usize = 128;
+
 /// The encoded form of "no payload": JSON `null`. An empty payload frame is a decode error for hololinked.
 pub const NULL_PAYLOAD: &[u8] = b"null";
 
@@ -185,7 +189,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], content_type: &ContentType) -> 
     let fail = |reason: String| ProtocolError::Payload { content_type: content_type.as_str().to_owned(), reason };
     match content_type {
         ContentType::Json => serde_json::from_slice(bytes).map_err(|e| fail(e.to_string())),
-        ContentType::Msgpack => rmp_serde::from_slice(bytes).map_err(|e| fail(e.to_string())),
+        ContentType::Msgpack => {
+            let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+            de.set_max_depth(MAX_DEPTH);
+            T::deserialize(&mut de).map_err(|e| fail(e.to_string()))
+        }
         ContentType::Text => {
             let text = std::str::from_utf8(bytes).map_err(|e| fail(e.to_string()))?;
             T::deserialize(de::value::StrDeserializer::<de::value::Error>::new(text)).map_err(|e| fail(e.to_string()))

@@ -25,6 +25,7 @@ use futures::StreamExt;
 use tmq::AsZmqSocket;
 use tokio::sync::{mpsc, watch};
 
+use crate::auth::{Auth, ZapDomain};
 use crate::error::{ServerError, ThingError};
 use crate::event::Publisher;
 use crate::protocol::{self, ContentType, MessageType, RequestHeader, op};
@@ -67,6 +68,7 @@ pub struct ServerBuilder {
     event_hwm: i32,
     shutdown_grace: Duration,
     observe_interval: Option<Duration>,
+    auth: Option<Auth>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -92,6 +94,7 @@ impl ServerBuilder {
             event_hwm: 10_000,
             shutdown_grace: Duration::from_secs(5),
             observe_interval: None,
+            auth: None,
         }
     }
 
@@ -173,6 +176,27 @@ impl ServerBuilder {
         self
     }
 
+    /// Requires every TCP peer (requests and event subscriptions) to pass `auth` — PLAIN credentials, CURVE
+    /// keys and/or an IP allow-list — before libzmq lets a single message through; the TD's
+    /// `securityDefinitions` say so. IPC and INPROC are not authenticated (IPC is guarded by the socket
+    /// files' permissions). See [`crate::auth`] and `docs/security.md`.
+    ///
+    /// ```no_run
+    /// # use thingwire::{Server, Thing, auth::Auth};
+    /// # async fn run(thing: impl Thing) -> Result<(), thingwire::ServerError> {
+    /// Server::builder("lab")
+    ///     .thing(thing)
+    ///     .tcp("0.0.0.0:5555")
+    ///     .authentication(Auth::plain([("alice", "secret")]).allow_ips(["127.0.0.1", "10.1.0.0/16"]))
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn authentication(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
     /// How long shutdown waits for running operations before closing the sockets. Default 5 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -193,11 +217,20 @@ impl ServerBuilder {
             }
         }
         let context = self.context.clone().unwrap_or_else(|| transport::context().clone());
+        let zap = match &self.auth {
+            Some(auth) => {
+                if !self.transports.iter().any(|t| matches!(t, Transport::Tcp(_))) {
+                    tracing::warn!(server = %self.id, "authentication applies to TCP only, and this server has no TCP transport");
+                }
+                Some(ZapDomain::register(&context, &self.id, auth)?)
+            }
+            None => None,
+        };
         let mut bound = Vec::new();
         let mut pubs = Vec::new();
         let mut cleanup = Vec::new();
         for t in &self.transports {
-            let b = bind_transport(&context, &self.id, t, &self, &mut cleanup)?;
+            let b = bind_transport(&context, &self.id, t, &self, zap.as_ref(), &mut cleanup)?;
             pubs.push(b.publisher);
             bound.push((b.router, b.addresses));
         }
@@ -216,6 +249,8 @@ impl ServerBuilder {
             allow_remote_exit: self.allow_remote_exit,
             max_message_size: self.max_message_size,
             shutdown: shutdown_tx,
+            security: self.auth.as_ref().map(Auth::td_scheme),
+            _zap: zap,
         });
         let mut tasks = Vec::new();
         for (router, addresses) in bound {
@@ -293,6 +328,7 @@ fn bind_transport(
     server_id: &str,
     t: &Transport,
     builder: &ServerBuilder,
+    zap: Option<&ZapDomain>,
     cleanup: &mut Vec<PathBuf>,
 ) -> Result<BoundTransport, ServerError> {
     let (router, publisher, addresses) = match t {
@@ -304,6 +340,10 @@ fn bind_transport(
                 attempt += 1;
                 let router = new_router(ctx, server_id, builder)?;
                 let publisher = new_pub(ctx, server_id, builder)?;
+                if let Some(zap) = zap {
+                    zap.apply(&router)?;
+                    zap.apply(&publisher)?;
+                }
                 let req_addr = if port == 0 { format!("tcp://{host}:*") } else { format!("tcp://{host}:{port}") };
                 router.bind(&req_addr).map_err(|e| {
                     bind_err(
@@ -430,6 +470,10 @@ struct Shared {
     allow_remote_exit: bool,
     max_message_size: usize,
     shutdown: watch::Sender<bool>,
+    /// What the TCP transport requires, for TDs.
+    security: Option<td::SecurityScheme>,
+    /// Keeps the server's ZAP rules registered while its sockets live.
+    _zap: Option<ZapDomain>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -805,9 +849,10 @@ fn thing_description_reply(
         ))
     })?;
     let skip = skip_names.flatten().unwrap_or_default();
-    let td = td::ThingDescription::new(runner.descriptor(), &shared.id, runner.thing_id())
-        .served_on(addresses)
-        .skip(&skip)
-        .to_json();
+    let mut td = td::ThingDescription::new(runner.descriptor(), &shared.id, runner.thing_id()).served_on(addresses);
+    if let Some(scheme) = &shared.security {
+        td = td.secured_by(scheme);
+    }
+    let td = td.skip(&skip).to_json();
     crate::thing::Output::value(&td, content_type)
 }

@@ -16,7 +16,8 @@
 //! * `@context` TD 1.1; `id` the URN `urn:thingwire:<server>:<thing>` (TD ids are URIs). hololinked's
 //!   client takes the TD `id` as the `thingID` of its requests and as the prefix of its event topics, so the
 //!   server answers to the URN as well as to the plain id, and publishes events under both;
-//! * `securityDefinitions`/`security`: `nosec`;
+//! * `securityDefinitions`/`security`: what the transports in the TD require (see [`SecurityScheme`]):
+//!   `nosec`, `basic` for ZeroMQ PLAIN, or `tw:curve` (a TD context extension) for ZeroMQ CURVE;
 //! * data schemas from schemars, draft-07, with subschemas inlined so each affordance stands alone;
 //! * forms per transport: `href` the ZeroMQ address a client connects to (the host's name instead of
 //!   `0.0.0.0`/`*`), one form per operation and content type, JSON first (hololinked's client takes the
@@ -34,6 +35,8 @@ pub const TD_CONTEXT: &str = "https://www.w3.org/2022/wot/td/v1.1";
 
 /// The content types every affordance is offered in, in order.
 pub const CONTENT_TYPES: [&str; 2] = ["application/json", "application/msgpack"];
+
+const NOSEC: &str = "nosec_sc";
 
 /// Built-in action answering `null` once the Thing's queue reaches it (a liveness check of the Thing).
 pub const PING: &str = "ping";
@@ -59,6 +62,80 @@ fn urn_part(s: &str) -> String {
     out
 }
 
+/// The namespace of thingwire's TD vocabulary extension (prefix [`EXTENSION_PREFIX`]), added to `@context`
+/// only when a TD uses a term of it.
+pub const EXTENSION_CONTEXT: &str = "https://example.invalid/thingwire/td#";
+
+/// The prefix of thingwire's TD terms, e.g. the `tw:curve` security scheme.
+pub const EXTENSION_PREFIX: &str = "tw";
+
+/// What a server's TCP transport requires of its clients (from [`crate::auth::Auth::td_scheme`]), as the TD
+/// says it. IPC and INPROC forms are always `nosec`: thingwire does not authenticate them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecurityScheme {
+    /// No credentials (`nosec`); `allow_list`: only some addresses may connect.
+    NoSec {
+        /// An IP allow-list is in force.
+        allow_list: bool,
+    },
+    /// ZeroMQ PLAIN username and password, as the TD's `basic` scheme with `"in": "auto"` (the protocol
+    /// binding decides where the credentials go: the PLAIN handshake).
+    Basic {
+        /// An IP allow-list is in force too.
+        allow_list: bool,
+    },
+    /// ZeroMQ CURVE, as the extension scheme `tw:curve` with the server's public key in `tw:serverKey`.
+    Curve {
+        /// The server's public key, Z85.
+        server_key: String,
+        /// An IP allow-list is in force too.
+        allow_list: bool,
+    },
+}
+
+impl SecurityScheme {
+    /// The name under `securityDefinitions`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NoSec { .. } => "nosec_sc",
+            Self::Basic { .. } => "basic_sc",
+            Self::Curve { .. } => "curve_sc",
+        }
+    }
+
+    fn definition(&self) -> Value {
+        let allow = |allow_list: bool| {
+            if allow_list { " Connections are accepted only from the server's IP allow-list." } else { "" }
+        };
+        match self {
+            Self::NoSec { allow_list: false } => json!({"scheme": "nosec"}),
+            Self::NoSec { allow_list: true } => json!({
+                "scheme": "nosec",
+                "description": format!("No credentials.{}", allow(true)),
+            }),
+            Self::Basic { allow_list } => json!({
+                "scheme": "basic",
+                "in": "auto",
+                "description": format!(
+                    "ZeroMQ PLAIN (ZMTP 3.0, RFC 24): a username and password in the connection handshake, sent in \
+                     clear text.{}",
+                    allow(*allow_list)
+                ),
+            }),
+            Self::Curve { server_key, allow_list } => json!({
+                "scheme": format!("{EXTENSION_PREFIX}:curve"),
+                format!("{EXTENSION_PREFIX}:serverKey"): server_key,
+                "description": format!(
+                    "ZeroMQ CURVE (ZMTP 3.0, RFC 26): encrypted connections; the client needs the server's public key \
+                     (tw:serverKey, Z85) and a key pair whose public key the server lists.{}",
+                    allow(*allow_list)
+                ),
+            }),
+        }
+    }
+}
+
 /// The addresses a TCP server on `host:port` is reached at (events on port + 1), for TDs made without a
 /// running server.
 pub fn tcp_addresses(host: &str, port: u16) -> BoundAddresses {
@@ -79,18 +156,36 @@ pub struct ThingDescription<'a> {
     thing_id: &'a str,
     addresses: Vec<&'a BoundAddresses>,
     skip_names: &'a [String],
+    security: Option<&'a SecurityScheme>,
 }
 
 impl<'a> ThingDescription<'a> {
     /// The description of `descriptor`, served as `thing_id` by server `server_id`.
     pub fn new(descriptor: &'a ThingDescriptor, server_id: &'a str, thing_id: &'a str) -> Self {
-        Self { descriptor, server_id, thing_id, addresses: Vec::new(), skip_names: &[] }
+        Self { descriptor, server_id, thing_id, addresses: Vec::new(), skip_names: &[], security: None }
     }
 
     /// Adds forms for a transport.
     pub fn served_on(mut self, addresses: &'a BoundAddresses) -> Self {
         self.addresses.push(addresses);
         self
+    }
+
+    /// Says that the TCP transport requires `scheme` (the TD of a server with
+    /// [`ServerBuilder::authentication`](crate::ServerBuilder::authentication)). Without TCP forms the TD stays
+    /// `nosec`; with TCP and other forms together, the others say `nosec` form by form.
+    pub fn secured_by(mut self, scheme: &'a SecurityScheme) -> Self {
+        self.security = Some(scheme);
+        self
+    }
+
+    /// The scheme that applies to the TD as a whole, and whether non-TCP forms must override it.
+    fn security(&self) -> (Option<&'a SecurityScheme>, bool) {
+        let tcp = self.addresses.iter().any(|a| a.protocol == Protocol::Tcp);
+        let secured = self.security.filter(|s| tcp && !matches!(s, SecurityScheme::NoSec { allow_list: false }));
+        let mixed = secured.is_some_and(|s| !matches!(s, SecurityScheme::NoSec { .. }))
+            && self.addresses.iter().any(|a| a.protocol != Protocol::Tcp);
+        (secured, mixed)
     }
 
     /// Leaves out these affordances (hololinked's `skip_names`).
@@ -111,11 +206,16 @@ impl<'a> ThingDescription<'a> {
 
     fn forms(&self, ops: &[&str], event: bool) -> Value {
         let mut forms = Vec::new();
+        let (_, mixed) = self.security();
         for a in &self.addresses {
             let href = if event { &a.event_href } else { &a.request_href };
             for ct in CONTENT_TYPES {
                 for op in ops {
-                    forms.push(json!({"href": href, "op": op, "contentType": ct}));
+                    let mut form = json!({"href": href, "op": op, "contentType": ct});
+                    if mixed && a.protocol != Protocol::Tcp {
+                        form["security"] = json!([NOSEC]);
+                    }
+                    forms.push(form);
                 }
             }
         }
@@ -201,8 +301,13 @@ impl<'a> ThingDescription<'a> {
             events.insert(e.name.into(), Value::Object(entry));
         }
 
+        let (secured, mixed) = if model { (None, false) } else { self.security() };
         let mut td = Map::new();
-        td.insert("@context".into(), json!([TD_CONTEXT]));
+        if matches!(secured, Some(SecurityScheme::Curve { .. })) {
+            td.insert("@context".into(), json!([TD_CONTEXT, {EXTENSION_PREFIX: EXTENSION_CONTEXT}]));
+        } else {
+            td.insert("@context".into(), json!([TD_CONTEXT]));
+        }
         if model {
             td.insert("@type".into(), json!("tm:ThingModel"));
         } else {
@@ -213,8 +318,22 @@ impl<'a> ThingDescription<'a> {
             td.insert("description".into(), Value::String(desc.to_owned()));
         }
         if !model {
-            td.insert("securityDefinitions".into(), json!({"nosec_sc": {"scheme": "nosec"}}));
-            td.insert("security".into(), json!(["nosec_sc"]));
+            let mut definitions = Map::new();
+            match secured {
+                Some(scheme) => {
+                    definitions.insert(scheme.name().into(), scheme.definition());
+                    if mixed {
+                        definitions.insert(NOSEC.into(), json!({"scheme": "nosec"}));
+                    }
+                    td.insert("securityDefinitions".into(), Value::Object(definitions));
+                    td.insert("security".into(), json!([scheme.name()]));
+                }
+                None => {
+                    definitions.insert(NOSEC.into(), json!({"scheme": "nosec"}));
+                    td.insert("securityDefinitions".into(), Value::Object(definitions));
+                    td.insert("security".into(), json!([NOSEC]));
+                }
+            }
         }
         td.insert("properties".into(), Value::Object(properties));
         td.insert("actions".into(), Value::Object(actions));

@@ -73,7 +73,8 @@ async fn the_python_lab_script_drives_the_simulated_lab() {
         .args(["--server-id", "py-lab", "--access-point", &address, "--overall-timeout", "120"])
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("finishes").expect("runs");
+    let output =
+        tokio::time::timeout(std::time::Duration::from_secs(150), output).await.expect("finishes").expect("runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -1,13 +1,19 @@
 //! thingwire's integration tests: one binary, one module per theme.
 
+mod bad_input;
 mod client;
 mod common;
 mod events;
+mod faults;
+mod fuzz_regressions;
 mod interop;
+mod limits;
+mod load;
 mod macros;
 mod malformed;
 mod ops;
 mod python_server;
 mod scheduling;
+mod security;
 mod td;
 mod vectors;
