@@ -126,7 +126,8 @@ const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,th
   --quick       short loops (about a minute in all)
   --match TEXT  only the raw/thingwire measurements whose label `stack op data size mode` contains TEXT,
                 e.g. --match 'thingwire readproperty Vec<f64> 64 B 64 in flight'
-  --time S      run each measurement for S seconds (no operation cap): for profiling one workload";
+  --time S      run each measurement for S seconds (no operation cap): for profiling one workload
+THINGWIRE_BENCH_SERVER_WRAPPER='valgrind --tool=callgrind' (for example) runs the server processes under it";
 
 fn list(s: &str, allowed: &[&str]) -> Result<Vec<String>, String> {
     s.split(',')
