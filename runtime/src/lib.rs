@@ -27,6 +27,7 @@ pub mod args;
 pub mod auth;
 mod bytes;
 pub mod client;
+mod codec;
 mod dynamic;
 pub mod error;
 pub mod event;

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Number of frames in every hololinked message.
@@ -26,6 +26,8 @@ pub const FRAME_COUNT: usize = 5;
 /// Deepest nesting a msgpack payload may have (serde_json's own limit for JSON): deeper data would exhaust
 /// the decoding thread's stack.
 pub const MAX_DEPTH: usize = 128;
+
+pub use crate::codec::{decode, encode, encode_into};
 
 /// The encoded form of "no payload": JSON `null`. An empty payload frame is a decode error for hololinked.
 pub const NULL_PAYLOAD: &[u8] = b"null";
@@ -179,51 +181,6 @@ impl fmt::Display for ContentType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Decodes a payload frame into `T` according to `content_type`.
-///
-/// `text/plain` payloads are handed to `T` as a string. An empty frame with a JSON or msgpack content type
-/// is an error, as it is for hololinked (no payload is spelled `null`).
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], content_type: &ContentType) -> Result<T, ProtocolError> {
-    let fail = |reason: String| ProtocolError::Payload { content_type: content_type.as_str().to_owned(), reason };
-    match content_type {
-        ContentType::Json => serde_json::from_slice(bytes).map_err(|e| fail(e.to_string())),
-        ContentType::Msgpack => {
-            let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-            de.set_max_depth(MAX_DEPTH);
-            T::deserialize(&mut de).map_err(|e| fail(e.to_string()))
-        }
-        ContentType::Text => {
-            let text = std::str::from_utf8(bytes).map_err(|e| fail(e.to_string()))?;
-            T::deserialize(de::value::StrDeserializer::<de::value::Error>::new(text)).map_err(|e| fail(e.to_string()))
-        }
-        ContentType::Other(s) => Err(ProtocolError::UnsupportedContentType(s.clone())),
-    }
-}
-
-/// Encodes `value` as `content_type` (JSON or msgpack; anything else is encoded as JSON).
-pub fn encode<T: Serialize + ?Sized>(value: &T, content_type: &ContentType) -> Result<Vec<u8>, ProtocolError> {
-    let mut out = Vec::new();
-    encode_into(&mut out, value, content_type)?;
-    Ok(out)
-}
-
-/// Like [`encode`], appending to `out`.
-pub fn encode_into<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
-    value: &T,
-    content_type: &ContentType,
-) -> Result<(), ProtocolError> {
-    let result = match content_type {
-        ContentType::Msgpack => {
-            let mut ser = rmp_serde::Serializer::new(&mut *out).with_struct_map();
-            value.serialize(&mut ser).map_err(|e| e.to_string())
-        }
-        _ => serde_json::to_writer(&mut *out, value).map_err(|e| e.to_string()),
-    };
-    result
-        .map_err(|reason| ProtocolError::Encode { content_type: content_type.for_reply().as_str().to_owned(), reason })
 }
 
 /// A timeout as hololinked sends it: seconds, where an absent key means "wait forever".
