@@ -27,6 +27,8 @@ pub const FRAME_COUNT: usize = 5;
 /// the decoding thread's stack.
 pub const MAX_DEPTH: usize = 128;
 
+mod fast;
+
 pub use crate::codec::{decode, encode, encode_into};
 
 /// The encoded form of "no payload": JSON `null`. An empty payload frame is a decode error for hololinked.
@@ -350,6 +352,17 @@ impl<'a> RequestHeader<'a> {
         }
         let text =
             std::str::from_utf8(frame).map_err(|e| ProtocolError::Header(format!("the header is not UTF-8 ({e})")))?;
+        if let Some(header) = fast::request_header(text) {
+            return Ok(header);
+        }
+        // serde's derived struct visitor would also take a JSON array, field by field.
+        if text.trim_start().starts_with('[') {
+            return Err(ProtocolError::Header(
+                "the header JSON has the wrong shape: it is an array; the header must be a JSON object with \
+                 messageType, messageID, senderID and receiverID"
+                    .into(),
+            ));
+        }
         serde_json::from_str(text).map_err(|e| ProtocolError::Header(describe_json_error(&e)))
     }
 
@@ -453,8 +466,7 @@ pub struct OutgoingThingContext {
 impl OutgoingRequestHeader<'_> {
     /// Encodes the header as compact JSON.
     pub fn encode(&self) -> Vec<u8> {
-        // Serializing plain strings, bools and floats into a Vec cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        fast::encode_request_header(self)
     }
 }
 
@@ -493,20 +505,22 @@ fn text_type<'a>() -> Cow<'a, str> {
 impl<'a> ResponseHeader<'a> {
     /// Decodes a response header (the client side). Unknown keys are ignored.
     pub fn decode(frame: &'a [u8]) -> Result<Self, ProtocolError> {
+        if let Some(header) = fast::response_header(frame) {
+            return Ok(header);
+        }
         serde_json::from_slice(frame).map_err(|e| ProtocolError::Header(describe_json_error(&e)))
     }
 
     /// Encodes the header as compact JSON.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(160 + self.message_id.len() + self.receiver_id.len());
+        let mut out = Vec::new();
         self.encode_into(&mut out);
         out
     }
 
     /// Appends the compact JSON encoding to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        // Strings only: serializing into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, self);
+        fast::encode_response_header(self, out);
     }
 
     /// The message type, if it is a known one.
