@@ -31,6 +31,10 @@
 //! the socket loop. IPC and INPROC are not covered: IPC is guarded by the socket files' permissions, INPROC
 //! never leaves the process. See `docs/security.md` for the threat model.
 //!
+//! The same handler enforces [`ServerBuilder::max_subscribers`](crate::ServerBuilder::max_subscribers): every
+//! TCP and IPC event socket has a ZAP domain of its own (with the server's rules on TCP, none on IPC), whose
+//! connections a socket monitor counts.
+//!
 //! PLAIN sends the password in clear text: use it on a network you trust, inside a VPN or an SSH tunnel, or
 //! use CURVE, which encrypts and authenticates both ends — when the libzmq build has it
 //! ([`curve_available`]; the libzmq that `zmq-sys` builds from source by default has no libsodium, so no
@@ -268,7 +272,7 @@ impl Auth {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Policy { server_id: server_id.to_owned(), mechanism: self.mechanism.clone(), allow })
+        Ok(Policy { server_id: server_id.to_owned(), mechanism: self.mechanism.clone(), allow, gate: None })
     }
 }
 
@@ -402,6 +406,94 @@ struct Policy {
     server_id: String,
     mechanism: Mechanism,
     allow: Vec<IpNet>,
+    /// For an event socket: the subscriber limit.
+    gate: Option<Arc<SubscriberGate>>,
+}
+
+/// Counts the connections of one event (PUB) socket through a libzmq socket monitor, and refuses new ones
+/// beyond a limit.
+///
+/// A thread reads the monitor's events for as long as the socket lives: libzmq sends them with blocking
+/// sends from its I/O thread, so a monitor nobody reads (or whose reader is gone) would stall every socket of
+/// the context. libzmq reports a connection as accepted before it asks ZAP about it; the ZAP handler waits
+/// until the thread has counted as many accepted connections as it was asked about, so the count it decides
+/// on includes the connection being decided.
+struct SubscriberGate {
+    limit: usize,
+    counts: Mutex<GateCounts>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateCounts {
+    /// Connections accepted and not yet disconnected (those still in their handshake included).
+    open: usize,
+    /// Connections accepted since the start.
+    accepted: u64,
+    /// ZAP requests since the start.
+    asked: u64,
+}
+
+impl SubscriberGate {
+    /// Starts monitoring `socket`'s connections (before it binds).
+    fn start(context: &zmq::Context, socket: &zmq::Socket, limit: usize) -> Result<Arc<Self>, ServerError> {
+        let err = |context: &'static str| move |source| ServerError::Zmq { context, source };
+        let endpoint = format!("inproc://thingwire-monitor-{}", crate::util::random_hex(16));
+        let events = zmq::SocketEvent::ACCEPTED as i32
+            | zmq::SocketEvent::DISCONNECTED as i32
+            | zmq::SocketEvent::MONITOR_STOPPED as i32;
+        socket.monitor(&endpoint, events).map_err(err("monitoring the event socket"))?;
+        let monitor = context.socket(zmq::PAIR).map_err(err("creating the event socket's monitor"))?;
+        // No high-water mark: libzmq's I/O thread must never wait for this reader.
+        monitor.set_rcvhwm(0).map_err(err("setting RCVHWM on the monitor"))?;
+        monitor.set_linger(0).map_err(err("setting LINGER on the monitor"))?;
+        monitor.connect(&endpoint).map_err(err("connecting the event socket's monitor"))?;
+        let gate = Arc::new(Self { limit, counts: Mutex::new(GateCounts::default()), changed: Default::default() });
+        let counting = Arc::clone(&gate);
+        std::thread::Builder::new()
+            .name("thingwire-subscribers".into())
+            .spawn(move || counting.count(&monitor))
+            .map_err(|_| ServerError::Zmq { context: "starting the subscriber counter", source: zmq::Error::ENOMEM })?;
+        Ok(gate)
+    }
+
+    /// Counts connections until the socket is closed (libzmq then sends `MONITOR_STOPPED`).
+    fn count(&self, monitor: &zmq::Socket) {
+        while let Ok(frames) = monitor.recv_multipart(0) {
+            // Frame 1: the event number (u16) and a value (u32), little-endian; frame 2: the endpoint.
+            let Some(event) = frames.first().and_then(|f| f.get(..2)) else { continue };
+            let event = u16::from_le_bytes([event[0], event[1]]);
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            if event == zmq::SocketEvent::ACCEPTED as u16 {
+                counts.open += 1;
+                counts.accepted += 1;
+            } else if event == zmq::SocketEvent::DISCONNECTED as u16 {
+                counts.open = counts.open.saturating_sub(1);
+            } else if event == zmq::SocketEvent::MONITOR_STOPPED as u16 {
+                return;
+            }
+            drop(counts);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Numbers a ZAP request (every one, refused or not: each comes after its connection's `ACCEPTED`).
+    fn ask(&self) -> u64 {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.asked += 1;
+        counts.asked
+    }
+
+    /// Whether the connection of ZAP request number `asked` fits, and how many are open with it.
+    fn admits(&self, asked: u64) -> (bool, usize) {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded, in case libzmq ever asks about a connection it did not report.
+        let (counts, _) = self
+            .changed
+            .wait_timeout_while(counts, std::time::Duration::from_secs(1), |c| c.accepted < asked)
+            .unwrap_or_else(|p| p.into_inner());
+        (counts.open <= self.limit, counts.open)
+    }
 }
 
 /// The ZAP domains of running servers → their rules. A domain not listed here is refused, so a socket that
@@ -429,10 +521,43 @@ impl ZapDomain {
     pub(crate) fn register(context: &zmq::Context, server_id: &str, auth: &Auth) -> Result<Self, ServerError> {
         let policy = policy_checked(auth, server_id)?;
         ensure_handler(context)?;
+        Ok(Self::insert(server_id, policy))
+    }
+
+    /// A domain for one event socket (TCP or IPC): `auth`'s rules when given, and at most `limit`
+    /// connections, counted by a monitor on `socket` (call before it binds, then [`ZapDomain::apply`]).
+    /// `Ok(None)` when the context has someone else's ZAP handler and no `auth` is asked for: the limit is
+    /// then not enforced (a warning says so) rather than handing that handler our connections.
+    pub(crate) fn register_events(
+        context: &zmq::Context,
+        server_id: &str,
+        auth: Option<&Auth>,
+        socket: &zmq::Socket,
+        limit: usize,
+    ) -> Result<Option<Self>, ServerError> {
+        let mut policy = match auth {
+            Some(auth) => policy_checked(auth, server_id)?,
+            None => {
+                Policy { server_id: server_id.to_owned(), mechanism: Mechanism::Null, allow: Vec::new(), gate: None }
+            }
+        };
+        match ensure_handler(context) {
+            Ok(()) => {}
+            Err(ServerError::Address { reason, .. }) if auth.is_none() => {
+                tracing::warn!(server = server_id, "the subscriber limit is not enforced: {reason}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+        policy.gate = Some(SubscriberGate::start(context, socket, limit)?);
+        Ok(Some(Self::insert(server_id, policy)))
+    }
+
+    fn insert(server_id: &str, policy: Policy) -> Self {
         let domain = format!("thingwire/{server_id}/{}", crate::util::random_hex(16));
         let mechanism = policy.mechanism.clone();
         policies().write().unwrap_or_else(|p| p.into_inner()).insert(domain.clone(), Arc::new(policy));
-        Ok(Self { domain, mechanism })
+        Self { domain, mechanism }
     }
 
     /// Sets the ZAP domain and the mechanism's server options on a socket (before it binds).
@@ -545,6 +670,7 @@ fn answer(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
         tracing::warn!(%domain, %address, "connection refused: its server is no longer running");
         return zap_reply(request_id, "400", "no such server", "");
     };
+    let asked = policy.gate.as_ref().map(|gate| gate.ask());
     let refuse = |why: &str, who: &str| {
         tracing::warn!(server = %policy.server_id, %address, mechanism = %mechanism, user = who, "connection refused: {why}");
         zap_reply(request_id.clone(), "400", why, "")
@@ -580,6 +706,14 @@ fn answer(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
         }
         _ => return refuse("unexpected mechanism", ""),
     };
+    if let (Some(gate), Some(asked)) = (&policy.gate, asked) {
+        // The connection being decided is among the open ones.
+        let (fits, open) = gate.admits(asked);
+        if !fits {
+            tracing::warn!(server = %policy.server_id, %address, open, limit = gate.limit, "subscriber refused: the limit is reached");
+            return zap_reply(request_id, "400", "subscriber limit reached", "");
+        }
+    }
     tracing::debug!(server = %policy.server_id, %address, %mechanism, %user, "connection authenticated");
     zap_reply(request_id, "200", "OK", &user)
 }

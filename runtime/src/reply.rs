@@ -1,7 +1,12 @@
 //! Building and routing replies: every reply is five frames addressed to the request header's `senderID`
-//! and handed to the socket task of the transport the request came in on.
+//! (or, for a message that could not be read, to the routing id of the socket that sent it) and handed to
+//! the socket task of the transport the request came in on.
+//!
+//! An admitted request holds one of its client's in-flight slots (counted by the socket task, per routing
+//! id): its reply carries the slot back, so the count drops exactly when the reply goes out; a request that
+//! is never answered (oneway, or whose answer was suppressed) gives the slot back when it is dropped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -9,20 +14,67 @@ use crate::error::ThingError;
 use crate::protocol::{ContentType, ErrorPayload, MessageType, NULL_PAYLOAD, ResponseHeader, TimeoutKind};
 use crate::thing::Output;
 
-/// Frames on their way to a socket task.
-pub(crate) type Outgoing = Vec<zmq::Message>;
+/// What a socket task is handed: frames to send (none when only a slot comes back), and the routing id of
+/// the client whose in-flight slot is released with them.
+pub(crate) struct Outgoing {
+    pub(crate) frames: Vec<zmq::Message>,
+    pub(crate) release: Option<zmq::Message>,
+}
 
 /// Where and how to answer one request.
-#[derive(Clone)]
 pub(crate) struct ReplyTo {
     pub(crate) tx: mpsc::UnboundedSender<Outgoing>,
     pub(crate) server_id: Arc<str>,
+    /// The `receiverID` of the reply, and where it is routed unless `route` is set.
     pub(crate) receiver: String,
+    /// The raw routing id to send to, when it is not `receiver` (a peer whose id is not UTF-8).
+    pub(crate) route: Option<Vec<u8>>,
     pub(crate) message_id: String,
     pub(crate) oneway: bool,
+    /// The routing id whose in-flight slot this request holds; given back with the first reply or on drop.
+    slot: Mutex<Option<zmq::Message>>,
+}
+
+/// A copy answers the same request but holds no slot (the invocation-timeout timer's copy).
+impl Clone for ReplyTo {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            server_id: Arc::clone(&self.server_id),
+            receiver: self.receiver.clone(),
+            route: self.route.clone(),
+            message_id: self.message_id.clone(),
+            oneway: self.oneway,
+            slot: Mutex::new(None),
+        }
+    }
+}
+
+impl Drop for ReplyTo {
+    fn drop(&mut self) {
+        let slot = self.slot.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(client) = slot {
+            let _ = self.tx.send(Outgoing { frames: Vec::new(), release: Some(client) });
+        }
+    }
 }
 
 impl ReplyTo {
+    pub(crate) fn new(
+        tx: mpsc::UnboundedSender<Outgoing>,
+        server_id: Arc<str>,
+        receiver: String,
+        message_id: String,
+        oneway: bool,
+    ) -> Self {
+        Self { tx, server_id, receiver, route: None, message_id, oneway, slot: Mutex::new(None) }
+    }
+
+    /// Makes this request hold an in-flight slot of the client with routing id `client`.
+    pub(crate) fn hold_slot(&mut self, client: zmq::Message) {
+        *self.slot.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    }
+
     fn send(&self, kind: MessageType, content_type: &str, payload: Vec<u8>, preserialized: Vec<u8>) {
         let header = ResponseHeader {
             message_type: kind.as_str().into(),
@@ -38,14 +90,16 @@ impl ReplyTo {
         };
         let mut header_bytes = Vec::with_capacity(200 + self.message_id.len() + self.receiver.len());
         header.encode_into(&mut header_bytes);
+        let route = self.route.as_deref().unwrap_or(self.receiver.as_bytes());
         let frames = vec![
-            zmq::Message::from(self.receiver.as_bytes()),
+            zmq::Message::from(route),
             zmq::Message::new(),
             zmq::Message::from(&header_bytes[..]),
             message_from(payload),
             message_from(preserialized),
         ];
-        if self.tx.send(frames).is_err() {
+        let release = self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if self.tx.send(Outgoing { frames, release }).is_err() {
             tracing::debug!(message_id = %self.message_id, "reply dropped: the transport is closed");
         }
     }

@@ -601,10 +601,12 @@ impl<T: Thing> Scheduler<T> {
             request.reply.error(MessageType::Exception, &err, &request.origin(&self.id), None);
             return;
         };
-        let waiting = self.pending.load(Ordering::Acquire);
-        if waiting >= self.limits.max_queue {
+        // `pending` counts the queued requests and the one the queue task is running.
+        let queued = self.pending.load(Ordering::Acquire);
+        if queued >= self.limits.max_queue {
             let err = ThingError::runtime(format!(
-                "the server is busy: {waiting} requests are already waiting for `{}` (limit {}); retry later",
+                "the server is busy: the queue of `{}` holds {queued} requests, the running one included (limit {}); \
+                 retry later",
                 self.id, self.limits.max_queue
             ));
             request.reply.error(MessageType::Exception, &err, &request.origin(&self.id), None);

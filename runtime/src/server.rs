@@ -21,8 +21,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use tmq::AsZmqSocket;
 use tokio::sync::{mpsc, watch};
 
 use crate::auth::{Auth, ZapDomain};
@@ -33,7 +31,7 @@ use crate::reply::{Outgoing, ReplyTo};
 use crate::scheduler::{self, Op, Request, Runner, Scheduler, SchedulerLimits};
 use crate::td;
 use crate::thing::Thing;
-use crate::transport::{self, BoundAddresses, Protocol, Transport};
+use crate::transport::{self, BoundAddresses, Incoming, Protocol, ReadLimits, RouterSocket, Transport};
 
 /// Name of the bootstrap action answered by the server itself.
 pub const GET_THING_DESCRIPTION: &str = "get_thing_description";
@@ -64,7 +62,10 @@ pub struct ServerBuilder {
     context: Option<zmq::Context>,
     allow_remote_exit: bool,
     max_message_size: usize,
+    max_frames: usize,
     max_queue: usize,
+    max_in_flight: usize,
+    max_subscribers: usize,
     event_hwm: i32,
     shutdown_grace: Duration,
     observe_interval: Option<Duration>,
@@ -90,7 +91,10 @@ impl ServerBuilder {
             context: None,
             allow_remote_exit: false,
             max_message_size: 64 << 20,
+            max_frames: 16,
             max_queue: 4096,
+            max_in_flight: 256,
+            max_subscribers: 1024,
             event_hwm: 10_000,
             shutdown_grace: Duration::from_secs(5),
             observe_interval: None,
@@ -153,10 +157,39 @@ impl ServerBuilder {
         self
     }
 
-    /// Most requests that may wait in one Thing's queue; the excess gets an `EXCEPTION` saying the server is
-    /// busy. Default 4096.
+    /// Most frames a message may have; a message with more gets `INVALID_MESSAGE`. Its frames past the limit
+    /// (or past [`max_message_size`](Self::max_message_size)) are dropped as they are read, so the server
+    /// never holds them (libzmq itself receives a whole message before it hands over the first frame).
+    /// Default 16, at least 5 (a hololinked message has 5).
+    pub fn max_frames(mut self, frames: usize) -> Self {
+        self.max_frames = frames.max(protocol::FRAME_COUNT);
+        self
+    }
+
+    /// Most requests that may be in one Thing's queue, the running one included; the excess gets an
+    /// `EXCEPTION` saying the server is busy. Default 4096.
     pub fn max_queue_length(mut self, requests: usize) -> Self {
         self.max_queue = requests.max(1);
+        self
+    }
+
+    /// Most requests one client (one routing id, on one transport) may have in flight: admitted to a Thing
+    /// and not yet answered — queued, running, concurrent and threaded alike. The excess gets an `EXCEPTION`
+    /// (`RuntimeError`) at once; a slot is given back when the request's reply (or `TIMEOUT`) is sent, or,
+    /// for a oneway request, when the server is done with it. Default 256.
+    pub fn max_in_flight_per_client(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// Most event subscribers per TCP or IPC transport: a connection to the event socket beyond the limit
+    /// fails its ZeroMQ handshake (ZAP status 400, "subscriber limit reached"; libzmq does not retry it), and
+    /// a slot comes back when a subscriber disconnects. thingwire's ZAP handler decides, so when another
+    /// library's ZAP handler is bound in the context (and no [`authentication`](Self::authentication) is
+    /// set) the limit is not enforced and a warning says so. INPROC subscribers have no handshake and are
+    /// not limited. Default 1024.
+    pub fn max_subscribers(mut self, subscribers: usize) -> Self {
+        self.max_subscribers = subscribers.max(1);
         self
     }
 
@@ -228,10 +261,12 @@ impl ServerBuilder {
         };
         let mut bound = Vec::new();
         let mut pubs = Vec::new();
+        let mut gates = Vec::new();
         let mut cleanup = Vec::new();
         for t in &self.transports {
             let b = bind_transport(&context, &self.id, t, &self, zap.as_ref(), &mut cleanup)?;
             pubs.push(b.publisher);
+            gates.extend(b.gate);
             bound.push((b.router, b.addresses));
         }
         let publisher = Publisher::new(&self.id, pubs);
@@ -248,9 +283,12 @@ impl ServerBuilder {
             addresses: bound.iter().map(|(_, a)| a.clone()).collect(),
             allow_remote_exit: self.allow_remote_exit,
             max_message_size: self.max_message_size,
+            max_frames: self.max_frames,
+            max_in_flight: self.max_in_flight,
             shutdown: shutdown_tx,
             security: self.auth.as_ref().map(Auth::td_scheme),
             _zap: zap,
+            _event_gates: gates,
         });
         let mut tasks = Vec::new();
         for (router, addresses) in bound {
@@ -286,9 +324,11 @@ fn validate_id(id: &str) -> Result<(), ServerError> {
 }
 
 struct BoundTransport {
-    router: tmq::router::Router,
+    router: RouterSocket,
     publisher: zmq::Socket,
     addresses: BoundAddresses,
+    /// The event socket's ZAP domain (its subscriber limit, and `auth` on TCP).
+    gate: Option<ZapDomain>,
 }
 
 fn zmq_err(context: &'static str) -> impl FnOnce(zmq::Error) -> ServerError {
@@ -331,7 +371,7 @@ fn bind_transport(
     zap: Option<&ZapDomain>,
     cleanup: &mut Vec<PathBuf>,
 ) -> Result<BoundTransport, ServerError> {
-    let (router, publisher, addresses) = match t {
+    let (router, publisher, addresses, gate) = match t {
         Transport::Tcp(address) => {
             let (host, port) = transport::parse_tcp(address)?;
             let href_host = transport::href_host(&host);
@@ -342,8 +382,8 @@ fn bind_transport(
                 let publisher = new_pub(ctx, server_id, builder)?;
                 if let Some(zap) = zap {
                     zap.apply(&router)?;
-                    zap.apply(&publisher)?;
                 }
+                let gate = event_gate(ctx, server_id, builder.auth.as_ref(), &publisher, builder)?;
                 let req_addr = if port == 0 { format!("tcp://{host}:*") } else { format!("tcp://{host}:{port}") };
                 router.bind(&req_addr).map_err(|e| {
                     bind_err(
@@ -365,7 +405,7 @@ fn bind_transport(
                             requests,
                             events: ev_addr,
                         };
-                        break (router, publisher, addresses);
+                        break (router, publisher, addresses, gate);
                     }
                     Err(e) if port == 0 && attempt < 20 => {
                         tracing::debug!(error = %e, "event port after a free request port is taken, trying another");
@@ -403,6 +443,8 @@ fn bind_transport(
             }
             let router = new_router(ctx, server_id, builder)?;
             let publisher = new_pub(ctx, server_id, builder)?;
+            // IPC is not authenticated (the socket files' permissions guard it); only the limit applies.
+            let gate = event_gate(ctx, server_id, None, &publisher, builder)?;
             let requests = format!("ipc://{}", req_path.display());
             let events = format!("ipc://{}", ev_path.display());
             router.bind(&requests).map_err(|e| bind_err("the request socket", &requests, e, ""))?;
@@ -416,7 +458,7 @@ fn bind_transport(
                 requests,
                 events,
             };
-            (router, publisher, addresses)
+            (router, publisher, addresses, gate)
         }
         Transport::Inproc => {
             let router = new_router(ctx, server_id, builder)?;
@@ -434,22 +476,27 @@ fn bind_transport(
                 requests,
                 events,
             };
-            (router, publisher, addresses)
+            // INPROC connections have no handshake to refuse: no subscriber limit.
+            (router, publisher, addresses, None)
         }
     };
-    let router = tmq_router(router)?;
-    Ok(BoundTransport { router, publisher, addresses })
+    let router = RouterSocket::new(router)?;
+    Ok(BoundTransport { router, publisher, addresses, gate })
 }
 
-fn tmq_router(socket: zmq::Socket) -> Result<tmq::router::Router, ServerError> {
-    use tmq::FromZmqSocket;
-    tmq::router::Router::from_zmq_socket(socket).map_err(|e| ServerError::Zmq {
-        context: "registering the socket with tokio",
-        source: match e {
-            tmq::TmqError::Zmq(z) => z,
-            _ => zmq::Error::EINVAL,
-        },
-    })
+/// Registers an event socket's ZAP domain: the subscriber limit, plus `auth` (TCP only).
+fn event_gate(
+    ctx: &zmq::Context,
+    server_id: &str,
+    auth: Option<&Auth>,
+    publisher: &zmq::Socket,
+    builder: &ServerBuilder,
+) -> Result<Option<ZapDomain>, ServerError> {
+    let gate = ZapDomain::register_events(ctx, server_id, auth, publisher, builder.max_subscribers)?;
+    if let Some(gate) = &gate {
+        gate.apply(publisher)?;
+    }
+    Ok(gate)
 }
 
 fn bound_port(socket: &zmq::Socket) -> Result<u16, ServerError> {
@@ -469,11 +516,15 @@ struct Shared {
     addresses: Vec<BoundAddresses>,
     allow_remote_exit: bool,
     max_message_size: usize,
+    max_frames: usize,
+    max_in_flight: usize,
     shutdown: watch::Sender<bool>,
     /// What the TCP transport requires, for TDs.
     security: Option<td::SecurityScheme>,
     /// Keeps the server's ZAP rules registered while its sockets live.
     _zap: Option<ZapDomain>,
+    /// The same for the event sockets (subscriber limits).
+    _event_gates: Vec<ZapDomain>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -581,36 +632,35 @@ impl Server {
 
 /// The task that owns one transport's ROUTER socket.
 async fn socket_loop(
-    mut router: tmq::router::Router,
+    mut router: RouterSocket,
     protocol: Protocol,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+    let mut in_flight = InFlight::new(shared.max_in_flight);
+    let limits = ReadLimits { max_frames: shared.max_frames, max_bytes: shared.max_message_size };
     loop {
         tokio::select! {
             biased;
-            Some(frames) = rx.recv() => {
-                send(&router, frames);
+            Some(out) = rx.recv() => {
+                deliver(&router, &mut in_flight, out);
                 // Drain what is ready without going back to the poller.
                 for _ in 0..64 {
                     match rx.try_recv() {
-                        Ok(frames) => send(&router, frames),
+                        Ok(out) => deliver(&router, &mut in_flight, out),
                         Err(_) => break,
                     }
                 }
             }
-            incoming = router.next() => match incoming {
-                Some(Ok(multipart)) => {
-                    let frames: Vec<zmq::Message> = multipart.0.into();
-                    handle_message(frames, protocol, &shared, &tx);
-                }
-                Some(Err(e)) => {
+            incoming = router.recv(limits) => match incoming {
+                Ok(incoming) => handle_message(incoming, protocol, &shared, &tx, &mut in_flight),
+                Err(zmq::Error::ETERM) => break,
+                Err(e) => {
                     tracing::warn!(error = %e, "receiving on the request socket failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                None => break,
             },
             _ = wait_true(&mut shutdown) => break,
         }
@@ -618,48 +668,143 @@ async fn socket_loop(
     // Stop reading; flush the replies of operations that finish within the grace period.
     drop(tx);
     let deadline = tokio::time::Instant::now() + grace;
-    while let Ok(Some(frames)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        send(&router, frames);
+    while let Ok(Some(out)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        deliver(&router, &mut in_flight, out);
     }
 }
 
-fn send(router: &tmq::router::Router, frames: Outgoing) {
-    if let Err(e) = router.get_socket().send_multipart(frames, zmq::DONTWAIT) {
+fn deliver(router: &RouterSocket, in_flight: &mut InFlight, out: Outgoing) {
+    if let Some(client) = &out.release {
+        in_flight.release(client);
+    }
+    if out.frames.is_empty() {
+        return;
+    }
+    if let Err(e) = router.socket().send_multipart(out.frames, zmq::DONTWAIT) {
         // EHOSTUNREACH: the client is gone; EAGAIN: its queue is full. Either way the reply cannot go out.
         tracing::debug!(error = %e, "reply not delivered: the client is gone or not reading");
     }
 }
 
+/// Requests admitted and not yet answered, per client routing id, on one ROUTER socket (routing ids are
+/// per socket, and only its task touches the counts: no lock). Entries go when they reach zero.
+struct InFlight {
+    limit: usize,
+    counts: HashMap<ClientKey, usize>,
+}
+
+/// A routing id as a map key, in a `zmq::Message` (ids up to 33 bytes are stored inline, without a heap
+/// allocation); looked up by its bytes.
+struct ClientKey(zmq::Message);
+
+impl PartialEq for ClientKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0[..] == other.0[..]
+    }
+}
+
+impl Eq for ClientKey {}
+
+impl std::hash::Hash for ClientKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0[..].hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for ClientKey {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl InFlight {
+    fn new(limit: usize) -> Self {
+        Self { limit, counts: HashMap::new() }
+    }
+
+    /// Takes a slot for `client`; `Err(count)` when it already has `limit` requests in flight.
+    fn admit(&mut self, client: &[u8]) -> Result<(), usize> {
+        match self.counts.get_mut(client) {
+            Some(n) if *n >= self.limit => Err(*n),
+            Some(n) => {
+                *n += 1;
+                Ok(())
+            }
+            None => {
+                self.counts.insert(ClientKey(zmq::Message::from(client)), 1);
+                Ok(())
+            }
+        }
+    }
+
+    fn release(&mut self, client: &[u8]) {
+        if let Some(n) = self.counts.get_mut(client) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(client);
+            }
+        }
+    }
+}
+
 fn handle_message(
-    frames: Vec<zmq::Message>,
+    incoming: Incoming,
     protocol: Protocol,
     shared: &Arc<Shared>,
     tx: &mpsc::UnboundedSender<Outgoing>,
+    in_flight: &mut InFlight,
 ) {
-    let identity = frames.first().map(|f| String::from_utf8_lossy(f).into_owned()).unwrap_or_default();
-    let invalid = |receiver: String, message_id: String, message: String| {
-        let reply = ReplyTo { tx: tx.clone(), server_id: Arc::clone(&shared.id), receiver, message_id, oneway: false };
+    let Incoming { mut frames, count, bytes } = incoming;
+    // A message refused before its header is trusted is answered to the routing id of the socket that sent
+    // it, byte for byte: the peer cannot forge it, and it need not be UTF-8.
+    let invalid_to_peer = |frames: &[zmq::Message], message_id: String, message: String| {
+        let peer = frames.first().map_or(&[][..], |f| &f[..]);
+        let mut reply = ReplyTo::new(
+            tx.clone(),
+            Arc::clone(&shared.id),
+            String::from_utf8_lossy(peer).into_owned(),
+            message_id,
+            false,
+        );
+        reply.route = Some(peer.to_vec());
         tracing::debug!(%message, "invalid message");
         reply.error(MessageType::InvalidMessage, &ThingError::value_error(message), "message border", None);
     };
-    if frames.len() < 3 {
-        return invalid(identity, String::new(), count_message(frames.len()));
+    let salvaged_id =
+        |frames: &[zmq::Message]| frames.get(2).and_then(|h| protocol::salvage_ids(h).0).unwrap_or_default();
+    if count > shared.max_frames {
+        let message = format!(
+            "the message has {count} frames, over this server's limit of {} (a hololinked message has {})",
+            shared.max_frames,
+            protocol::FRAME_COUNT
+        );
+        return invalid_to_peer(&frames, salvaged_id(&frames), message);
+    }
+    if bytes > shared.max_message_size {
+        let message =
+            format!("the message is {bytes} bytes, over this server's limit of {} bytes", shared.max_message_size);
+        return invalid_to_peer(&frames, salvaged_id(&frames), message);
+    }
+    if count < 3 {
+        return invalid_to_peer(&frames, String::new(), count_message(count));
     }
     let header = match RequestHeader::decode(&frames[2]) {
         Ok(h) => h,
         Err(e) => {
-            let (message_id, sender) = protocol::salvage_ids(&frames[2]);
             // The identity frame is the real peer; a salvaged senderID may be anything.
-            let _ = sender;
-            return invalid(identity, message_id.unwrap_or_default(), format!("{e}"));
+            return invalid_to_peer(&frames, salvaged_id(&frames), format!("{e}"));
         }
     };
-    let reply = ReplyTo {
-        tx: tx.clone(),
-        server_id: Arc::clone(&shared.id),
-        receiver: header.sender_id.clone().into_owned(),
-        message_id: header.message_id.clone().into_owned(),
-        oneway: header.server_execution_context.oneway,
+    let mut reply = ReplyTo::new(
+        tx.clone(),
+        Arc::clone(&shared.id),
+        header.sender_id.clone().into_owned(),
+        header.message_id.clone().into_owned(),
+        header.server_execution_context.oneway,
+    );
+    let invalid = |reply: ReplyTo, message: String| {
+        tracing::debug!(%message, "invalid message");
+        reply.error(MessageType::InvalidMessage, &ThingError::value_error(message), "message border", None);
     };
     match header.kind() {
         MessageType::Handshake => return reply.handshake(),
@@ -678,16 +823,8 @@ fn handle_message(
         }
         _ => {}
     }
-    if frames.len() != protocol::FRAME_COUNT {
-        return invalid(reply.receiver, reply.message_id, count_message(frames.len()));
-    }
-    let size: usize = frames.iter().map(|f| f.len()).sum();
-    if size > shared.max_message_size {
-        return invalid(
-            reply.receiver,
-            reply.message_id,
-            format!("the message is {size} bytes, over this server's limit of {} bytes", shared.max_message_size),
-        );
+    if count != protocol::FRAME_COUNT {
+        return invalid(reply, count_message(count));
     }
     if header.thing_id.is_empty()
         && header.objekt.as_deref() == Some(LIST_THINGS)
@@ -706,7 +843,7 @@ fn handle_message(
             Some(s) => format!("no thing with id `{}` on server `{}`, did you mean `{s}`?", header.thing_id, shared.id),
             None => format!("no thing with id `{}` on server `{}`; it serves {:?}", header.thing_id, shared.id, ids),
         };
-        return invalid(reply.receiver, reply.message_id, message);
+        return invalid(reply, message);
     };
     let content_type = header.content_type();
     let objekt = header.objekt.as_deref();
@@ -785,10 +922,20 @@ fn handle_message(
         Ok(op) => op,
         Err(e) => return reply.error(MessageType::Exception, &e, &origin(), None),
     };
+    if let Err(n) = in_flight.admit(&frames[0]) {
+        let e = ThingError::runtime(format!(
+            "client `{}` has {n} requests in flight (limit {}): wait for their replies before sending more",
+            String::from_utf8_lossy(&frames[0]),
+            in_flight.limit
+        ));
+        return reply.error(MessageType::Exception, &e, &origin(), None);
+    }
     let ctx = header.server_execution_context;
     let fetch_logs = header.thing_execution_context.fetch_execution_logs;
     drop(_entered);
     drop(header);
+    // The routing id moves into the slot; nothing reads frame 0 after this.
+    reply.hold_slot(std::mem::replace(&mut frames[0], zmq::Message::new()));
     let request = Request { frames, op, name, content_type, ctx, fetch_logs, reply, span, state: None, timer: None };
     Arc::clone(runner).submit(request);
 }
@@ -855,4 +1002,26 @@ fn thing_description_reply(
     }
     let td = td.skip(&skip).to_json();
     crate::thing::Output::value(&td, content_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_counts_per_client_and_forgets_clients_at_zero() {
+        let mut in_flight = InFlight::new(2);
+        assert_eq!(in_flight.admit(b"a"), Ok(()));
+        assert_eq!(in_flight.admit(b"a"), Ok(()));
+        assert_eq!(in_flight.admit(b"a"), Err(2), "the third is over the limit");
+        assert_eq!(in_flight.admit(b"\xff"), Ok(()), "counted per client, ids need not be UTF-8");
+        in_flight.release(b"a");
+        assert_eq!(in_flight.admit(b"a"), Ok(()), "a released slot is free again");
+        in_flight.release(b"a");
+        in_flight.release(b"a");
+        in_flight.release(b"\xff");
+        assert!(in_flight.counts.is_empty(), "no entry is kept for a client with nothing in flight");
+        in_flight.release(b"unknown");
+        assert!(in_flight.counts.is_empty());
+    }
 }

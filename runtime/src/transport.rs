@@ -10,8 +10,11 @@
 //! | IPC | `ipc://<dir>/<safe(id)>.ipc`, `<dir>` = `~/.hololinked/sockets` | `ipc://<dir>/<safe(id)>.event-publisher.ipc` |
 //! | INPROC | `inproc://<id>` | `inproc://<id>/event-publisher` |
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use tokio::io::unix::AsyncFd;
 
 use crate::error::ServerError;
 
@@ -151,6 +154,105 @@ fn hostname() -> Option<String> {
 /// Whether a live server answers on the Unix socket at `path` (a leftover file from a crash does not).
 pub(crate) fn ipc_in_use(path: &Path) -> bool {
     std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+/// A ROUTER socket registered with tokio, read one frame at a time so that a message's frames beyond a limit
+/// are dropped as they are read (tmq's stream collects every frame of a message first).
+pub(crate) struct RouterSocket {
+    fd: AsyncFd<ZmqFd>,
+}
+
+struct ZmqFd {
+    socket: zmq::Socket,
+    fd: RawFd,
+}
+
+impl AsRawFd for ZmqFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+/// What a message may hold before its further frames are dropped unread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadLimits {
+    /// Frames kept per message.
+    pub(crate) max_frames: usize,
+    /// Bytes kept per message (all frames together).
+    pub(crate) max_bytes: usize,
+}
+
+/// One message as read: the frames kept, and what the whole message had.
+pub(crate) struct Incoming {
+    /// The first three frames always (routing id, delimiter, header: each bounded by libzmq's `MAXMSGSIZE`),
+    /// then frames while the message stays within [`ReadLimits`]. All of them when it did.
+    pub(crate) frames: Vec<zmq::Message>,
+    /// How many frames the message had.
+    pub(crate) count: usize,
+    /// How many bytes its frames had together.
+    pub(crate) bytes: usize,
+}
+
+impl Incoming {
+    /// Whether the message stayed within the limits (then `frames` holds all of it).
+    pub(crate) fn within(&self, limits: ReadLimits) -> bool {
+        self.count <= limits.max_frames && self.bytes <= limits.max_bytes
+    }
+}
+
+impl RouterSocket {
+    pub(crate) fn new(socket: zmq::Socket) -> Result<Self, ServerError> {
+        let err = |source| ServerError::Zmq { context: "registering the socket with tokio", source };
+        let fd = socket.get_fd().map_err(err)?;
+        // `AsyncFd::register` would need `unsafe`, which this crate forbids; its condition holds here: the fd
+        // is libzmq's signaller of `socket`, which `ZmqFd` owns, so it stays open as long as it is registered.
+        #[allow(deprecated, reason = "the safe constructor, sound here: the socket owning the fd lives inside it")]
+        let fd = AsyncFd::new(ZmqFd { socket, fd }).map_err(|_| err(zmq::Error::EINVAL))?;
+        Ok(Self { fd })
+    }
+
+    pub(crate) fn socket(&self) -> &zmq::Socket {
+        &self.fd.get_ref().socket
+    }
+
+    /// The next message. libzmq's `ZMQ_FD` only signals that something changed (and a send may consume the
+    /// signal), so every wait is preceded by a non-blocking read, which also processes libzmq's pending
+    /// commands: call it afresh after sending.
+    pub(crate) async fn recv(&mut self, limits: ReadLimits) -> Result<Incoming, zmq::Error> {
+        loop {
+            if let Some(message) = self.try_recv(limits)? {
+                return Ok(message);
+            }
+            // `&mut`: a zmq socket is `Send` but not `Sync`, so the future may hold only an exclusive borrow.
+            let mut ready = self.fd.readable_mut().await.map_err(|_| zmq::Error::EINVAL)?;
+            ready.clear_ready();
+        }
+    }
+
+    fn try_recv(&self, limits: ReadLimits) -> Result<Option<Incoming>, zmq::Error> {
+        let socket = self.socket();
+        let mut first = zmq::Message::new();
+        match socket.recv(&mut first, zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut more = first.get_more();
+        let mut incoming = Incoming { count: 1, bytes: first.len(), frames: Vec::with_capacity(5) };
+        incoming.frames.push(first);
+        while more {
+            // The rest of a multipart message is always there once its first frame is.
+            let mut frame = zmq::Message::new();
+            socket.recv(&mut frame, zmq::DONTWAIT)?;
+            more = frame.get_more();
+            incoming.count += 1;
+            incoming.bytes = incoming.bytes.saturating_add(frame.len());
+            if incoming.count <= 3 || incoming.within(limits) {
+                incoming.frames.push(frame);
+            }
+        }
+        Ok(Some(incoming))
+    }
 }
 
 #[cfg(test)]

@@ -812,7 +812,7 @@ async fn frames_and_utf8() {
     run_matrix(|c| {
         let mut rows = Vec::new();
         let count_text = "does not match the number of message parts";
-        for seen in [2usize, 3, 4, 6, 7, 1000, 10_000] {
+        for seen in [2usize, 3, 4, 6, 7, 16] {
             let h = read_serial(c);
             let id = h["messageID"].as_str().expect("id").to_owned();
             let mut body: Frames = vec![vec![], to_bytes(&h), b"null".to_vec(), vec![]];
@@ -825,6 +825,18 @@ async fn frames_and_utf8() {
                 expect: Invalid { text: count_text, salvaged: seen >= 3 },
             });
         }
+        // Past `max_frames` (default 16) the frames are dropped as they are read.
+        for (seen, text) in [
+            (17usize, "the message has 17 frames, over this server's limit of 16 (a hololinked message has 5)"),
+            (1000, "the message has 1000 frames, over this server's limit of 16"),
+            (10_000, "the message has 10000 frames, over this server's limit of 16"),
+        ] {
+            let h = read_serial(c);
+            let id = h["messageID"].as_str().expect("id").to_owned();
+            let mut body: Frames = vec![vec![], to_bytes(&h), b"null".to_vec(), vec![]];
+            body.resize(seen - 1, b"x".to_vec());
+            rows.push(Row { name: format!("{seen} frames"), body, id, expect: Invalid { text, salvaged: true } });
+        }
         let h = read_serial(c);
         let id = h["messageID"].as_str().expect("id").to_owned();
         let body: Frames = std::iter::repeat_n(vec![0xff, 0xfe], 1000).collect();
@@ -832,7 +844,7 @@ async fn frames_and_utf8() {
             name: "1000 frames of garbage".into(),
             body,
             id: String::new(),
-            expect: Invalid { text: "not UTF-8", salvaged: false },
+            expect: Invalid { text: "the message has 1001 frames, over this server's limit of 16", salvaged: false },
         });
         // A HANDSHAKE is answered before the frame count is checked.
         let hs = c.header("HANDSHAKE", "", Some(""), "", json!({}));
@@ -959,8 +971,18 @@ async fn message_types_and_oneway() {
     .await;
 }
 
-/// Frame 0 as the server sees it is the client's routing id; one that is not UTF-8 still gets its
-/// well-formed requests answered (through `senderID`).
+/// The reply a non-UTF-8 peer gets, as a DEALER sees it: `[delimiter, header, payload, preserialized]`.
+async fn dealer_reply(dealer: &mut tmq::dealer::Dealer) -> Reply {
+    let got = tokio::time::timeout(Duration::from_secs(5), dealer.next()).await;
+    let Ok(Some(Ok(multipart))) = got else { panic!("no reply reached the non-UTF-8 peer: {got:?}") };
+    let mut frames: Frames = multipart.iter().map(|m| m.to_vec()).collect();
+    // `Reply::parse` takes the frames as a ROUTER client sees them (the server's id first).
+    frames.insert(0, b"server".to_vec());
+    Reply::parse(&frames)
+}
+
+/// Frame 0 as the server sees it is the client's routing id, which need not be UTF-8: the INVALID_MESSAGE
+/// for a message over a limit goes back to it byte for byte too, and the server goes on serving others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_utf8_identity() {
     let (server, address) = sensor_server(Protocol::Inproc).await;
@@ -969,14 +991,14 @@ async fn non_utf8_identity() {
         .set_linger(0)
         .connect(&address)
         .expect("connect");
-    // A malformed message from it: the INVALID_MESSAGE is addressed to the lossy UTF-8 form of its id
-    // (finding B2), so it is lost; the server goes on serving others.
-    let garbage: Vec<zmq::Message> = vec![zmq::Message::new(), zmq::Message::from(&b"{not json"[..])];
-    dealer.send(garbage).await.expect("send");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), dealer.next()).await.is_err(),
-        "nothing comes back to a peer whose routing id is not UTF-8"
-    );
+    let frames: Vec<zmq::Message> = std::iter::once(zmq::Message::new())
+        .chain(std::iter::repeat_with(|| zmq::Message::from(&b"x"[..])).take(40))
+        .collect();
+    dealer.send(frames).await.expect("send");
+    let reply = dealer_reply(&mut dealer).await;
+    assert_eq!(reply.kind, "INVALID_MESSAGE", "{reply:?}");
+    reply.assert_error_shape("ValueError", "the message has 42 frames, over this server's limit of 16");
+    assert_eq!(reply.header["receiverID"], "\u{fffd}\u{fffd}-dealer", "receiverID: the id as lossy UTF-8");
     let mut c = RawClient::connect(&address, server.id()).await;
     still_serves(&mut c, "a malformed message from a non-UTF-8 peer").await;
     server.shutdown().await;
@@ -985,7 +1007,6 @@ async fn non_utf8_identity() {
 /// B1 (docs/bad-input.md): a header sent as a JSON array is accepted field by field (serde's derived
 /// struct visitor takes sequences); hololinked and every other thingwire path want an object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding B1 in docs/bad-input.md: runtime change pending"]
 async fn b1_a_json_array_is_not_a_header() {
     let (server, address) = sensor_server(Protocol::Inproc).await;
     let mut c = RawClient::connect(&address, server.id()).await;
@@ -998,10 +1019,9 @@ async fn b1_a_json_array_is_not_a_header() {
     server.shutdown().await;
 }
 
-/// B2 (docs/bad-input.md): the INVALID_MESSAGE for a peer whose routing id is not UTF-8 is addressed to the
-/// lossy UTF-8 form of that id, so it never arrives.
+/// B2 (docs/bad-input.md, fixed): the INVALID_MESSAGE for a peer whose routing id is not UTF-8 was
+/// addressed to the lossy UTF-8 form of that id, so it never arrived; it goes to the raw routing id now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding B2 in docs/bad-input.md: runtime change pending"]
 async fn b2_invalid_message_reaches_a_non_utf8_peer() {
     let (server, address) = sensor_server(Protocol::Inproc).await;
     let mut dealer = tmq::dealer(thingwire::transport::context())
@@ -1011,13 +1031,17 @@ async fn b2_invalid_message_reaches_a_non_utf8_peer() {
         .expect("connect");
     let garbage: Vec<zmq::Message> = vec![zmq::Message::new(), zmq::Message::from(&b"{not json"[..])];
     dealer.send(garbage).await.expect("send");
-    let got = tokio::time::timeout(Duration::from_secs(2), dealer.next()).await;
-    assert!(matches!(got, Ok(Some(Ok(_)))), "B2: the INVALID_MESSAGE goes back to the raw routing id");
+    let reply = dealer_reply(&mut dealer).await;
+    assert_eq!(reply.kind, "INVALID_MESSAGE", "B2: the INVALID_MESSAGE goes back to the raw routing id: {reply:?}");
+    reply.assert_error_shape("ValueError", "the header is not valid JSON");
+    assert_eq!(reply.header["messageID"], "", "no messageID could be read");
+    let mut c = RawClient::connect(&address, server.id()).await;
+    still_serves(&mut c, "B2").await;
     server.shutdown().await;
 }
 
-/// B3 (docs/bad-input.md): a msgpack payload with bytes after its value is accepted (the rest is ignored),
-/// where JSON refuses trailing bytes; a JSON `2.5` sent as msgpack writes 50.
+/// B3 (docs/bad-input.md, fixed): a msgpack payload with bytes after its value is refused, as JSON is; a JSON
+/// `2.5` sent as msgpack (fixint 50, then `.5`) used to write 50.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "finding B3 in docs/bad-input.md: runtime change pending"]
 async fn b3_trailing_bytes_after_msgpack_are_refused() {
@@ -1032,6 +1056,8 @@ async fn b3_trailing_bytes_after_msgpack_are_refused() {
     );
     let r = c.exchange(h, b"2.5".to_vec(), vec![]).await;
     assert_eq!(r.kind, "EXCEPTION", "B3: trailing bytes after a msgpack value are refused: {r:?}");
+    r.assert_exception("DecodeError", "2 trailing bytes after the msgpack value");
+    still_serves(&mut c, "trailing msgpack").await;
     server.shutdown().await;
 }
 

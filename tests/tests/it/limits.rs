@@ -4,7 +4,10 @@
 //! |---|---|---|---|
 //! | message size (all frames) | `max_message_size` | 64 MiB (at least 1 KiB) | `INVALID_MESSAGE` "the message is N bytes, over this server's limit of L bytes" |
 //! | one frame, hard cap | 4 × `max_message_size` (libzmq `MAXMSGSIZE`, TCP and IPC only) | 256 MiB | libzmq drops the connection: no reply |
+//! | frames per message | `max_frames` | 16 (at least 5) | `INVALID_MESSAGE` "the message has N frames, over this server's limit of L (a hololinked message has 5)" |
 //! | requests per Thing queue | `max_queue_length` | 4096 | `EXCEPTION` `RuntimeError` "the server is busy: …; retry later" |
+//! | requests in flight per client | `max_in_flight_per_client` | 256 | `EXCEPTION` `RuntimeError` "client `id` has N requests in flight (limit N): …" |
+//! | subscribers per TCP/IPC transport | `max_subscribers` | 1024 | the connection's handshake is refused (ZAP 400 "subscriber limit reached") |
 //! | events queued per subscriber | `event_high_water_mark` | 10 000 | dropped for that subscriber (its sequence numbers show the gap); the server never blocks |
 
 use std::time::Duration;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use thingwire::transport::Protocol;
 
-use crate::common::{RawClient, Reply, Sensor, serve_on, to_bytes};
+use crate::common::{Frames, RawClient, Reply, Sensor, serve_on, to_bytes};
 
 async fn read_serial(c: &mut RawClient) -> Reply {
     c.op("sensor", Some("serial"), "readproperty", Value::Null).await
@@ -120,9 +123,12 @@ async fn a_full_queue_answers_busy_and_recovers() {
     while answered.len() < 2 {
         let r = Reply::parse(&c.recv().await);
         if refused.contains(&r.header["messageID"]) {
-            r.assert_exception("RuntimeError", "the server is busy");
-            assert!(r.error_message().contains("(limit 2); retry later"), "{}", r.error_message());
-            assert!(r.error_message().contains("`sensor`"), "names the Thing: {}", r.error_message());
+            // The running `slow` and the waiting `record`: the count says that the running one is included.
+            r.assert_exception(
+                "RuntimeError",
+                "the server is busy: the queue of `sensor` holds 2 requests, the running one included (limit 2); \
+                 retry later",
+            );
             busy += 1;
         } else {
             assert_eq!(r.kind, "REPLY", "{r:?}");
@@ -185,4 +191,256 @@ async fn a_subscriber_that_never_reads_gets_at_most_the_high_water_mark() {
     assert!(received > 0, "the subscriber got the first events");
     assert!(received <= bound, "a slow subscriber holds at most ~2 x HWM events, got {received} of {EVENTS}");
     server.shutdown().await;
+}
+
+/// A request with `frames` frames as the server sees them (the client's identity included): a valid
+/// `readproperty serial` in frames 1–4, then `x` frames.
+fn with_frames(c: &mut RawClient, seen: usize) -> (Frames, Value) {
+    let h = c.header("OPERATION", "sensor", Some("serial"), "readproperty", json!({}));
+    let mut frames: Frames = vec![c.server_id.clone().into_bytes(), vec![], to_bytes(&h), b"null".to_vec(), vec![]];
+    frames.resize(seen, b"x".to_vec());
+    (frames, h["messageID"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_frames_get_invalid_message_naming_count_and_limit() {
+    let (server, address) = serve_on(
+        Protocol::Tcp,
+        "limit-frames",
+        vec![Box::new(|b: thingwire::ServerBuilder| {
+            b.thing(Sensor::new("sensor")).max_frames(8).max_message_size(4096)
+        })],
+    )
+    .await;
+    let mut c = RawClient::connect(&address, server.id()).await;
+    // At the limit: still the usual frame-count error, not the limit's.
+    let (frames, id) = with_frames(&mut c, 8);
+    c.send_frames(frames).await;
+    let r = Reply::parse(&c.recv().await);
+    assert_eq!((r.kind.as_str(), &r.header["messageID"]), ("INVALID_MESSAGE", &id), "{r:?}");
+    r.assert_error_shape("ValueError", "does not match the number of message parts 8");
+    // One over, and far over: the limit's error, with the messageID read from the header.
+    for seen in [9usize, 100_000] {
+        let (frames, id) = with_frames(&mut c, seen);
+        c.send_frames(frames).await;
+        let r = Reply::parse(&c.recv().await);
+        assert_eq!((r.kind.as_str(), &r.header["messageID"]), ("INVALID_MESSAGE", &id), "{seen} frames: {r:?}");
+        r.assert_error_shape(
+            "ValueError",
+            &format!("the message has {seen} frames, over this server's limit of 8 (a hololinked message has 5)"),
+        );
+    }
+    // Within the frame limit but over the size limit (the frames past it are dropped while reading): the
+    // size is still counted exactly.
+    let (mut frames, id) = with_frames(&mut c, 7);
+    frames[5] = vec![b'y'; 3000];
+    frames[6] = vec![b'z'; 3000];
+    let size: usize = frames[1..].iter().map(Vec::len).sum::<usize>() + c.id.len();
+    c.send_frames(frames).await;
+    let r = Reply::parse(&c.recv().await);
+    assert_eq!((r.kind.as_str(), &r.header["messageID"]), ("INVALID_MESSAGE", &id), "{r:?}");
+    r.assert_error_shape("ValueError", &format!("the message is {size} bytes, over this server's limit of 4096 bytes"));
+    assert_eq!(read_serial(&mut c).await.payload, json!("SN-001"), "the server still serves");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_frames_has_a_floor_of_5() {
+    let (server, address) = serve_on(
+        Protocol::Inproc,
+        "limit-frames-floor",
+        vec![Box::new(|b: thingwire::ServerBuilder| b.thing(Sensor::new("sensor")).max_frames(1))],
+    )
+    .await;
+    let mut c = RawClient::connect(&address, server.id()).await;
+    assert_eq!(read_serial(&mut c).await.payload, json!("SN-001"), "a limit of 1 is raised to 5");
+    let (frames, _) = with_frames(&mut c, 6);
+    c.send_frames(frames).await;
+    let r = Reply::parse(&c.recv().await);
+    r.assert_error_shape("ValueError", "the message has 6 frames, over this server's limit of 5");
+    server.shutdown().await;
+}
+
+/// Sends `sleep` (a concurrent action) for `seconds`; returns its messageID.
+async fn send_sleep(c: &mut RawClient, seconds: f64) -> Value {
+    let h = c.header("OPERATION", "sensor", Some("sleep"), "invokeaction", json!({}));
+    c.send(&h, to_bytes(&json!({"seconds": seconds}))).await;
+    h["messageID"].clone()
+}
+
+/// Receives `n` replies, whatever their order: messageID → reply.
+async fn replies(c: &mut RawClient, n: usize) -> std::collections::HashMap<String, Reply> {
+    let mut out = std::collections::HashMap::new();
+    for _ in 0..n {
+        let r = Reply::parse(&c.recv().await);
+        out.insert(r.header["messageID"].as_str().expect("id").to_owned(), r);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_in_flight_limit_is_refused_and_its_slots_come_back() {
+    let (server, address) = serve_on(
+        Protocol::Tcp,
+        "limit-in-flight",
+        vec![Box::new(|b: thingwire::ServerBuilder| b.thing(Sensor::new("sensor")).max_in_flight_per_client(3))],
+    )
+    .await;
+    let mut c = RawClient::connect(&address, server.id()).await;
+    let mut other = RawClient::connect(&address, server.id()).await;
+    for round in 0..2 {
+        // Three concurrent actions run side by side for a second: the client's three slots are taken, so its
+        // next request — even a property read — is refused at once, while another client is served.
+        let admitted = [send_sleep(&mut c, 1.0).await, send_sleep(&mut c, 1.0).await, send_sleep(&mut c, 1.0).await];
+        let h = c.header("OPERATION", "sensor", Some("serial"), "readproperty", json!({}));
+        let refused = h["messageID"].clone();
+        c.send(&h, b"null".to_vec()).await;
+        assert_eq!(read_serial(&mut other).await.payload, json!("SN-001"), "round {round}: other clients are served");
+        let got = replies(&mut c, 4).await;
+        let r = &got[refused.as_str().expect("id")];
+        r.assert_exception(
+            "RuntimeError",
+            &format!(
+                "client `{}` has 3 requests in flight (limit 3): wait for their replies before sending more",
+                c.id
+            ),
+        );
+        for id in &admitted {
+            assert_eq!(got[id.as_str().expect("id")].kind, "REPLY", "round {round}: admitted requests are served");
+        }
+        // Every reply gave its slot back: the next round is admitted in full again.
+    }
+    assert_eq!(read_serial(&mut c).await.payload, json!("SN-001"), "the server still serves");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oneway_requests_and_timeouts_give_their_in_flight_slots_back() {
+    let (server, address) = serve_on(
+        Protocol::Inproc,
+        "limit-in-flight-oneway",
+        vec![Box::new(|b: thingwire::ServerBuilder| b.thing(Sensor::new("sensor")).max_in_flight_per_client(2))],
+    )
+    .await;
+    let mut c = RawClient::connect(&address, server.id()).await;
+    // A oneway request gets no reply; its slot comes back when the server is done with it. Each round holds
+    // two slots at most (the oneway `record` and the answered one behind it in the queue); a slot kept by
+    // a oneway request would refuse the answered `record` of the second round.
+    for n in 0..5u32 {
+        let h = c.header(
+            "OPERATION",
+            "sensor",
+            Some("record"),
+            "invokeaction",
+            json!({"serverExecutionContext": {"oneway": true}}),
+        );
+        c.send(&h, to_bytes(&json!({"n": n}))).await;
+        let r = c.op("sensor", Some("record"), "invokeaction", json!({"n": 100 + n})).await;
+        assert_eq!(r.kind, "REPLY", "round {n}: {r:?}");
+    }
+    let order = c.op("sensor", Some("order"), "readproperty", Value::Null).await;
+    assert_eq!(order.payload, json!([0, 100, 1, 101, 2, 102, 3, 103, 4, 104]), "every oneway request ran");
+    // A TIMEOUT gives the slot back too, even though the threaded action goes on running.
+    for _ in 0..3 {
+        let h = c.header(
+            "OPERATION",
+            "sensor",
+            Some("block"),
+            "invokeaction",
+            json!({"serverExecutionContext": {"executionTimeout": 0.05}}),
+        );
+        let r = c.exchange(h, to_bytes(&json!({"seconds": 0.5})), vec![]).await;
+        assert_eq!(r.kind, "TIMEOUT", "{r:?}");
+    }
+    assert_eq!(read_serial(&mut c).await.payload, json!("SN-001"), "three timed-out requests hold no slot");
+    server.shutdown().await;
+}
+
+/// Watches a SUB socket's handshake: `Ok(())` when it succeeded, `Err(status)` when ZAP refused it.
+struct HandshakeWatch {
+    pair: zmq::Socket,
+}
+
+impl HandshakeWatch {
+    fn new(sub: &zmq::Socket) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let endpoint = format!("inproc://limits-watch-{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let events = zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32 | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32;
+        sub.monitor(&endpoint, events).expect("monitor");
+        let pair = thingwire::transport::context().socket(zmq::PAIR).expect("PAIR");
+        pair.connect(&endpoint).expect("connect monitor");
+        Self { pair }
+    }
+
+    /// The outcome of the first handshake (waits up to 5 s).
+    fn outcome(&self) -> Result<(), u32> {
+        assert!(self.pair.poll(zmq::POLLIN, 5000).expect("poll") > 0, "the handshake ended within 5 s");
+        let frames = self.pair.recv_multipart(0).expect("event");
+        let event = u16::from_le_bytes([frames[0][0], frames[0][1]]);
+        let value = u32::from_le_bytes([frames[0][2], frames[0][3], frames[0][4], frames[0][5]]);
+        if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED as u16 { Ok(()) } else { Err(value) }
+    }
+}
+
+/// A subscriber to `sensor/tick` on `events`, with its handshake watched.
+fn subscriber(events: &str) -> (zmq::Socket, HandshakeWatch) {
+    let sub = thingwire::transport::context().socket(zmq::SUB).expect("SUB");
+    sub.set_linger(0).expect("linger");
+    let watch = HandshakeWatch::new(&sub);
+    sub.set_subscribe(b"sensor/tick").expect("subscribe");
+    sub.connect(events).expect("connect");
+    (sub, watch)
+}
+
+/// Whether `sub` receives the events published now (bounded: 200 tries, 10 ms each).
+fn receives(server: &thingwire::Server, sub: &zmq::Socket) -> bool {
+    for _ in 0..200 {
+        server.publisher().publish("sensor/tick", &json!({"value": 0})).expect("publish");
+        if sub.poll(zmq::POLLIN, 10).expect("poll") > 0 {
+            while sub.recv_multipart(zmq::DONTWAIT).is_ok() {}
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_past_the_limit_are_refused_and_slots_come_back() {
+    for protocol in [Protocol::Tcp, Protocol::Ipc] {
+        let (server, address) = serve_on(
+            protocol,
+            &format!("limit-subscribers-{}", protocol.as_str().to_lowercase()),
+            vec![Box::new(|b: thingwire::ServerBuilder| b.thing(Sensor::new("sensor")).max_subscribers(2))],
+        )
+        .await;
+        let events = server.addresses()[0].events.clone();
+        let (first, watch) = subscriber(&events);
+        assert_eq!(watch.outcome(), Ok(()), "{protocol:?}: the first subscriber is let in");
+        let (second, watch) = subscriber(&events);
+        assert_eq!(watch.outcome(), Ok(()), "{protocol:?}: the second subscriber is let in");
+        assert!(receives(&server, &first) && receives(&server, &second), "{protocol:?}: both get events");
+        // The third: its handshake is refused with ZAP status 400.
+        let (third, watch) = subscriber(&events);
+        assert_eq!(watch.outcome(), Err(400), "{protocol:?}: the third subscriber is refused");
+        drop(third);
+        // Requests are served as before.
+        let mut c = RawClient::connect(&address, server.id()).await;
+        assert_eq!(read_serial(&mut c).await.payload, json!("SN-001"));
+        // When a subscriber leaves, its slot comes back (once the server has seen the disconnection, so a
+        // new subscriber may be refused a few times first: bounded retries).
+        drop(first);
+        let mut admitted = None;
+        for _ in 0..50 {
+            let (sub, watch) = subscriber(&events);
+            if watch.outcome().is_ok() {
+                admitted = Some(sub);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let admitted = admitted.unwrap_or_else(|| panic!("{protocol:?}: a subscriber is let in once one left"));
+        assert!(receives(&server, &admitted), "{protocol:?}: the new subscriber gets events");
+        assert!(receives(&server, &second), "{protocol:?}: the remaining one still does");
+        server.shutdown().await;
+    }
 }
