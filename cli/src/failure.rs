@@ -128,6 +128,11 @@ impl Failure {
             ClientError::Closed { address } => {
                 Self::new(Kind::NoAnswer, format!("the connection to {address} closed unexpectedly"))
             }
+            ClientError::Unauthorized { address, reason } => Self::new(
+                Kind::Failed,
+                format!("{address} refused the connection: its authentication did not admit this client"),
+            )
+            .detail(reason.to_string()),
             other => Self::failed(other.to_string()),
         }
     }

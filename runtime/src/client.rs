@@ -1,10 +1,17 @@
 //! A minimal async client: handshake, request/reply matched by `messageID`, typed helpers, and event
 //! subscriptions. It drives thingwire servers and hololinked 0.4 servers alike.
 //!
-//! One [`Client`] owns one DEALER socket, driven by one task; clones share it, and any number of calls may
-//! be in flight at once (replies are matched to callers by message id). The DEALER's routing id is the
-//! client id, which is also the `senderID` of every request, so replies find their way back without the
-//! client knowing the server id in advance.
+//! One [`Client`] owns one DEALER socket; clones share it, and any number of calls may be in flight at once
+//! (replies are matched to callers by message id). The DEALER's routing id is the client id, which is also
+//! the `senderID` of every request, so replies find their way back without the client knowing the server id
+//! in advance.
+//!
+//! A call sends its request from the caller's own task, and the waiting calls read the socket themselves: one
+//! of them at a time waits for it and hands every reply that arrives to its caller, so a lone call is woken
+//! by the reactor directly, with no task hop in between (a hop costs a thread wake-up, most of a round trip
+//! on a local transport). A background task follows the socket monitor (disconnections, reconnections,
+//! refused handshakes). The socket sits behind a mutex held only for non-blocking libzmq calls: an exception
+//! to "one socket, one task", for the latency above.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), thingwire::ClientError> {
@@ -17,20 +24,22 @@
 //! ```
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tmq::AsZmqSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::auth::Credentials;
-use crate::error::ClientError;
+use crate::error::{AuthRefusal, ClientError};
 use crate::protocol::{
     self, ContentType, ErrorPayload, EventHeader, MessageType, OutgoingRequestHeader, OutgoingServerContext,
     OutgoingThingContext, ResponseHeader, TimeoutKind, op,
@@ -99,13 +108,6 @@ pub struct RawRequest<'a> {
     pub preserialized: Vec<u8>,
 }
 
-type ReplySender = oneshot::Sender<Result<RawReply, ClientError>>;
-
-enum Command {
-    Send { message_id: String, frames: Vec<Vec<u8>>, reply: Option<ReplySender> },
-    Cancel(String),
-}
-
 /// The state of a client's connection, as its socket monitor and heartbeats see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectionState {
@@ -133,19 +135,16 @@ pub struct ClientStats {
 struct Inner {
     address: String,
     client_id: String,
-    server_id: std::sync::Mutex<String>,
-    commands: mpsc::UnboundedSender<Command>,
-    counter: AtomicU64,
+    /// The server id, learnt from the handshake (an `Arc` so that a request clones it without allocating).
+    server_id: std::sync::Mutex<Arc<str>>,
+    shared: Arc<Shared>,
     context: zmq::Context,
     state: tokio::sync::watch::Receiver<ConnectionState>,
-    stats: Arc<std::sync::Mutex<ClientStats>>,
     /// What the client presents to TCP servers (its event subscriptions too).
     credentials: Credentials,
-    /// Why the last security handshake failed, until one succeeds.
-    handshake_failure: HandshakeFailure,
+    /// Dropped with the last clone of the client: stops the reading task.
+    _closing: oneshot::Sender<()>,
 }
-
-type HandshakeFailure = Arc<std::sync::Mutex<Option<String>>>;
 
 /// A connection to one server. Cheap to clone; all clones share the socket.
 #[derive(Clone)]
@@ -262,41 +261,48 @@ impl Client {
         monitor_socket.connect(&monitor_endpoint).map_err(zmq_error("connecting the socket monitor"))?;
         let monitor = spawn_monitor_reader(monitor_socket, address.to_owned());
         socket.connect(address).map_err(zmq_error(&format!("connecting to {address}")))?;
-        let dealer = {
-            use tmq::FromZmqSocket;
-            tmq::dealer::Dealer::from_zmq_socket(socket)
-                .map_err(|e| ClientError::Zmq { context: "registering the socket".into(), message: e.to_string() })?
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
+        // libzmq signals "the socket's state may have changed" on this descriptor; the reading task waits
+        // for it, then asks the socket itself.
+        let fd = socket.get_fd().map_err(zmq_error("getting the socket's file descriptor"))?;
+        // The deprecated safe constructor: its replacement is `unsafe` and the runtime forbids unsafe code.
+        // It is sound here: libzmq keeps the descriptor open until the socket closes, and the socket cannot
+        // close before the `AsyncFd` is dropped (both live in `Shared`, the `AsyncFd` dropped first).
+        #[allow(deprecated)]
+        let fd = AsyncFd::with_interest(ZmqFd(fd), tokio::io::Interest::READABLE)
+            .map_err(|e| ClientError::Zmq { context: "registering the socket".into(), message: e.to_string() })?;
         let (state_tx, state_rx) = tokio::sync::watch::channel(ConnectionState::Connecting);
-        let stats = Arc::new(std::sync::Mutex::new(ClientStats::default()));
-        let handshake_failure = HandshakeFailure::default();
-        let task = ConnectionTask {
-            dealer,
-            monitor: Some(monitor),
-            commands: rx,
+        let shared = Arc::new(Shared {
+            fd,
+            conn: std::sync::Mutex::new(Conn {
+                socket,
+                pending: HashMap::new(),
+                rehandshake: None,
+                leader: false,
+                stats: ClientStats::default(),
+                frames: Vec::with_capacity(4),
+            }),
             address: address.to_owned(),
             client_id: client_id.clone(),
-            pending: HashMap::new(),
+            inproc: Protocol::of_address(address) == Some(Protocol::Inproc),
+            counter: AtomicU64::new(0),
             state: state_tx,
-            stats: Arc::clone(&stats),
-            rehandshake: None,
-            counter: 0,
-            handshake_failure: Arc::clone(&handshake_failure),
-        };
-        tokio::spawn(task.run());
+            handshake_failure: std::sync::Mutex::new(None),
+            transport_event: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        let (closing_tx, closing_rx) = oneshot::channel();
+        let reader = Reader { shared: Arc::clone(&shared), monitor: Some(monitor), closing: closing_rx };
+        tokio::spawn(reader.run());
         let client = Self {
             inner: Arc::new(Inner {
                 address: address.to_owned(),
                 client_id,
-                server_id: std::sync::Mutex::new(String::new()),
-                commands: tx,
-                counter: AtomicU64::new(0),
+                server_id: std::sync::Mutex::new(Arc::from("")),
+                shared,
                 context,
                 state: state_rx,
-                stats,
                 credentials: options.credentials,
-                handshake_failure,
+                _closing: closing_tx,
             }),
         };
         client.handshake(options.handshake_timeout).await?;
@@ -304,79 +310,76 @@ impl Client {
     }
 
     async fn handshake(&self, timeout: Duration) -> Result<(), ClientError> {
+        let shared = &self.inner.shared;
         let deadline = tokio::time::Instant::now() + timeout;
+        // Not connected yet: retry soon, and at once when the socket monitor reports a finished (or failed)
+        // ZMTP handshake. The pause grows to 50 ms for transports without monitor events (INPROC).
+        let mut pause = Duration::from_millis(1);
         loop {
-            let message_id = self.next_id();
-            let frames = self.frames(
+            let transport_event = shared.transport_event.notified();
+            tokio::pin!(transport_event);
+            transport_event.as_mut().enable();
+            let id = shared.next_id();
+            let header = self.header(
                 MessageType::Handshake.as_str(),
-                &message_id,
+                id,
                 "",
                 Some(""),
                 "",
-                &CallOptions::default(),
-                b"null".to_vec(),
-                Vec::new(),
+                &CallOptions { content_type: ContentType::Json, ..CallOptions::default() },
+                false,
             );
-            let rx = self.send(message_id.clone(), frames, true)?.ok_or_else(|| self.closed())?;
             let wait = Duration::from_millis(500).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            let retry_after = match tokio::time::timeout(wait, rx).await {
-                Ok(Ok(Ok(reply))) => {
-                    *self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()) = reply.sender_id;
+            let outcome = match shared.send(Some(id), &header, b"null".to_vec(), Vec::new()) {
+                Ok(()) => tokio::time::timeout(wait, shared.reply(id)).await.ok(),
+                Err(e) => Some(Err(e)),
+            };
+            let retry = match outcome {
+                Some(Ok(reply)) => {
+                    *self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()) = Arc::from(reply.sender_id());
                     return Ok(());
                 }
-                // Not connected yet: try again shortly.
-                Ok(Ok(Err(ClientError::Disconnected { .. } | ClientError::ConnectionLost { .. }))) => {
-                    Some(Duration::from_millis(50))
-                }
-                Ok(Ok(Err(e))) => return Err(e),
-                Ok(Err(_)) => return Err(self.closed()),
-                Err(_) => {
-                    let _ = self.inner.commands.send(Command::Cancel(message_id));
-                    None
-                }
+                Some(Err(ClientError::Disconnected { .. } | ClientError::ConnectionLost { .. })) => true,
+                Some(Err(e)) => return Err(e),
+                // No reply in time: ask again (the pending call was cancelled when its future was dropped).
+                None => false,
             };
-            let refused = self.inner.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            if let Some(message) = refused {
-                return Err(ClientError::Zmq {
-                    context: format!("authenticating with {}", self.inner.address),
-                    message,
-                });
+            let refused = *shared.handshake_failure.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(reason) = refused {
+                return Err(ClientError::Unauthorized { address: self.inner.address.clone(), reason });
             }
-            if tokio::time::Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
                 return Err(ClientError::Unreachable { address: self.inner.address.clone(), timeout });
             }
-            if let Some(pause) = retry_after {
-                tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+            if retry {
+                tokio::select! {
+                    _ = transport_event => {}
+                    _ = tokio::time::sleep(pause.min(left)) => {}
+                }
+                pause = (pause * 2).min(Duration::from_millis(50));
             }
         }
     }
 
-    fn closed(&self) -> ClientError {
-        ClientError::Closed { address: self.inner.address.clone() }
-    }
-
-    fn next_id(&self) -> String {
-        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:x}", n)
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn frames(
+    fn header(
         &self,
         message_type: &str,
-        message_id: &str,
+        id: u64,
         thing_id: &str,
         objekt: Option<&str>,
         operation: &str,
         options: &CallOptions,
-        payload: Vec<u8>,
-        preserialized: Vec<u8>,
-    ) -> Vec<Vec<u8>> {
-        let header = OutgoingRequestHeader {
+        preserialized: bool,
+    ) -> Vec<u8> {
+        let server_id = Arc::clone(&self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut buffer = [0u8; 16];
+        OutgoingRequestHeader {
             message_type,
-            message_id,
+            message_id: hex_id(id, &mut buffer),
             sender_id: &self.inner.client_id,
-            receiver_id: &self.server_id(),
+            receiver_id: &server_id,
             server_execution_context: OutgoingServerContext {
                 invokation_timeout: options.invocation_timeout.map(|d| d.as_secs_f64()),
                 execution_timeout: options.execution_timeout.map(|d| d.as_secs_f64()),
@@ -387,30 +390,9 @@ impl Client {
             objekt,
             operation,
             payload_content_type: options.content_type.as_str(),
-            preencoded_payload_content_type: if preserialized.is_empty() {
-                "text/plain"
-            } else {
-                "application/octet-stream"
-            },
+            preencoded_payload_content_type: if preserialized { "application/octet-stream" } else { "text/plain" },
         }
-        .encode();
-        vec![Vec::new(), header, payload, preserialized]
-    }
-
-    fn send(
-        &self,
-        message_id: String,
-        frames: Vec<Vec<u8>>,
-        want_reply: bool,
-    ) -> Result<Option<oneshot::Receiver<Result<RawReply, ClientError>>>, ClientError> {
-        let (reply, rx) = if want_reply {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        self.inner.commands.send(Command::Send { message_id, frames, reply }).map_err(|_| self.closed())?;
-        Ok(rx)
+        .encode()
     }
 
     /// The address this client connects to.
@@ -425,7 +407,7 @@ impl Client {
 
     /// The server id, learnt from the handshake.
     pub fn server_id(&self) -> String {
-        self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()).to_string()
     }
 
     /// The connection state now.
@@ -440,7 +422,7 @@ impl Client {
 
     /// The connection's counters.
     pub fn stats(&self) -> ClientStats {
-        *self.inner.stats.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.shared.lock().stats
     }
 
     /// Sends one request and waits for its reply (none for oneway calls: `Ok(None)`).
@@ -449,25 +431,33 @@ impl Client {
         request: RawRequest<'_>,
         options: &CallOptions,
     ) -> Result<Option<RawReply>, ClientError> {
-        let message_id = self.next_id();
-        let frames = self.frames(
+        Ok(self.exchange(request, options).await?.map(Reply::into_raw))
+    }
+
+    /// Sends a request; waits for its reply unless the call is oneway. Dropping the returned future cancels
+    /// the call: its reply, if one comes, is counted in [`ClientStats::unmatched_replies`] and dropped.
+    async fn exchange(&self, request: RawRequest<'_>, options: &CallOptions) -> Result<Option<Reply>, ClientError> {
+        let shared = &self.inner.shared;
+        let id = shared.next_id();
+        let header = self.header(
             MessageType::Operation.as_str(),
-            &message_id,
+            id,
             request.thing_id,
             request.objekt,
             request.operation,
             options,
-            request.payload,
-            request.preserialized,
+            !request.preserialized.is_empty(),
         );
         // A oneway call still gets a TIMEOUT reply if a timeout expires; nobody waits for it.
-        let Some(rx) = self.send(message_id.clone(), frames, !options.oneway)? else {
+        let want_reply = !options.oneway;
+        shared.send(want_reply.then_some(id), &header, request.payload, request.preserialized)?;
+        if !want_reply {
             return Ok(None);
-        };
-        let guard = CancelOnDrop { commands: &self.inner.commands, message_id: Some(message_id) };
+        }
+        let reply = shared.reply(id);
         let result = match options.timeout {
-            Some(t) => match tokio::time::timeout(t, rx).await {
-                Ok(r) => r.map_err(|_| self.closed()).and_then(|r| r),
+            Some(t) => match tokio::time::timeout(t, reply).await {
+                Ok(r) => r,
                 Err(_) => {
                     return Err(ClientError::Timeout {
                         thing: request.thing_id.to_owned(),
@@ -477,9 +467,8 @@ impl Client {
                     });
                 }
             },
-            None => rx.await.map_err(|_| self.closed()).and_then(|r| r),
+            None => reply.await,
         };
-        guard.disarm();
         result.map(Some)
     }
 
@@ -489,11 +478,10 @@ impl Client {
         request: RawRequest<'_>,
         options: &CallOptions,
     ) -> Result<T, ClientError> {
-        let thing = request.thing_id.to_owned();
-        let name = request.objekt.unwrap_or("").to_owned();
-        match self.request(request, options).await? {
+        let (thing, name) = (request.thing_id, request.objekt.unwrap_or(""));
+        match self.exchange(request, options).await? {
             None => decode_value(b"null", &ContentType::Json),
-            Some(reply) => reply_value(reply, &thing, &name),
+            Some(reply) => value_of(reply.kind, &reply.content_type, &reply.payload, &reply.preserialized, thing, name),
         }
     }
 
@@ -687,25 +675,6 @@ impl Client {
     }
 }
 
-struct CancelOnDrop<'a> {
-    commands: &'a mpsc::UnboundedSender<Command>,
-    message_id: Option<String>,
-}
-
-impl CancelOnDrop<'_> {
-    fn disarm(mut self) {
-        self.message_id = None;
-    }
-}
-
-impl Drop for CancelOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(id) = self.message_id.take() {
-            let _ = self.commands.send(Command::Cancel(id));
-        }
-    }
-}
-
 /// hololinked's event address for a request address.
 pub fn event_address_for(address: &str) -> String {
     if let Some(rest) = address.strip_prefix("tcp://") {
@@ -739,17 +708,30 @@ fn decode_value<T: DeserializeOwned>(bytes: &[u8], ct: &ContentType) -> Result<T
 
 /// Turns a reply into a value or a typed error.
 pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str) -> Result<T, ClientError> {
-    match reply.kind {
+    value_of(reply.kind, &reply.content_type, &reply.payload, &reply.preserialized, thing, name)
+}
+
+/// A reply's frames 3 and 4 as a value or a typed error.
+fn value_of<T: DeserializeOwned>(
+    kind: Option<MessageType>,
+    content_type: &ContentType,
+    payload: &[u8],
+    preserialized: &[u8],
+    thing: &str,
+    name: &str,
+) -> Result<T, ClientError> {
+    match kind {
         Some(MessageType::Exception) | Some(MessageType::InvalidMessage) => {
-            let error = protocol::decode::<ErrorPayload>(&reply.payload, &reply.content_type)
-                .map(|p| p.exception)
-                .unwrap_or_else(|_| protocol::ErrorObject {
-                    message: String::from_utf8_lossy(&reply.payload).into_owned(),
-                    kind: "Exception".into(),
-                    traceback: Vec::new(),
-                    notes: None,
+            let error =
+                protocol::decode::<ErrorPayload>(payload, content_type).map(|p| p.exception).unwrap_or_else(|_| {
+                    protocol::ErrorObject {
+                        message: String::from_utf8_lossy(payload).into_owned(),
+                        kind: "Exception".into(),
+                        traceback: Vec::new(),
+                        notes: None,
+                    }
                 });
-            if reply.kind == Some(MessageType::InvalidMessage) {
+            if kind == Some(MessageType::InvalidMessage) {
                 return Err(ClientError::InvalidMessage {
                     thing: thing.into(),
                     name: name.into(),
@@ -767,7 +749,7 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
             })))
         }
         Some(MessageType::Timeout) => {
-            let word: String = decode_value(&reply.payload, &reply.content_type).unwrap_or_default();
+            let word: String = decode_value(payload, content_type).unwrap_or_default();
             Err(ClientError::ServerTimeout {
                 thing: thing.into(),
                 name: name.into(),
@@ -776,13 +758,13 @@ pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str
         }
         _ => {
             // hololinked returns `bytes` in frame 4 with frame 3 `null`.
-            if (reply.payload == b"null" || reply.payload == [0xc0]) && !reply.preserialized.is_empty() {
+            if (payload == b"null" || payload == [0xc0]) && !preserialized.is_empty() {
                 return T::deserialize(serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(
-                    &reply.preserialized,
+                    preserialized,
                 ))
                 .map_err(|e| ClientError::Codec(format!("could not decode the reply bytes: {e}")));
             }
-            decode_value(&reply.payload, &reply.content_type)
+            decode_value(payload, content_type)
         }
     }
 }
@@ -843,150 +825,310 @@ fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::Unbounded
     rx
 }
 
-/// The task that owns a client's socket.
-struct ConnectionTask {
-    dealer: tmq::dealer::Dealer,
-    monitor: Option<mpsc::UnboundedReceiver<(zmq::SocketEvent, u32)>>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    address: String,
-    client_id: String,
-    pending: HashMap<String, ReplySender>,
-    state: tokio::sync::watch::Sender<ConnectionState>,
-    stats: Arc<std::sync::Mutex<ClientStats>>,
-    /// The message id of the handshake sent after a reconnection.
-    rehandshake: Option<String>,
-    counter: u64,
-    handshake_failure: HandshakeFailure,
+/// A message id: the client's request counter in hex (ids need only be unique per client id, and the counter
+/// never repeats for the life of a client, across reconnections too).
+fn hex_id(n: u64, buffer: &mut [u8; 16]) -> &str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut start = buffer.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        buffer[start] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buffer[start..]).unwrap_or("0")
 }
 
-impl ConnectionTask {
-    async fn run(mut self) {
-        loop {
-            tokio::select! {
-                command = self.commands.recv() => match command {
-                    Some(Command::Send { message_id, frames, reply }) => self.send(message_id, frames, reply),
-                    Some(Command::Cancel(id)) => {
-                        self.pending.remove(&id);
-                    }
-                    None => break,
-                },
-                incoming = self.dealer.next() => match incoming {
-                    Some(Ok(multipart)) => self.reply(multipart.0.into()),
-                    Some(Err(e)) => {
-                        tracing::warn!(address = %self.address, error = %e, "receiving failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    None => break,
-                },
-                event = next_monitor_event(&mut self.monitor), if self.monitor.is_some() => match event {
-                    Some((event, value)) => self.monitor_event(event, value),
-                    None => {
-                        tracing::warn!(address = %self.address, "the socket monitor stopped; connection state is no longer tracked");
-                        self.monitor = None;
-                    }
-                },
-            }
-        }
-        let _ = self.state.send(ConnectionState::Closed);
+/// The socket's `ZMQ_FD`, for the reactor. libzmq owns (and closes) it.
+struct ZmqFd(RawFd);
+
+impl AsRawFd for ZmqFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// A reply, its frames as they came off the socket.
+struct Reply {
+    kind: Option<MessageType>,
+    content_type: ContentType,
+    header: zmq::Message,
+    payload: zmq::Message,
+    preserialized: zmq::Message,
+}
+
+impl Reply {
+    fn sender_id(&self) -> String {
+        ResponseHeader::decode(&self.header).map(|h| h.sender_id.into_owned()).unwrap_or_default()
     }
 
-    fn send(&mut self, message_id: String, frames: Vec<Vec<u8>>, reply: Option<ReplySender>) {
-        match self.dealer.get_socket().send_multipart(frames, zmq::DONTWAIT) {
+    fn into_raw(self) -> RawReply {
+        let (message_type, sender_id) = ResponseHeader::decode(&self.header)
+            .map(|h| (h.message_type.into_owned(), h.sender_id.into_owned()))
+            .unwrap_or_default();
+        RawReply {
+            kind: self.kind,
+            message_type,
+            sender_id,
+            content_type: self.content_type,
+            payload: self.payload.to_vec(),
+            preserialized: self.preserialized.to_vec(),
+        }
+    }
+}
+
+/// A call waiting for its reply.
+#[derive(Default)]
+struct Slot {
+    reply: Option<Result<Reply, ClientError>>,
+    waker: Option<Waker>,
+}
+
+/// What the callers and the reading task share under one lock: the socket and the calls waiting for replies.
+struct Conn {
+    socket: zmq::Socket,
+    pending: HashMap<u64, Slot>,
+    /// The message id of the handshake sent after a reconnection.
+    rehandshake: Option<u64>,
+    /// A waiting call reads the socket for everyone (see [`PendingReply`]).
+    leader: bool,
+    stats: ClientStats,
+    /// The frames of the message being received (kept to reuse its allocation).
+    frames: Vec<zmq::Message>,
+}
+
+/// A connection's state, shared by every clone of the client and by its reading task.
+struct Shared {
+    /// The socket's descriptor in the reactor. Declared before `conn`: deregistered before the socket closes.
+    fd: AsyncFd<ZmqFd>,
+    conn: std::sync::Mutex<Conn>,
+    address: String,
+    client_id: String,
+    inproc: bool,
+    counter: AtomicU64,
+    state: tokio::sync::watch::Sender<ConnectionState>,
+    /// Why the last security handshake failed, until one succeeds.
+    handshake_failure: std::sync::Mutex<Option<AuthRefusal>>,
+    /// Notified when the socket monitor reports a finished or failed ZMTP handshake.
+    transport_event: Notify,
+    /// The reading task has ended: nothing would receive a reply.
+    closed: AtomicBool,
+}
+
+/// Messages handled per hold of the lock; the callers they complete are woken after it is released.
+const BATCH: usize = 16;
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Conn> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next_id(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends `[empty, header, payload, preserialized]` without blocking; with `reply_id`, registers the call
+    /// under that id first. Then reads whatever replies have arrived: a send makes libzmq process the socket's
+    /// pending commands, which may consume the descriptor's wake-up for a reply that the reading task would
+    /// then never hear of.
+    fn send(
+        &self,
+        reply_id: Option<u64>,
+        header: &[u8],
+        payload: Vec<u8>,
+        preserialized: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ClientError::Closed { address: self.address.clone() });
+        }
+        let mut conn = self.lock();
+        let flags = zmq::DONTWAIT | zmq::SNDMORE;
+        let mut first = conn.socket.send(&[][..], flags);
+        if first == Err(zmq::Error::EAGAIN) {
+            // A connection that has just come up is attached by a command the socket may not have processed
+            // yet (libzmq processes commands on send at most once a millisecond or so): process, then retry.
+            let _ = conn.socket.get_events();
+            first = conn.socket.send(&[][..], flags);
+        }
+        let sent = first.and_then(|()| {
+            conn.socket.send(header, flags)?;
+            conn.socket.send(frame(payload), flags)?;
+            conn.socket.send(frame(preserialized), zmq::DONTWAIT)
+        });
+        if sent.is_ok()
+            && let Some(id) = reply_id
+        {
+            conn.pending.insert(id, Slot::default());
+        }
+        self.drain_locked(conn);
+        match sent {
             Ok(()) => {
-                if let Some(reply) = reply {
-                    self.pending.insert(message_id, reply);
-                }
                 // The first reply proves the connection for INPROC, which has no monitor events.
-                if *self.state.borrow() == ConnectionState::Connecting && self.address.starts_with("inproc://") {
+                if self.inproc && *self.state.borrow() == ConnectionState::Connecting {
                     let _ = self.state.send(ConnectionState::Connected);
                 }
+                Ok(())
             }
-            Err(e) => {
-                let error = if e == zmq::Error::EAGAIN {
-                    ClientError::Disconnected { address: self.address.clone() }
-                } else {
-                    ClientError::Zmq { context: format!("sending to {}", self.address), message: e.to_string() }
-                };
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(error));
+            Err(zmq::Error::EAGAIN) => Err(ClientError::Disconnected { address: self.address.clone() }),
+            Err(e) => Err(ClientError::Zmq { context: format!("sending to {}", self.address), message: e.to_string() }),
+        }
+    }
+
+    /// Waits for the reply of the call registered under `id`; dropping the future cancels the call.
+    fn reply(&self, id: u64) -> PendingReply<'_> {
+        PendingReply { shared: self, id, leader: false, done: false }
+    }
+
+    /// Reads and dispatches every reply that has arrived. Returns `false` once the socket said `EAGAIN`,
+    /// `true` if it stopped early (a long burst: the caller should come back).
+    fn drain(&self) -> bool {
+        self.drain_locked(self.lock())
+    }
+
+    fn drain_locked<'a>(&'a self, mut conn: std::sync::MutexGuard<'a, Conn>) -> bool {
+        for _ in 0..64 {
+            let mut wakers: [Option<Waker>; BATCH] = Default::default();
+            let mut exhausted = false;
+            for waker in wakers.iter_mut() {
+                match conn.recv_multipart() {
+                    Ok(true) => *waker = self.dispatch(&mut conn),
+                    Ok(false) => {
+                        exhausted = true;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(address = %self.address, error = %e, "receiving failed");
+                        exhausted = true;
+                        break;
+                    }
                 }
             }
+            drop(conn);
+            for waker in wakers.into_iter().flatten() {
+                waker.wake();
+            }
+            if exhausted {
+                return false;
+            }
+            conn = self.lock();
         }
+        true
     }
 
-    fn reply(&mut self, frames: Vec<zmq::Message>) {
-        let Some((message_id, reply)) = parse_reply(&frames) else {
-            tracing::debug!(address = %self.address, frames = frames.len(), "malformed reply ignored");
-            return;
+    /// Hands the message in `conn.frames` to the call it answers; returns the caller's waker.
+    fn dispatch(&self, conn: &mut Conn) -> Option<Waker> {
+        // A DEALER sees [empty, header, payload, preserialized].
+        if conn.frames.len() < 3 {
+            tracing::debug!(address = %self.address, frames = conn.frames.len(), "malformed reply ignored");
+            return None;
+        }
+        let preserialized = conn.frames.pop()?;
+        let payload = conn.frames.pop()?;
+        let header = conn.frames.pop()?;
+        conn.frames.clear();
+        let (id, kind, content_type) = match ResponseHeader::decode(&header) {
+            Ok(h) => (
+                u64::from_str_radix(&h.message_id, 16).ok().filter(|_| h.message_id.len() <= 16),
+                h.kind(),
+                ContentType::parse(&h.payload_content_type),
+            ),
+            Err(e) => {
+                tracing::debug!(address = %self.address, error = %e, "malformed reply ignored");
+                return None;
+            }
         };
-        if self.rehandshake.as_deref() == Some(message_id.as_str()) {
-            self.rehandshake = None;
-            tracing::info!(address = %self.address, server = %reply.sender_id, "reconnected");
-            let _ = self.state.send(ConnectionState::Connected);
-            return;
-        }
-        if reply.kind == Some(MessageType::Handshake) && *self.state.borrow() != ConnectionState::Connected {
+        let reply = Reply { kind, content_type, header, payload, preserialized };
+        if id.is_some() && id == conn.rehandshake {
+            conn.rehandshake = None;
+            tracing::info!(address = %self.address, server = %reply.sender_id(), "reconnected");
             let _ = self.state.send(ConnectionState::Connected);
         }
-        match self.pending.remove(&message_id) {
-            Some(tx) => {
-                let _ = tx.send(Ok(reply));
+        if kind == Some(MessageType::Handshake) && *self.state.borrow() != ConnectionState::Connected {
+            let _ = self.state.send(ConnectionState::Connected);
+        }
+        match id.and_then(|id| conn.pending.get_mut(&id)).filter(|slot| slot.reply.is_none()) {
+            Some(slot) => {
+                slot.reply = Some(Ok(reply));
+                slot.waker.take()
             }
             None => {
-                let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-                stats.unmatched_replies += 1;
-                tracing::debug!(address = %self.address, %message_id, "reply for no pending call ignored");
+                conn.stats.unmatched_replies += 1;
+                tracing::debug!(address = %self.address, message_id = ?id, "reply for no pending call ignored");
+                None
             }
         }
     }
 
-    fn monitor_event(&mut self, event: zmq::SocketEvent, value: u32) {
-        if let Some(why) = handshake_failure_message(event, value) {
-            tracing::warn!(address = %self.address, "security handshake failed: {why}");
-            *self.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    /// Ends every waiting call with `error`.
+    fn fail_pending(&self, error: impl Fn() -> ClientError) -> u64 {
+        let mut wakers = Vec::new();
+        let mut failed = 0;
+        {
+            let mut conn = self.lock();
+            for slot in conn.pending.values_mut().filter(|slot| slot.reply.is_none()) {
+                slot.reply = Some(Err(error()));
+                wakers.extend(slot.waker.take());
+                failed += 1;
+            }
+        }
+        wakers.into_iter().for_each(Waker::wake);
+        failed
+    }
+
+    fn monitor_event(self: &Arc<Self>, event: zmq::SocketEvent, value: u32) {
+        if let Some(reason) = handshake_refusal(event, value) {
+            tracing::warn!(address = %self.address, "security handshake failed: {reason}");
+            *self.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+            self.transport_event.notify_waiters();
             return;
         }
         if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED {
             self.handshake_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+            self.transport_event.notify_waiters();
         }
         match event {
             zmq::SocketEvent::DISCONNECTED => {
-                let failed = self.pending.len() as u64;
-                for (_, tx) in self.pending.drain() {
-                    let _ = tx.send(Err(ClientError::ConnectionLost { address: self.address.clone() }));
-                }
+                let failed = self.fail_pending(|| ClientError::ConnectionLost { address: self.address.clone() });
                 {
-                    let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-                    stats.disconnects += 1;
-                    stats.failed_by_disconnect += failed;
+                    let mut conn = self.lock();
+                    conn.stats.disconnects += 1;
+                    conn.stats.failed_by_disconnect += failed;
                 }
                 tracing::info!(address = %self.address, failed, "connection lost; reconnecting");
                 let _ = self.state.send(ConnectionState::Disconnected);
             }
             zmq::SocketEvent::HANDSHAKE_SUCCEEDED if *self.state.borrow() == ConnectionState::Disconnected => {
-                {
-                    // Reconnected at the transport level: confirm with hololinked's handshake.
-                    let _ = self.state.send(ConnectionState::Connecting);
-                    self.counter += 1;
-                    let message_id = format!("rehandshake-{}", self.counter);
-                    let header = OutgoingRequestHeader {
-                        message_type: MessageType::Handshake.as_str(),
-                        message_id: &message_id,
-                        sender_id: &self.client_id,
-                        receiver_id: "",
-                        server_execution_context: OutgoingServerContext::default(),
-                        thing_execution_context: OutgoingThingContext::default(),
-                        thing_id: "",
-                        objekt: Some(""),
-                        operation: "",
-                        payload_content_type: "application/json",
-                        preencoded_payload_content_type: "text/plain",
+                // Reconnected at the transport level: confirm with hololinked's handshake.
+                let _ = self.state.send(ConnectionState::Connecting);
+                let id = self.next_id();
+                let mut buffer = [0u8; 16];
+                let header = OutgoingRequestHeader {
+                    message_type: MessageType::Handshake.as_str(),
+                    message_id: hex_id(id, &mut buffer),
+                    sender_id: &self.client_id,
+                    receiver_id: "",
+                    server_execution_context: OutgoingServerContext::default(),
+                    thing_execution_context: OutgoingThingContext::default(),
+                    thing_id: "",
+                    objekt: Some(""),
+                    operation: "",
+                    payload_content_type: "application/json",
+                    preencoded_payload_content_type: "text/plain",
+                }
+                .encode();
+                self.lock().rehandshake = Some(id);
+                match self.send(Some(id), &header, b"null".to_vec(), Vec::new()) {
+                    // No call may be waiting to read the reply: wait for it here, so that it is read.
+                    Ok(()) => {
+                        let shared = Arc::clone(self);
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(Duration::from_secs(10), shared.reply(id)).await;
+                        });
                     }
-                    .encode();
-                    let frames = vec![Vec::new(), header, b"null".to_vec(), Vec::new()];
-                    if self.dealer.get_socket().send_multipart(frames, zmq::DONTWAIT).is_ok() {
-                        self.rehandshake = Some(message_id);
-                    }
+                    Err(_) => self.lock().rehandshake = None,
                 }
             }
             _ => {}
@@ -994,43 +1136,192 @@ impl ConnectionTask {
     }
 }
 
-/// What a failed ZMTP security handshake means for the user, from its monitor event and value.
-fn handshake_failure_message(event: zmq::SocketEvent, value: u32) -> Option<String> {
+impl Conn {
+    /// Receives one whole message into `self.frames` without blocking; `Ok(false)` if none is waiting.
+    fn recv_multipart(&mut self) -> Result<bool, zmq::Error> {
+        self.frames.clear();
+        loop {
+            let mut message = zmq::Message::new();
+            match self.socket.recv(&mut message, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) if self.frames.is_empty() => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            let more = message.get_more();
+            self.frames.push(message);
+            if !more {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// A frame to send: small ones are copied into the message (no allocation below 34 bytes), large ones handed
+/// over without copying.
+fn frame(bytes: Vec<u8>) -> zmq::Message {
+    if bytes.len() < 8192 { zmq::Message::from(&bytes[..]) } else { zmq::Message::from(bytes) }
+}
+
+/// The reply of the call registered under `id`. Dropping it before it completes cancels the call: the slot
+/// goes, and a reply that comes later is counted as unmatched.
+///
+/// Waiting calls share the reading: one of them at a time (the leader) waits for the socket itself, reads
+/// whatever arrives and hands each reply to its caller. A lone call is thus woken by the reactor directly,
+/// with no task in between. A leader that completes or is dropped wakes another waiting call to take over.
+struct PendingReply<'a> {
+    shared: &'a Shared,
+    id: u64,
+    leader: bool,
+    done: bool,
+}
+
+impl Conn {
+    /// Gives up the leadership if `leader`, and returns a waiting call to wake so that it takes over (none if
+    /// someone leads, or nobody waits).
+    fn successor(&mut self, leader: bool) -> Option<Waker> {
+        if leader {
+            self.leader = false;
+        }
+        if self.leader {
+            return None;
+        }
+        self.pending.values_mut().filter(|slot| slot.reply.is_none()).find_map(|slot| slot.waker.take())
+    }
+}
+
+impl Future for PendingReply<'_> {
+    type Output = Result<Reply, ClientError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            let mut conn = this.shared.lock();
+            let Some(slot) = conn.pending.get_mut(&this.id) else {
+                let successor = conn.successor(this.leader);
+                drop(conn);
+                (this.leader, this.done) = (false, true);
+                if let Some(waker) = successor {
+                    waker.wake();
+                }
+                return Poll::Ready(Err(ClientError::Closed { address: this.shared.address.clone() }));
+            };
+            if let Some(reply) = slot.reply.take() {
+                conn.pending.remove(&this.id);
+                let successor = conn.successor(this.leader);
+                drop(conn);
+                (this.leader, this.done) = (false, true);
+                if let Some(waker) = successor {
+                    waker.wake();
+                }
+                return Poll::Ready(reply);
+            }
+            match &mut slot.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                waker => *waker = Some(cx.waker().clone()),
+            }
+            if !this.leader {
+                if conn.leader {
+                    return Poll::Pending;
+                }
+                conn.leader = true;
+                this.leader = true;
+            }
+            drop(conn);
+            match this.shared.fd.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(mut guard)) => {
+                    if !this.shared.drain() {
+                        guard.clear_ready();
+                    }
+                }
+                Poll::Ready(Err(e)) => {
+                    // The reactor is gone (the runtime is shutting down).
+                    let mut conn = this.shared.lock();
+                    conn.pending.remove(&this.id);
+                    let successor = conn.successor(true);
+                    drop(conn);
+                    (this.leader, this.done) = (false, true);
+                    if let Some(waker) = successor {
+                        waker.wake();
+                    }
+                    return Poll::Ready(Err(ClientError::Zmq {
+                        context: format!("waiting for a reply from {}", this.shared.address),
+                        message: e.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for PendingReply<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut conn = self.shared.lock();
+            conn.pending.remove(&self.id);
+            let successor = conn.successor(self.leader);
+            drop(conn);
+            if let Some(waker) = successor {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// The task that follows a connection's monitor events (and reads replies when no waiting call does).
+struct Reader {
+    shared: Arc<Shared>,
+    monitor: Option<mpsc::UnboundedReceiver<(zmq::SocketEvent, u32)>>,
+    closing: oneshot::Receiver<()>,
+}
+
+impl Reader {
+    async fn run(mut self) {
+        loop {
+            // Waiting calls read their replies themselves. Should the leading one stop being polled without
+            // being dropped, this task reads for the others every 10 ms meanwhile.
+            let waiting = !self.shared.lock().pending.is_empty();
+            let sweep = Duration::from_millis(if waiting { 10 } else { 250 });
+            tokio::select! {
+                _ = &mut self.closing => break,
+                _ = tokio::time::sleep(sweep) => {
+                    if waiting {
+                        self.shared.drain();
+                    }
+                }
+                event = next_monitor_event(&mut self.monitor), if self.monitor.is_some() => match event {
+                    Some((event, value)) => self.shared.monitor_event(event, value),
+                    None => {
+                        tracing::warn!(address = %self.shared.address, "the socket monitor stopped; connection state is no longer tracked");
+                        self.monitor = None;
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // The client is gone, or the runtime is shutting down: no reply will be read any more.
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.fail_pending(|| ClientError::Closed { address: self.shared.address.clone() });
+        let _ = self.shared.state.send(ConnectionState::Closed);
+    }
+}
+
+/// What a failed ZMTP security handshake means, from its monitor event and value.
+fn handshake_refusal(event: zmq::SocketEvent, value: u32) -> Option<AuthRefusal> {
     const MECHANISM_MISMATCH: u32 = 0x1100_0002;
     const CRYPTOGRAPHIC: u32 = 0x1100_0001;
     Some(match event {
-        zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => format!(
-            "the server refused this client (ZAP status {value}): wrong username or password, a CURVE key it does not \
-             list, or an address outside its allow-list; check ConnectOptions::credentials"
-        ),
-        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL if value == MECHANISM_MISMATCH => "the server and this client use \
-             different security mechanisms: the server requires credentials (PLAIN or CURVE) that were not given in \
-             ConnectOptions::credentials, or it requires none and some were given"
-            .to_owned(),
-        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL if value == CRYPTOGRAPHIC => {
-            "the CURVE handshake failed: is the server's public key right?".to_owned()
-        }
-        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL => format!("the ZMTP handshake failed (protocol error {value:#x})"),
-        zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL => {
-            format!("the security handshake failed (errno {value}); does the server have a ZAP handler?")
-        }
+        zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => AuthRefusal::Refused { status: value },
+        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL if value == MECHANISM_MISMATCH => AuthRefusal::MechanismMismatch,
+        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL if value == CRYPTOGRAPHIC => AuthRefusal::CurveKey,
+        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL => AuthRefusal::Protocol { code: value },
+        zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL => AuthRefusal::NoDetail { errno: value },
         _ => return None,
     })
-}
-
-fn parse_reply(frames: &[zmq::Message]) -> Option<(String, RawReply)> {
-    // A DEALER sees [empty, header, payload, preserialized].
-    let start = frames.len().checked_sub(3)?;
-    let header = ResponseHeader::decode(&frames[start]).ok()?;
-    let reply = RawReply {
-        kind: header.kind(),
-        message_type: header.message_type.clone().into_owned(),
-        sender_id: header.sender_id.clone().into_owned(),
-        content_type: ContentType::parse(&header.payload_content_type),
-        payload: frames[start + 1].to_vec(),
-        preserialized: frames[start + 2].to_vec(),
-    };
-    Some((header.message_id.into_owned(), reply))
 }
 
 /// One received event.

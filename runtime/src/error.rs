@@ -251,6 +251,16 @@ pub enum ClientError {
         /// The address.
         address: String,
     },
+    /// The server refused this client during the security handshake of its connection (ZeroMQ
+    /// authentication on TCP: PLAIN credentials, CURVE keys, an IP allow-list); nothing was sent. Retrying with
+    /// the same [`crate::ConnectOptions::credentials`] from the same address fails the same way.
+    #[error("{address} refused the connection: {reason}")]
+    Unauthorized {
+        /// The address.
+        address: String,
+        /// What was wrong, and what to change.
+        reason: AuthRefusal,
+    },
     /// A libzmq call failed.
     #[error("ZeroMQ error while {context}: {message}")]
     Zmq {
@@ -259,6 +269,68 @@ pub enum ClientError {
         /// libzmq's error.
         message: String,
     },
+}
+
+/// Why a server refused a client's connection ([`ClientError::Unauthorized`]), from libzmq's report of the
+/// failed security handshake. Its `Display` says what to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthRefusal {
+    /// The server's authentication handler said no (its ZAP status code, 400 for thingwire servers): a wrong
+    /// username or password, a CURVE public key the server does not list, or an address outside its
+    /// allow-list. The server logs which, at `WARN`.
+    Refused {
+        /// The ZAP status code (RFC 27): 400 refused, 300 try again later, 500 internal error.
+        status: u32,
+    },
+    /// The server wants credentials the client does not present (PLAIN or CURVE), or wants none and the client
+    /// presents some: the two sides use different security mechanisms.
+    MechanismMismatch,
+    /// The CURVE handshake failed cryptographically: the server's public key given to the client is not the
+    /// server's.
+    CurveKey,
+    /// Another ZMTP protocol error during the security handshake (libzmq's `ZMQ_PROTOCOL_ERROR_*` code).
+    Protocol {
+        /// The protocol error code.
+        code: u32,
+    },
+    /// The security handshake failed and libzmq gave no detail (an errno).
+    NoDetail {
+        /// The errno.
+        errno: u32,
+    },
+}
+
+impl fmt::Display for AuthRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused { status } => write!(
+                f,
+                "its authentication refused this client (ZAP status {status}): a wrong username or password, a CURVE \
+                 public key it does not list, or an address outside its allow-list; check \
+                 ConnectOptions::credentials, and whether this machine's address is on the server's allow-list"
+            ),
+            Self::MechanismMismatch => f.write_str(
+                "the server and this client use different security mechanisms: the server requires credentials \
+                 (PLAIN or CURVE) that were not given in ConnectOptions::credentials, or it requires none and some \
+                 were given; set ConnectOptions::credentials to what the server's Thing Description asks for",
+            ),
+            Self::CurveKey => f.write_str(
+                "the CURVE handshake failed: the server public key given to Credentials::curve is not this \
+                 server's (its Thing Description lists it as `tw:serverKey`)",
+            ),
+            Self::Protocol { code } => write!(
+                f,
+                "the ZMTP security handshake failed (protocol error {code:#x}); check that the client's credentials \
+                 use the mechanism the server expects"
+            ),
+            Self::NoDetail { errno } => write!(
+                f,
+                "the security handshake failed (errno {errno}); does the server have a ZAP handler, and do the \
+                 client's credentials use the mechanism it expects?"
+            ),
+        }
+    }
 }
 
 /// An exception raised on the server, as its `EXCEPTION` reply described it.

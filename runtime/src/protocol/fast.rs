@@ -396,7 +396,7 @@ pub(super) fn response_header(frame: &[u8]) -> Option<ResponseHeader<'_>> {
 
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if special_from(s.as_bytes(), 0) < s.len() {
         // Rare: ids and names with quotes or control characters. Writing a str into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     } else {

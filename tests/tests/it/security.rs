@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use thingwire::auth::{Auth, AuthError, Credentials, CurveKeyPair, curve_available};
+use thingwire::error::AuthRefusal;
 use thingwire::td::{SecurityScheme, ThingDescription, tcp_addresses};
 use thingwire::transport::{BoundAddresses, Protocol};
 use thingwire::{Client, ClientError, ConnectOptions, Server};
@@ -33,17 +34,20 @@ fn with(credentials: Credentials) -> ConnectOptions {
     ConnectOptions { credentials, handshake_timeout: Duration::from_secs(5), ..ConnectOptions::default() }
 }
 
-/// Connecting fails at once with an error that says why, instead of a handshake timeout.
-#[track_caller]
-fn assert_refused(result: Result<Client, ClientError>, why: &str) {
-    match result {
-        Err(e @ ClientError::Zmq { .. }) => {
-            let text = e.to_string();
-            assert!(text.contains("authenticating with tcp://") && text.contains(why), "{text}");
+/// Connecting fails at once with [`ClientError::Unauthorized`] and the reason matching `$reason`, instead of a
+/// handshake timeout; its message names the address and contains `$why`.
+macro_rules! assert_refused {
+    ($result:expr, $reason:pat, $why:expr) => {
+        match $result {
+            Err(ClientError::Unauthorized { address, reason }) => {
+                assert!(matches!(reason, $reason), "refused for another reason: {reason:?}");
+                let text = ClientError::Unauthorized { address: address.clone(), reason }.to_string();
+                assert!(address.starts_with("tcp://") && text.contains(&address) && text.contains($why), "{text}");
+            }
+            Err(other) => panic!("expected ClientError::Unauthorized containing `{}`, got: {other:?}", $why),
+            Ok(client) => panic!("an unauthorized client got in: {client:?}"),
         }
-        Err(other) => panic!("expected a clear authentication error containing `{why}`, got: {other}"),
-        Ok(client) => panic!("an unauthorized client got in: {client:?}"),
-    }
+    };
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,10 +56,26 @@ async fn plain_refuses_missing_or_wrong_credentials_and_serves_the_right_ones() 
     // A client that authenticated first must not be disturbed by the failures that follow.
     let alice = Client::connect_with(&address, with(Credentials::plain("alice", "secret"))).await.expect("alice");
     // Each refusal is reported as such (a timeout would be `Unreachable`, which `assert_refused` rejects).
-    assert_refused(Client::connect_with(&address, with(Credentials::None)).await, "different security mechanisms");
-    assert_refused(Client::connect_with(&address, with(Credentials::plain("alice", "wrong"))).await, "refused");
-    assert_refused(Client::connect_with(&address, with(Credentials::plain("mallory", "secret"))).await, "refused");
-    assert_refused(Client::connect_with(&address, with(Credentials::plain("bob", "secret"))).await, "refused");
+    assert_refused!(
+        Client::connect_with(&address, with(Credentials::None)).await,
+        AuthRefusal::MechanismMismatch,
+        "different security mechanisms"
+    );
+    assert_refused!(
+        Client::connect_with(&address, with(Credentials::plain("alice", "wrong"))).await,
+        AuthRefusal::Refused { status: 400 },
+        "wrong username or password"
+    );
+    assert_refused!(
+        Client::connect_with(&address, with(Credentials::plain("mallory", "secret"))).await,
+        AuthRefusal::Refused { status: 400 },
+        "wrong username or password"
+    );
+    assert_refused!(
+        Client::connect_with(&address, with(Credentials::plain("bob", "secret"))).await,
+        AuthRefusal::Refused { status: 400 },
+        "wrong username or password"
+    );
     // Many refused attempts in a row: the server stays healthy.
     for _ in 0..20 {
         let options =
@@ -132,7 +152,11 @@ async fn the_allow_list_refuses_other_addresses() {
     let from = |source: &str| format!("tcp://{source}:0;{destination}");
     let client = Client::connect_with(&from("127.0.0.1"), with(Credentials::None)).await.expect("listed address");
     assert_eq!(client.read_property::<String>("sensor", "serial").await.expect("read"), "SN-001");
-    assert_refused(Client::connect_with(&from("127.0.0.2"), with(Credentials::None)).await, "allow-list");
+    assert_refused!(
+        Client::connect_with(&from("127.0.0.2"), with(Credentials::None)).await,
+        AuthRefusal::Refused { status: 400 },
+        "allow-list"
+    );
     assert_eq!(client.read_property::<String>("sensor", "serial").await.expect("still served"), "SN-001");
     server.shutdown().await;
 
@@ -144,10 +168,15 @@ async fn the_allow_list_refuses_other_addresses() {
     let alice = || with(Credentials::plain("alice", "secret"));
     let client = Client::connect_with(&from("127.0.0.2"), alice()).await.expect("inside the network");
     assert_eq!(client.read_property::<f64>("sensor", "gain").await.expect("read"), 1.0);
-    assert_refused(Client::connect_with(&from("127.0.0.9"), alice()).await, "refused");
-    assert_refused(
+    assert_refused!(
+        Client::connect_with(&from("127.0.0.9"), alice()).await,
+        AuthRefusal::Refused { status: 400 },
+        "allow-list"
+    );
+    assert_refused!(
         Client::connect_with(&from("127.0.0.1"), with(Credentials::plain("alice", "nope"))).await,
-        "refused",
+        AuthRefusal::Refused { status: 400 },
+        "wrong username or password"
     );
     server.shutdown().await;
 
@@ -165,9 +194,10 @@ async fn the_allow_list_refuses_other_addresses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_for_a_server_that_wants_none_fail_clearly() {
     let (server, address) = crate::common::sensor_server(Protocol::Tcp).await;
-    assert_refused(
+    assert_refused!(
         Client::connect_with(&address, with(Credentials::plain("alice", "secret"))).await,
-        "different security mechanisms",
+        AuthRefusal::MechanismMismatch,
+        "different security mechanisms"
     );
     // Over IPC and INPROC, credentials are not used (thingwire authenticates TCP only).
     let (ipc, ipc_address) = crate::common::sensor_server(Protocol::Ipc).await;
@@ -301,15 +331,29 @@ async fn curve_encrypts_and_names_its_clients_where_libzmq_has_it() {
         }
     }
     assert!(got, "events reach a CURVE subscriber");
-    assert_refused(Client::connect_with(&address, with(credentials(&stranger))).await, "refused");
-    assert_refused(Client::connect_with(&address, with(Credentials::None)).await, "different security mechanisms");
+    assert_refused!(
+        Client::connect_with(&address, with(credentials(&stranger))).await,
+        AuthRefusal::Refused { status: 400 },
+        "CURVE public key"
+    );
+    assert_refused!(
+        Client::connect_with(&address, with(Credentials::None)).await,
+        AuthRefusal::MechanismMismatch,
+        "different security mechanisms"
+    );
     let wrong_server = Credentials::curve(stranger.public_key(), client_keys.clone()).expect("creds");
     let r = Client::connect_with(
         &address,
         ConnectOptions { handshake_timeout: Duration::from_secs(2), ..with(wrong_server) },
     )
     .await;
-    assert!(r.is_err(), "a client that does not know the server's key gets nowhere");
+    assert!(
+        matches!(
+            r,
+            Err(ClientError::Unauthorized { reason: AuthRefusal::CurveKey, .. } | ClientError::Unreachable { .. })
+        ),
+        "a client that does not know the server's key gets nowhere: {r:?}"
+    );
     assert_eq!(client.read_property::<f64>("sensor", "gain").await.expect("still served"), 1.0);
     server.shutdown().await;
 }
