@@ -7,19 +7,18 @@ use serde::de::{self, DeserializeOwned};
 
 use crate::protocol::{ContentType, MAX_DEPTH, ProtocolError};
 
+pub(crate) mod msgpack;
+
 /// Decodes a payload frame into `T` according to `content_type`.
 ///
 /// `text/plain` payloads are handed to `T` as a string. An empty frame with a JSON or msgpack content type
-/// is an error, as it is for hololinked (no payload is spelled `null`).
+/// is an error, as it is for hololinked (no payload is spelled `null`), and so are bytes after the value.
+/// msgpack nesting is bounded by [`MAX_DEPTH`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], content_type: &ContentType) -> Result<T, ProtocolError> {
     let fail = |reason: String| ProtocolError::Payload { content_type: content_type.as_str().to_owned(), reason };
     match content_type {
         ContentType::Json => serde_json::from_slice(bytes).map_err(|e| fail(e.to_string())),
-        ContentType::Msgpack => {
-            let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-            de.set_max_depth(MAX_DEPTH);
-            T::deserialize(&mut de).map_err(|e| fail(e.to_string()))
-        }
+        ContentType::Msgpack => msgpack::from_slice(bytes, MAX_DEPTH).map_err(|e| fail(e.to_string())),
         ContentType::Text => {
             let text = std::str::from_utf8(bytes).map_err(|e| fail(e.to_string()))?;
             T::deserialize(de::value::StrDeserializer::<de::value::Error>::new(text)).map_err(|e| fail(e.to_string()))
@@ -50,4 +49,224 @@ pub fn encode_into<T: Serialize + ?Sized>(
     };
     result
         .map_err(|reason| ProtocolError::Encode { content_type: content_type.for_reply().as_str().to_owned(), reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fmt::Debug;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Inner {
+        name: String,
+        values: Vec<f64>,
+        flag: Option<bool>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Outer {
+        id: u32,
+        inner: Inner,
+        list: Vec<Inner>,
+        map: BTreeMap<String, i64>,
+        tuple: (u8, i16, String),
+        mode: Mode,
+        modes: Vec<Mode>,
+        unit: Unit,
+        wide: i128,
+        uwide: u128,
+        letter: char,
+        raw: crate::Bytes,
+        nested: Option<Option<u8>>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Unit;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Mode {
+        Off,
+        Gain(f32),
+        Pair(i8, u64),
+        Range { lo: f64, hi: f64 },
+    }
+
+    fn outer() -> Outer {
+        let inner = Inner { name: "ch\u{e9}1".into(), values: vec![0.5, -0.0, 1e300, f64::INFINITY], flag: Some(true) };
+        Outer {
+            id: 7,
+            inner: inner.clone(),
+            list: vec![inner, Inner { name: String::new(), values: vec![], flag: None }],
+            map: [("a".to_owned(), -1), ("b".to_owned(), i64::MIN), ("c".to_owned(), i64::MAX)].into(),
+            tuple: (255, -300, "x".repeat(40)),
+            mode: Mode::Range { lo: -1.0, hi: 2.5 },
+            modes: vec![Mode::Off, Mode::Gain(1.5), Mode::Pair(-3, u64::MAX), Mode::Range { lo: 0.0, hi: 1.0 }],
+            unit: Unit,
+            wide: i128::MIN,
+            uwide: u128::MAX,
+            letter: '\u{1F600}',
+            raw: crate::Bytes(vec![0, 1, 2, 255]),
+            nested: Some(Some(3)),
+        }
+    }
+
+    /// rmp-serde's decoding, as the runtime used it before `codec::msgpack` (no check after the value).
+    fn rmp_decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        de.set_max_depth(MAX_DEPTH);
+        T::deserialize(&mut de).map_err(|e| e.to_string())
+    }
+
+    /// `codec::msgpack` without its check for bytes after the value, to compare with rmp-serde.
+    fn fast_decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        let mut de = msgpack::Deserializer::new(bytes, MAX_DEPTH);
+        T::deserialize(&mut de).map_err(|e| e.to_string())
+    }
+
+    /// Both decoders agree on `bytes`: the same value, or the same error text.
+    fn agree<T: DeserializeOwned + PartialEq + Debug>(bytes: &[u8]) {
+        let slow = rmp_decode::<T>(bytes);
+        let fast = fast_decode::<T>(bytes);
+        match (&slow, &fast) {
+            // NaN != NaN: compare such values through their re-encoding.
+            (Ok(a), Ok(b)) if a != b => {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} for {bytes:02x?}", std::any::type_name::<T>())
+            }
+            _ => assert_eq!(slow, fast, "{} for {bytes:02x?}", std::any::type_name::<T>()),
+        }
+    }
+
+    /// Each of `bytes`' prefixes and a few thousand deterministic corruptions of it: both decoders agree
+    /// (and neither panics).
+    fn agree_on_damage<T: DeserializeOwned + PartialEq + Debug>(bytes: &[u8]) {
+        agree::<T>(bytes);
+        for end in 0..bytes.len() {
+            agree::<T>(&bytes[..end]);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let mut damaged = bytes.to_vec();
+            for _ in 0..=(next() % 3) {
+                let at = (next() % damaged.len() as u64) as usize;
+                damaged[at] = next() as u8;
+            }
+            agree::<T>(&damaged);
+        }
+    }
+
+    #[test]
+    fn msgpack_decoding_matches_rmp_serde_on_good_and_damaged_input() {
+        let value = outer();
+        let bytes = rmp_serde::to_vec_named(&value).expect("encode");
+        assert_eq!(decode::<Outer>(&bytes, &ContentType::Msgpack).expect("decodes"), value);
+        agree_on_damage::<Outer>(&bytes);
+        agree_on_damage::<serde_json::Value>(&bytes);
+        agree_on_damage::<Vec<Mode>>(&rmp_serde::to_vec_named(&value.modes).expect("encode"));
+        let floats = vec![1.5, f64::NAN, f64::NEG_INFINITY, -0.0, f64::MIN_POSITIVE, 3.0];
+        let bytes = rmp_serde::to_vec_named(&floats).expect("encode");
+        agree_on_damage::<Vec<f64>>(&bytes);
+        agree_on_damage::<Vec<f32>>(&bytes);
+        agree_on_damage::<Vec<i64>>(
+            &rmp_serde::to_vec_named(&[0_i64, -1, 127, 128, -33, 70000, i64::MIN]).expect("encode"),
+        );
+        agree_on_damage::<Option<String>>(&rmp_serde::to_vec_named(&Some("text")).expect("encode"));
+        agree_on_damage::<crate::Bytes>(&rmp_serde::to_vec_named(&crate::Bytes(vec![9; 40])).expect("encode"));
+        agree_on_damage::<BTreeMap<String, Vec<u8>>>(
+            &rmp_serde::to_vec_named(&BTreeMap::from([("k".to_owned(), vec![1_u8, 200])])).expect("encode"),
+        );
+    }
+
+    #[test]
+    fn msgpack_decoding_matches_rmp_serde_on_odd_encodings() {
+        let cases: &[&[u8]] = &[
+            // `bin` where a sequence is expected reads as integers; invalid UTF-8 in a `str`.
+            &[0xc4, 0x02, 0x01, 0x02],
+            &[0xa2, 0xff, 0xfe],
+            // Extension values (rmp-serde reads them as a newtype of (tag, bytes)).
+            &[0xd4, 0x05, 0x01],
+            &[0xc7, 0x02, 0x05, 0x01, 0x02],
+            // Reserved marker, array longer than its content, map with an odd key.
+            &[0xc1],
+            &[0x93, 0x01],
+            &[0x81, 0x01, 0x02],
+            // Sized numbers.
+            &[0xcc, 0xff],
+            &[0xcd, 0x01, 0x00],
+            &[0xd0, 0x80],
+            &[0xca, 0x3f, 0xc0, 0x00, 0x00],
+            // i128 as `bin` 16, and as a fixarray of 16 (rmp-serde's own quirk).
+            &[[0xc4, 0x10].as_slice(), &[0x11; 16]].concat(),
+            &[[0x9f].as_slice(), &[0x11; 16]].concat(),
+        ];
+        for bytes in cases {
+            agree::<serde_json::Value>(bytes);
+            agree::<Vec<u8>>(bytes);
+            agree::<Vec<f64>>(bytes);
+            agree::<String>(bytes);
+            agree::<crate::Bytes>(bytes);
+            agree::<i128>(bytes);
+            agree::<u128>(bytes);
+            agree::<Mode>(bytes);
+            agree::<Option<u16>>(bytes);
+            agree::<Unit>(bytes);
+            agree::<f32>(bytes);
+        }
+    }
+
+    #[test]
+    fn msgpack_nesting_is_bounded_like_rmp_serde() {
+        for depth in [1, 2, 126, 127, 128, 129, 400, 100_000] {
+            let bytes = [vec![0x91; depth], vec![0x01]].concat();
+            agree::<serde_json::Value>(&bytes);
+            let err = decode::<serde_json::Value>(&bytes, &ContentType::Msgpack);
+            assert_eq!(err.is_err(), depth >= MAX_DEPTH, "depth {depth}: {err:?}");
+            if depth >= MAX_DEPTH {
+                assert!(err.expect_err("too deep").to_string().contains("depth limit exceeded"));
+            }
+        }
+    }
+
+    #[test]
+    fn msgpack_bytes_after_the_value_are_refused() {
+        // The JSON text `2.5` sent as msgpack: fixint 50, then `.5`.
+        let err = decode::<f64>(b"2.5", &ContentType::Msgpack).expect_err("trailing bytes");
+        assert!(err.to_string().contains("2 trailing bytes after the msgpack value"), "{err}");
+        let err = decode::<Vec<f64>>(&[0x91, 0x01, 0xc0], &ContentType::Msgpack).expect_err("trailing byte");
+        assert!(err.to_string().contains("1 trailing byte after"), "{err}");
+        assert_eq!(decode::<Vec<f64>>(&[0x91, 0x01], &ContentType::Msgpack).expect("exact"), vec![1.0]);
+        assert!(decode::<Option<f64>>(b"", &ContentType::Msgpack).is_err(), "an empty frame is not nil");
+    }
+
+    #[test]
+    fn bulk_floats_round_trip_bit_for_bit() {
+        let floats: Vec<f64> = (0..10_000_u32)
+            .map(|i| match i % 5 {
+                0 => f64::NAN,
+                1 => -0.0,
+                2 => f64::INFINITY,
+                _ => f64::from(i) * -0.37,
+            })
+            .collect();
+        let bytes = encode(&floats, &ContentType::Msgpack).expect("encode");
+        assert_eq!(bytes, rmp_serde::to_vec_named(&floats).expect("rmp"), "the wire format is rmp-serde's");
+        let back: Vec<f64> = decode(&bytes, &ContentType::Msgpack).expect("decode");
+        assert_eq!(
+            back.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+            floats.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+        );
+        let empty: Vec<f64> =
+            decode(&encode(&Vec::<f64>::new(), &ContentType::Msgpack).expect("e"), &ContentType::Msgpack)
+                .expect("empty");
+        assert!(empty.is_empty());
+    }
 }

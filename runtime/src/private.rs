@@ -487,7 +487,7 @@ pub fn encode_property<T: Serialize + ?Sized>(
 
 /// Decodes a value being written to property `name`.
 pub fn decode_property<T: DeserializeOwned>(value: ValueDeserializer<'_, '_>, name: &str) -> Result<T, ThingError> {
-    erased_serde::deserialize::<T>(value).map_err(|e| ThingError::type_error(format!("property `{name}`: {e}")))
+    crate::args::decode_property_value(value, name)
 }
 
 /// The reply of an action returning a value.

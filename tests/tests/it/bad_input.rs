@@ -1043,7 +1043,6 @@ async fn b2_invalid_message_reaches_a_non_utf8_peer() {
 /// B3 (docs/bad-input.md, fixed): a msgpack payload with bytes after its value is refused, as JSON is; a JSON
 /// `2.5` sent as msgpack (fixint 50, then `.5`) used to write 50.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding B3 in docs/bad-input.md: runtime change pending"]
 async fn b3_trailing_bytes_after_msgpack_are_refused() {
     let (server, address) = sensor_server(Protocol::Inproc).await;
     let mut c = RawClient::connect(&address, server.id()).await;
