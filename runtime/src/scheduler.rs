@@ -167,6 +167,10 @@ pub(crate) struct Scheduler<T: Thing> {
     done: tokio::sync::watch::Receiver<bool>,
     /// Signalled whenever a concurrent or threaded action lets go of the Thing.
     released: tokio::sync::Notify,
+    /// Per property, the size of its last encoded read: the next read's buffer starts that large, so a bulk
+    /// value (a 1 MiB `Vec<f64>`) is encoded without regrowing its buffer, and handed to ZeroMQ without
+    /// shrinking it.
+    read_sizes: Vec<AtomicUsize>,
 }
 
 impl<T: Thing> Scheduler<T> {
@@ -202,6 +206,7 @@ impl<T: Thing> Scheduler<T> {
             limits,
             done: done_rx,
             released: tokio::sync::Notify::new(),
+            read_sizes: descriptor.properties.iter().map(|_| AtomicUsize::new(0)).collect(),
         });
         tokio::spawn(Arc::clone(&scheduler).run_queue(rx, done_tx));
         if let Some(interval) = limits.observe_interval
@@ -401,8 +406,13 @@ impl<T: Thing> Scheduler<T> {
         let ct = request.content_type.for_reply();
         match &request.op {
             Op::ReadProperty => {
-                let mut payload = Vec::new();
+                let hint = self.descriptor.properties.iter().position(|p| p.name == request.name);
+                let hint = hint.and_then(|i| self.read_sizes.get(i));
+                let mut payload = Vec::with_capacity(hint.map_or(0, |h| h.load(Ordering::Relaxed)));
                 thing.read_property(&request.name, &ct, &mut payload)?;
+                if let Some(h) = hint {
+                    h.store(payload.len(), Ordering::Relaxed);
+                }
                 Ok(Output { payload, preserialized: Vec::new() })
             }
             Op::ReadMultiple(names) => self.read_many(thing, names.iter().map(String::as_str), &ct),
