@@ -477,12 +477,12 @@ fn bound_error<T: fmt::Debug>(what: &str, value: &T, bound: Bound) -> ThingError
 }
 
 /// Encodes a property value for a read.
-pub fn encode_property<T: Serialize + ?Sized>(
+pub fn encode_property<T: Serialize + 'static>(
     out: &mut Vec<u8>,
     value: &T,
     ct: &ContentType,
 ) -> Result<(), ThingError> {
-    protocol::encode_into(out, value, ct).map_err(ThingError::from)
+    crate::codec::encode_value_into(out, value, ct).map_err(ThingError::from)
 }
 
 /// Decodes a value being written to property `name`.
@@ -491,8 +491,8 @@ pub fn decode_property<T: DeserializeOwned>(value: ValueDeserializer<'_, '_>, na
 }
 
 /// The reply of an action returning a value.
-pub fn output_value<T: Serialize>(value: &T, ct: &ContentType) -> Result<Output, ThingError> {
-    Output::value(value, ct)
+pub fn output_value<T: Serialize + 'static>(value: &T, ct: &ContentType) -> Result<Output, ThingError> {
+    Output::encoded(value, ct)
 }
 
 /// The reply of an action returning nothing.

@@ -153,6 +153,13 @@ impl Output {
         Ok(Self { payload, preserialized: Vec::new() })
     }
 
+    /// [`Output::value`] for the values generated code returns, with the codec's fast path for bulk data.
+    pub(crate) fn encoded<T: Serialize + 'static>(value: &T, content_type: &ContentType) -> Result<Self, ThingError> {
+        let mut payload = Vec::new();
+        crate::codec::encode_value_into(&mut payload, value, &content_type.for_reply()).map_err(ThingError::from)?;
+        Ok(Self { payload, preserialized: Vec::new() })
+    }
+
     /// Raw bytes in frame 4, frame 3 `null` (how hololinked returns `bytes`).
     pub fn bytes(bytes: Vec<u8>, content_type: &ContentType) -> Self {
         Self { preserialized: bytes, ..Self::none(content_type) }

@@ -117,7 +117,11 @@ impl<'a> Cursor<'a> {
             }
         }
         self.i = i;
-        let value: f64 = self.text.get(start..i)?.parse().ok()?;
+        let text = self.text.get(start..i)?;
+        let value: f64 = match simple_decimal(text.as_bytes()) {
+            Some(v) => v,
+            None => text.parse().ok()?,
+        };
         value.is_finite().then_some(value)
     }
 
@@ -285,6 +289,37 @@ impl<'a> Cursor<'a> {
         })?;
         Some(ctx)
     }
+}
+
+/// A decimal without exponent and with at most 15 digits (`5`, `0.25`, `-12.5`), the timeouts clients send,
+/// without the general float parser: the digits make an exact integer below 2^53 and the divisor an exact
+/// power of ten, so one IEEE division rounds correctly (Clinger's fast path). Anything else is `None`.
+fn simple_decimal(text: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    let (mut mantissa, mut count, mut fraction): (u64, usize, Option<usize>) = (0, 0, None);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                if count > 15 {
+                    return None;
+                }
+                fraction = fraction.map(|f| f + 1);
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    if count == 0 || fraction == Some(0) {
+        return None;
+    }
+    let value = mantissa as f64 / POW10[fraction.unwrap_or(0)];
+    Some(if negative { -value } else { value })
 }
 
 /// The index of the first byte at or after `from` that ends a plain run of string contents: a quote, a
@@ -607,6 +642,38 @@ mod tests {
                 let naive = (from..len).find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f)).unwrap_or(len);
                 assert_eq!(special_from(&bytes, from), naive, "{bytes:?} from {from}");
             }
+        }
+    }
+
+    #[test]
+    fn simple_decimals_parse_exactly_as_the_float_parser_does() {
+        let mut seed: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for fixed in ["0", "-0", "5", "0.25", "5.5", "-12.5", "123456789012345", "0.00000000000001", "9.99999999999999"]
+        {
+            assert_eq!(
+                simple_decimal(fixed.as_bytes()).map(f64::to_bits),
+                Some(fixed.parse::<f64>().expect("float").to_bits()),
+                "{fixed}"
+            );
+        }
+        for _ in 0..100_000 {
+            let digits = 1 + next() % 15;
+            let mut text = format!("{}", next() % 10u64.pow(digits as u32));
+            let point = (next() % (text.len() as u64 + 1)) as usize;
+            if point < text.len() && point > 0 {
+                text.insert(point, '.');
+            }
+            let expected = text.parse::<f64>().expect("float");
+            assert_eq!(simple_decimal(text.as_bytes()).map(f64::to_bits), Some(expected.to_bits()), "{text}");
+        }
+        for other in ["1e5", "1234567890123456", "0.000000000000001", "1.2.3", "1.", "", "-", "0x10"] {
+            assert!(simple_decimal(other.as_bytes()).is_none(), "{other} is left to the float parser");
         }
     }
 
