@@ -944,6 +944,12 @@ impl Shared {
         if self.closed.load(Ordering::Acquire) {
             return Err(ClientError::Closed { address: self.address.clone() });
         }
+        // The monitor has seen the connection drop, but the socket may not have processed the pipe's end yet
+        // (libzmq does that on its next call): a message sent now could go into the dead pipe and its call
+        // would wait for nothing. Fail it at once, as a send with no connection does.
+        if *self.state.borrow() == ConnectionState::Disconnected {
+            return Err(ClientError::Disconnected { address: self.address.clone() });
+        }
         let mut conn = self.lock();
         let flags = zmq::DONTWAIT | zmq::SNDMORE;
         let mut first = conn.socket.send(&[][..], flags);
@@ -1091,6 +1097,8 @@ impl Shared {
         }
         match event {
             zmq::SocketEvent::DISCONNECTED => {
+                // The state first: calls starting from now fail at once instead of joining the lost ones.
+                let _ = self.state.send(ConnectionState::Disconnected);
                 let failed = self.fail_pending(|| ClientError::ConnectionLost { address: self.address.clone() });
                 {
                     let mut conn = self.lock();
@@ -1098,7 +1106,6 @@ impl Shared {
                     conn.stats.failed_by_disconnect += failed;
                 }
                 tracing::info!(address = %self.address, failed, "connection lost; reconnecting");
-                let _ = self.state.send(ConnectionState::Disconnected);
             }
             zmq::SocketEvent::HANDSHAKE_SUCCEEDED if *self.state.borrow() == ConnectionState::Disconnected => {
                 // Reconnected at the transport level: confirm with hololinked's handshake.
@@ -1310,6 +1317,72 @@ impl Drop for Reader {
     }
 }
 
+/// A short-lived socket monitor that reports how the first connection of a socket fared.
+struct FirstHandshake {
+    monitor: zmq::Socket,
+}
+
+impl FirstHandshake {
+    const EVENTS: i32 = zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32
+        | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL as i32
+        | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32
+        | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32
+        | zmq::SocketEvent::CONNECT_RETRIED as i32;
+
+    /// Starts watching `socket` (before it connects).
+    fn watch(context: &zmq::Context, socket: &zmq::Socket) -> Result<Self, zmq::Error> {
+        let endpoint = format!("inproc://thingwire-handshake-{}", crate::util::random_hex(12));
+        socket.monitor(&endpoint, Self::EVENTS)?;
+        let monitor = context.socket(zmq::PAIR)?;
+        monitor.set_linger(0)?;
+        monitor.connect(&endpoint)?;
+        Ok(Self { monitor })
+    }
+
+    /// The refusal, if the server refused the first handshake within `wait`. `None` when it succeeded, when
+    /// the server is not reachable yet (libzmq retries the connection), or when nothing happened in time.
+    async fn outcome(self, socket: &zmq::Socket, wait: Duration) -> Option<AuthRefusal> {
+        let monitor = self.monitor;
+        let waited = tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + wait;
+            let mut refusal = None;
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let millis = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+                if left.is_zero() || monitor.set_rcvtimeo(millis).is_err() {
+                    break;
+                }
+                let Ok(frames) = monitor.recv_multipart(0) else { break };
+                let Some(first) = frames.first().filter(|f| f.len() >= 6) else { continue };
+                let event = zmq::SocketEvent::from_raw(u16::from_ne_bytes([first[0], first[1]]));
+                let value = u32::from_ne_bytes([first[2], first[3], first[4], first[5]]);
+                if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED || event == zmq::SocketEvent::CONNECT_RETRIED {
+                    break;
+                }
+                if let Some(reason) = handshake_refusal(event, value) {
+                    refusal = Some(reason);
+                    break;
+                }
+            }
+            (monitor, refusal)
+        })
+        .await;
+        // Stop the monitor before its reader goes (libzmq's blocking event sends would wait for a reader that
+        // is gone): a monitor with no events replaces it.
+        let quiet = format!("inproc://thingwire-handshake-{}", crate::util::random_hex(12));
+        if let Err(e) = socket.monitor(&quiet, 0) {
+            tracing::warn!(error = %e, "could not stop the subscription's handshake monitor");
+        }
+        match waited {
+            Ok((monitor, refusal)) => {
+                drop(monitor);
+                refusal
+            }
+            Err(_) => None,
+        }
+    }
+}
+
 /// What a failed ZMTP security handshake means, from its monitor event and value.
 fn handshake_refusal(event: zmq::SocketEvent, value: u32) -> Option<AuthRefusal> {
     const MECHANISM_MISMATCH: u32 = 0x1100_0002;
@@ -1379,7 +1452,19 @@ impl<T: DeserializeOwned> Subscription<T> {
         socket.set_linger(0).map_err(|e| fail(e.to_string()))?;
         socket.set_rcvhwm(Self::HIGH_WATER_MARK).map_err(|e| fail(e.to_string()))?;
         credentials.apply(&socket).map_err(fail)?;
+        // TCP and IPC connections have a security handshake the server may refuse (wrong credentials, or its
+        // subscriber limit): watch the first one, so that a refusal fails here instead of the subscription
+        // staying silent. INPROC has no handshake.
+        let watch = match Protocol::of_address(address) {
+            Some(Protocol::Inproc) | None => None,
+            Some(_) => Some(FirstHandshake::watch(context, &socket).map_err(|e| fail(e.to_string()))?),
+        };
         socket.connect(address).map_err(|e| fail(e.to_string()))?;
+        if let Some(watch) = watch
+            && let Some(reason) = watch.outcome(&socket, Self::HANDSHAKE_WAIT).await
+        {
+            return Err(ClientError::Unauthorized { address: address.to_owned(), reason });
+        }
         let socket = tmq::subscribe::SubscribeWithoutTopic::from_zmq_socket(socket)
             .and_then(|s| s.subscribe(topic.as_bytes()))
             .map_err(|e| fail(e.to_string()))?;
@@ -1395,6 +1480,11 @@ impl<T: DeserializeOwned> Subscription<T> {
 
     /// Events queued in the socket before the oldest are dropped.
     pub const HIGH_WATER_MARK: i32 = 10_000;
+
+    /// How long subscribing waits for the server's verdict on the connection's security handshake (on
+    /// loopback it takes about a millisecond). A server that is not reachable yet ends the wait at once: the
+    /// subscription then connects whenever the server comes up, as ZeroMQ subscriptions do.
+    pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(2);
 
     /// The topic.
     pub fn topic(&self) -> &str {

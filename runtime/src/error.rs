@@ -308,7 +308,9 @@ impl fmt::Display for AuthRefusal {
                 f,
                 "its authentication refused this client (ZAP status {status}): a wrong username or password, a CURVE \
                  public key it does not list, or an address outside its allow-list; check \
-                 ConnectOptions::credentials, and whether this machine's address is on the server's allow-list"
+                 ConnectOptions::credentials, and whether this machine's address is on the server's allow-list \
+                 (a subscription is also refused so when the server's event socket has as many subscribers as it \
+                 admits, ServerBuilder::max_subscribers: close unused subscriptions or raise the limit)"
             ),
             Self::MechanismMismatch => f.write_str(
                 "the server and this client use different security mechanisms: the server requires credentials \

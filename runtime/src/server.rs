@@ -183,8 +183,9 @@ impl ServerBuilder {
     }
 
     /// Most event subscribers per TCP or IPC transport: a connection to the event socket beyond the limit
-    /// fails its ZeroMQ handshake (ZAP status 400, "subscriber limit reached"; libzmq does not retry it), and
-    /// a slot comes back when a subscriber disconnects. thingwire's ZAP handler decides, so when another
+    /// fails its ZeroMQ handshake (ZAP status 400, "subscriber limit reached"; libzmq does not retry it, and
+    /// `Client::subscribe` fails with `ClientError::Unauthorized`), and a slot comes back when a subscriber
+    /// disconnects. thingwire's ZAP handler decides, so when another
     /// library's ZAP handler is bound in the context (and no [`authentication`](Self::authentication) is
     /// set) the limit is not enforced and a warning says so. INPROC subscribers have no handshake and are
     /// not limited. Default 1024.

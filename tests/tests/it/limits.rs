@@ -7,7 +7,7 @@
 //! | frames per message | `max_frames` | 16 (at least 5) | `INVALID_MESSAGE` "the message has N frames, over this server's limit of L (a hololinked message has 5)" |
 //! | requests per Thing queue | `max_queue_length` | 4096 | `EXCEPTION` `RuntimeError` "the server is busy: …; retry later" |
 //! | requests in flight per client | `max_in_flight_per_client` | 256 | `EXCEPTION` `RuntimeError` "client `id` has N requests in flight (limit N): …" |
-//! | subscribers per TCP/IPC transport | `max_subscribers` | 1024 | the connection's handshake is refused (ZAP 400 "subscriber limit reached") |
+//! | subscribers per TCP/IPC transport | `max_subscribers` | 1024 | the connection's handshake is refused (ZAP 400 "subscriber limit reached"); `Client::subscribe` fails with `ClientError::Unauthorized` (`AuthRefusal::Refused { status: 400 }`) |
 //! | events queued per subscriber | `event_high_water_mark` | 10 000 | dropped for that subscriber (its sequence numbers show the gap); the server never blocks |
 
 use std::time::Duration;
@@ -423,6 +423,24 @@ async fn subscribers_past_the_limit_are_refused_and_slots_come_back() {
         let (third, watch) = subscriber(&events);
         assert_eq!(watch.outcome(), Err(400), "{protocol:?}: the third subscriber is refused");
         drop(third);
+        // thingwire's client says so instead of subscribing to silence.
+        let client = thingwire::Client::connect(&address).await.expect("client");
+        match client.subscribe::<serde_json::Value>("sensor", "tick").await {
+            Err(thingwire::ClientError::Unauthorized {
+                reason: thingwire::error::AuthRefusal::Refused { status: 400 },
+                ..
+            }) => {}
+            other => panic!("{protocol:?}: a subscription past the limit fails with Unauthorized (400): {other:?}"),
+        }
+        let refused = thingwire::client::Subscription::<serde_json::Value>::connect(
+            thingwire::transport::context(),
+            &events,
+            "sensor/tick",
+        )
+        .await
+        .expect_err("past the limit");
+        assert!(refused.to_string().contains("max_subscribers"), "{protocol:?}: the error names the limit: {refused}");
+        drop(client);
         // Requests are served as before.
         let mut c = RawClient::connect(&address, server.id()).await;
         assert_eq!(read_serial(&mut c).await.payload, json!("SN-001"));
