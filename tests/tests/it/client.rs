@@ -154,6 +154,16 @@ async fn a_subscription_made_before_the_server_starts_receives_its_events() {
     let address = probe.address(Protocol::Tcp).expect("tcp").to_owned();
     probe.shutdown().await;
     let events = thingwire::client::event_address_for(&address);
+    // libzmq closes the probe's listeners in the background; until then a connection would reach the
+    // closing server, whose authentication has already been withdrawn, and be refused (which subscribing
+    // reports). Wait until nothing listens on the event port (bounded: 5 s).
+    let event_port = events.trim_start_matches("tcp://").to_owned();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&event_port).is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut ticks = thingwire::Subscription::<crate::common::sensor::Tick>::connect(
         thingwire::transport::context(),
         &events,
