@@ -473,7 +473,7 @@ impl Client {
     }
 
     /// Sends a request and turns the reply into a value or a typed error.
-    pub async fn call<T: DeserializeOwned>(
+    pub async fn call<T: DeserializeOwned + 'static>(
         &self,
         request: RawRequest<'_>,
         options: &CallOptions,
@@ -486,12 +486,16 @@ impl Client {
     }
 
     /// Reads a property.
-    pub async fn read_property<T: DeserializeOwned>(&self, thing_id: &str, name: &str) -> Result<T, ClientError> {
+    pub async fn read_property<T: DeserializeOwned + 'static>(
+        &self,
+        thing_id: &str,
+        name: &str,
+    ) -> Result<T, ClientError> {
         self.read_property_with(thing_id, name, &CallOptions::default()).await
     }
 
     /// Reads a property with explicit options.
-    pub async fn read_property_with<T: DeserializeOwned>(
+    pub async fn read_property_with<T: DeserializeOwned + 'static>(
         &self,
         thing_id: &str,
         name: &str,
@@ -537,7 +541,7 @@ impl Client {
     }
 
     /// Invokes an action with keyword arguments (any value that serializes to an object, or `()` for none).
-    pub async fn invoke<T: DeserializeOwned, A: Serialize + ?Sized>(
+    pub async fn invoke<T: DeserializeOwned + 'static, A: Serialize + ?Sized>(
         &self,
         thing_id: &str,
         action: &str,
@@ -547,7 +551,7 @@ impl Client {
     }
 
     /// Invokes an action with explicit options.
-    pub async fn invoke_with<T: DeserializeOwned, A: Serialize + ?Sized>(
+    pub async fn invoke_with<T: DeserializeOwned + 'static, A: Serialize + ?Sized>(
         &self,
         thing_id: &str,
         action: &str,
@@ -567,7 +571,7 @@ impl Client {
 
     /// Invokes an action with raw bytes in the preserialized frame (hololinked passes them as the first
     /// positional argument) and keyword arguments `args` (`()` for none).
-    pub async fn invoke_bytes<T: DeserializeOwned, A: Serialize + ?Sized>(
+    pub async fn invoke_bytes<T: DeserializeOwned + 'static, A: Serialize + ?Sized>(
         &self,
         thing_id: &str,
         action: &str,
@@ -583,7 +587,7 @@ impl Client {
 
     /// Invokes an action and returns its result with the log lines the server recorded while it ran
     /// (`fetchExecutionLogs`).
-    pub async fn invoke_with_logs<T: DeserializeOwned, A: Serialize + ?Sized>(
+    pub async fn invoke_with_logs<T: DeserializeOwned + 'static, A: Serialize + ?Sized>(
         &self,
         thing_id: &str,
         action: &str,
@@ -707,12 +711,12 @@ fn decode_value<T: DeserializeOwned>(bytes: &[u8], ct: &ContentType) -> Result<T
 }
 
 /// Turns a reply into a value or a typed error.
-pub fn reply_value<T: DeserializeOwned>(reply: RawReply, thing: &str, name: &str) -> Result<T, ClientError> {
+pub fn reply_value<T: DeserializeOwned + 'static>(reply: RawReply, thing: &str, name: &str) -> Result<T, ClientError> {
     value_of(reply.kind, &reply.content_type, &reply.payload, &reply.preserialized, thing, name)
 }
 
 /// A reply's frames 3 and 4 as a value or a typed error.
-fn value_of<T: DeserializeOwned>(
+fn value_of<T: DeserializeOwned + 'static>(
     kind: Option<MessageType>,
     content_type: &ContentType,
     payload: &[u8],
@@ -764,7 +768,8 @@ fn value_of<T: DeserializeOwned>(
                 ))
                 .map_err(|e| ClientError::Codec(format!("could not decode the reply bytes: {e}")));
             }
-            decode_value(payload, content_type)
+            crate::codec::decode_value(payload, content_type)
+                .map_err(|e| ClientError::Codec(format!("could not decode the reply: {e}")))
         }
     }
 }
@@ -1616,7 +1621,7 @@ impl ThingHandle {
     }
 
     /// Reads a property.
-    pub async fn read<T: DeserializeOwned>(&self, name: &str) -> Result<T, ClientError> {
+    pub async fn read<T: DeserializeOwned + 'static>(&self, name: &str) -> Result<T, ClientError> {
         self.client.read_property_with(&self.thing_id, name, &self.options).await
     }
 
@@ -1626,7 +1631,11 @@ impl ThingHandle {
     }
 
     /// Invokes an action whose keyword arguments are already encoded in [`ThingHandle::content_type`].
-    pub async fn invoke_encoded<T: DeserializeOwned>(&self, action: &str, payload: Vec<u8>) -> Result<T, ClientError> {
+    pub async fn invoke_encoded<T: DeserializeOwned + 'static>(
+        &self,
+        action: &str,
+        payload: Vec<u8>,
+    ) -> Result<T, ClientError> {
         let request = RawRequest {
             thing_id: &self.thing_id,
             objekt: Some(action),
@@ -1638,7 +1647,7 @@ impl ThingHandle {
     }
 
     /// Invokes an action with keyword arguments.
-    pub async fn invoke<T: DeserializeOwned, A: Serialize + ?Sized>(
+    pub async fn invoke<T: DeserializeOwned + 'static, A: Serialize + ?Sized>(
         &self,
         action: &str,
         args: &A,

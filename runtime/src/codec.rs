@@ -69,6 +69,45 @@ pub(crate) fn encode_value_into<T: Serialize + 'static>(
     encode_into(out, value, content_type)
 }
 
+/// [`decode`] for the values the typed client returns, with the fast path matching
+/// [`encode_value_into`]: a msgpack array of float 64s decoded into a `Vec<f64>` by one loop. Anything else,
+/// or an array with another element type, goes through [`decode`] (and its errors).
+pub(crate) fn decode_value<T: DeserializeOwned + 'static>(
+    bytes: &[u8],
+    content_type: &ContentType,
+) -> Result<T, ProtocolError> {
+    if let ContentType::Msgpack = content_type
+        && std::any::TypeId::of::<T>() == std::any::TypeId::of::<Vec<f64>>()
+        && let Some(values) = decode_f64_array(bytes)
+    {
+        let boxed: Box<dyn std::any::Any> = Box::new(values);
+        if let Ok(value) = boxed.downcast::<T>() {
+            return Ok(*value);
+        }
+    }
+    decode(bytes, content_type)
+}
+
+/// The values of a msgpack array whose elements are all float 64s (`0xcb` + 8 big-endian bytes), with nothing
+/// after it; `None` for anything else.
+fn decode_f64_array(bytes: &[u8]) -> Option<Vec<f64>> {
+    let (len, body) = match bytes {
+        [m, rest @ ..] if m & 0xf0 == 0x90 => (usize::from(m & 0x0f), rest),
+        [0xdc, a, b, rest @ ..] => (usize::from(u16::from_be_bytes([*a, *b])), rest),
+        [0xdd, a, b, c, d, rest @ ..] => (usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).ok()?, rest),
+        _ => return None,
+    };
+    if body.len() != len.checked_mul(9)? {
+        return None;
+    }
+    let mut values = Vec::with_capacity(len);
+    for chunk in body.chunks_exact(9) {
+        let [0xcb, b0, b1, b2, b3, b4, b5, b6, b7] = *chunk else { return None };
+        values.push(f64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]));
+    }
+    Some(values)
+}
+
 /// A msgpack array of float 64s, as rmp_serde writes it: the shortest array header, then `0xcb` and the
 /// big-endian bits of each value.
 fn encode_f64_array(out: &mut Vec<u8>, values: &[f64], len: u32) {
@@ -308,6 +347,31 @@ mod tests {
             decode(&encode(&Vec::<f64>::new(), &ContentType::Msgpack).expect("e"), &ContentType::Msgpack)
                 .expect("empty");
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn the_f64_fast_path_reads_what_the_decoder_reads() {
+        for len in [0usize, 3, 15, 16, 0xffff, 0x1_0000, 70_001] {
+            let values: Vec<f64> = (0..len).map(|i| if i % 5 == 0 { f64::NAN } else { i as f64 / -3.0 }).collect();
+            let bytes = encode(&values, &ContentType::Msgpack).expect("encode");
+            let fast: Vec<f64> = decode_value(&bytes, &ContentType::Msgpack).expect("fast");
+            assert!(decode_f64_array(&bytes).is_some(), "{len} values take the fast path");
+            assert!(fast.iter().zip(&values).all(|(a, b)| a.to_bits() == b.to_bits()) && fast.len() == len);
+        }
+        // Mixed element types, short or long bodies, other encodings: the general decoder decides (and errs).
+        let mixed = encode(&(1.5f64, 2u8, 3.5f64), &ContentType::Msgpack).expect("mixed");
+        assert!(decode_f64_array(&mixed).is_none());
+        let general: Vec<f64> = decode_value(&mixed, &ContentType::Msgpack).expect("integers widen to f64");
+        assert_eq!(general, [1.5, 2.0, 3.5]);
+        let mut trailing = encode(&vec![1.0f64], &ContentType::Msgpack).expect("one");
+        trailing.push(0);
+        assert!(decode_f64_array(&trailing).is_none());
+        let err = decode_value::<Vec<f64>>(&trailing, &ContentType::Msgpack).expect_err("trailing byte");
+        assert_eq!(err, decode::<Vec<f64>>(&trailing, &ContentType::Msgpack).expect_err("same error"));
+        let truncated = &encode(&vec![1.0f64, 2.0], &ContentType::Msgpack).expect("two")[..12];
+        assert!(decode_value::<Vec<f64>>(truncated, &ContentType::Msgpack).is_err());
+        let other: Vec<u8> = decode_value(&[0x92, 1, 2], &ContentType::Msgpack).expect("bytes");
+        assert_eq!(other, [1, 2]);
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl ThingClient {
     }
 
     /// Reads a property into `T`.
-    pub async fn read_as<T: DeserializeOwned>(&self, name: &str) -> Result<T, ClientError> {
+    pub async fn read_as<T: DeserializeOwned + 'static>(&self, name: &str) -> Result<T, ClientError> {
         self.affordance("properties", name)?;
         self.handle.read(name).await
     }
@@ -127,7 +127,7 @@ impl ThingClient {
     }
 
     /// Like [`ThingClient::invoke`], decoding the result into `T`.
-    pub async fn invoke_as<T: DeserializeOwned>(&self, action: &str, args: &Value) -> Result<T, ClientError> {
+    pub async fn invoke_as<T: DeserializeOwned + 'static>(&self, action: &str, args: &Value) -> Result<T, ClientError> {
         let affordance = self.affordance("actions", action)?;
         let input = affordance.get("input");
         match (args, input) {
