@@ -795,16 +795,7 @@ fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::Unbounded
         loop {
             match socket.recv_multipart(0) {
                 Ok(frames) => {
-                    let Some(raw) = frames.first().filter(|f| f.len() >= 2).map(|f| u16::from_ne_bytes([f[0], f[1]]))
-                    else {
-                        continue;
-                    };
-                    // The event's value (an error or status code) follows as a u32.
-                    let value = frames
-                        .first()
-                        .and_then(|f| f.get(2..6))
-                        .map_or(0, |v| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]));
-                    let event = zmq::SocketEvent::from_raw(raw);
+                    let Some((event, value)) = monitor_event(&frames) else { continue };
                     if event == zmq::SocketEvent::MONITOR_STOPPED {
                         break;
                     }
@@ -1322,6 +1313,14 @@ impl Drop for Reader {
     }
 }
 
+/// A socket monitor message: the event (a u16) and its value (an error or status code, a u32) in frame 0.
+fn monitor_event(frames: &[Vec<u8>]) -> Option<(zmq::SocketEvent, u32)> {
+    let first = frames.first()?;
+    let raw = u16::from_ne_bytes([*first.first()?, *first.get(1)?]);
+    let value = first.get(2..6).map_or(0, |v| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]));
+    Some((zmq::SocketEvent::from_raw(raw), value))
+}
+
 /// A short-lived socket monitor that reports how the first connection of a socket fared.
 struct FirstHandshake {
     monitor: zmq::Socket,
@@ -1358,9 +1357,7 @@ impl FirstHandshake {
                     break;
                 }
                 let Ok(frames) = monitor.recv_multipart(0) else { break };
-                let Some(first) = frames.first().filter(|f| f.len() >= 6) else { continue };
-                let event = zmq::SocketEvent::from_raw(u16::from_ne_bytes([first[0], first[1]]));
-                let value = u32::from_ne_bytes([first[2], first[3], first[4], first[5]]);
+                let Some((event, value)) = monitor_event(&frames) else { continue };
                 if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED || event == zmq::SocketEvent::CONNECT_RETRIED {
                     break;
                 }

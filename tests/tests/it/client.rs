@@ -148,7 +148,6 @@ async fn a_restarted_server_fails_calls_in_the_gap_and_serves_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_made_before_the_server_starts_receives_its_events() {
-    use futures::StreamExt;
     // Reserve a port pair, then subscribe before anything listens there.
     let probe = sensor_server_on("127.0.0.1:0", "early").await;
     let address = probe.address(Protocol::Tcp).expect("tcp").to_owned();
@@ -173,14 +172,7 @@ async fn a_subscription_made_before_the_server_starts_receives_its_events() {
     .expect("subscribe");
     let server = sensor_server_on(address.trim_start_matches("tcp://"), "early").await;
     let client = Client::connect(&address).await.expect("connect");
-    let mut got = None;
-    for n in 0..50 {
-        client.invoke::<(), _>("sensor", "emit", &serde_json::json!({"value": n})).await.expect("emit");
-        if let Ok(Some(t)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
-            got = Some(t.expect("decodes").data);
-            break;
-        }
-    }
+    let got = crate::common::first_tick(&client, &mut ticks).await;
     assert!(got.is_some(), "the early subscription received events once the server started");
     server.shutdown().await;
 }

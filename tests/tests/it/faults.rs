@@ -479,15 +479,8 @@ async fn an_ipc_socket_file_left_by_a_crash_does_not_stop_the_next_server() {
     let client = Client::connect(second.address(Protocol::Ipc).expect("ipc")).await.expect("connect");
     assert_eq!(client.read_property::<String>("sensor", "serial").await.expect("read"), "SN-001");
     let mut ticks = client.subscribe::<crate::common::sensor::Tick>("sensor", "tick").await.expect("subscribe");
-    let mut got = false;
-    for n in 0..50 {
-        client.invoke::<(), _>("sensor", "emit", &json!({"value": n})).await.expect("emit");
-        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
-            got = true;
-            break;
-        }
-    }
-    assert!(got, "the event socket file was replaced too");
+    let got = crate::common::first_tick(&client, &mut ticks).await;
+    assert!(got.is_some(), "the event socket file was replaced too");
     second.shutdown().await;
     assert!(!std::path::Path::new(&path).exists(), "a clean shutdown removes the files");
 }

@@ -90,14 +90,7 @@ async fn plain_refuses_missing_or_wrong_credentials_and_serves_the_right_ones() 
     assert_eq!(alice.read_property::<f64>("sensor", "gain").await.expect("read"), 3.0);
     // Event subscriptions present the client's credentials too.
     let mut ticks = bob.subscribe::<Tick>("sensor", "tick").await.expect("subscribe");
-    let mut got = None;
-    for n in 0..50 {
-        bob.invoke::<(), _>("sensor", "emit", &json!({"value": n})).await.expect("emit");
-        if let Ok(Some(tick)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
-            got = Some(tick.expect("decodes"));
-            break;
-        }
-    }
+    let got = crate::common::first_tick(&bob, &mut ticks).await;
     assert!(got.is_some(), "an authenticated subscriber receives events");
     server.shutdown().await;
 }
@@ -322,15 +315,8 @@ async fn curve_encrypts_and_names_its_clients_where_libzmq_has_it() {
     assert_eq!(td["securityDefinitions"]["curve_sc"]["tw:serverKey"], server_keys.public_key());
     assert_valid(&td_validator(), &td, "the CURVE server's TD");
     let mut ticks = client.subscribe::<Tick>("sensor", "tick").await.expect("subscribe");
-    let mut got = false;
-    for n in 0..50 {
-        client.invoke::<(), _>("sensor", "emit", &json!({"value": n})).await.expect("emit");
-        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
-            got = true;
-            break;
-        }
-    }
-    assert!(got, "events reach a CURVE subscriber");
+    let got = crate::common::first_tick(&client, &mut ticks).await;
+    assert!(got.is_some(), "events reach a CURVE subscriber");
     assert_refused!(
         Client::connect_with(&address, with(credentials(&stranger))).await,
         AuthRefusal::Refused { status: 400 },

@@ -16,6 +16,21 @@ use thingwire::{Server, Thing};
 
 pub use sensor::Sensor;
 
+/// Asks the `sensor` Thing to emit ticks until `ticks` yields one (bounded: 50 tries, 100 ms each): a fresh
+/// subscription may miss the first events while it connects. `None` when none arrived.
+pub async fn first_tick(
+    client: &thingwire::Client,
+    ticks: &mut thingwire::Subscription<sensor::Tick>,
+) -> Option<sensor::Tick> {
+    for n in 0..50 {
+        client.invoke::<(), _>("sensor", "emit", &json!({"value": n})).await.expect("emit");
+        if let Ok(Some(tick)) = tokio::time::timeout(Duration::from_millis(100), ticks.next()).await {
+            return Some(tick.expect("decodes").data);
+        }
+    }
+    None
+}
+
 /// Frames as sent or received, as byte vectors.
 pub type Frames = Vec<Vec<u8>>;
 
