@@ -1508,13 +1508,16 @@ impl<T: DeserializeOwned> Subscription<T> {
         self.received += 1;
         let Some((prefix, number)) = message_id.rsplit_once('-') else { return };
         let Ok(number) = u64::from_str_radix(number, 16) else { return };
-        if let Some((last_prefix, last)) = &self.last
-            && last_prefix == prefix
-            && number > last + 1
-        {
-            self.missed += number - last - 1;
+        match &mut self.last {
+            Some((last_prefix, last)) if last_prefix == prefix => {
+                if number > *last + 1 {
+                    self.missed += number - *last - 1;
+                }
+                *last = number;
+            }
+            // A new publisher (or the first event): remember its prefix, once.
+            _ => self.last = Some((prefix.to_owned(), number)),
         }
-        self.last = Some((prefix.to_owned(), number));
     }
 }
 

@@ -102,7 +102,8 @@ impl Publisher {
         preserialized: &[u8],
     ) -> Result<(), EventError> {
         let message_id = format!("{}-{sequence:x}", self.inner.id_prefix);
-        let header = EventHeader {
+        let mut header = Vec::with_capacity(160 + message_id.len() + self.inner.sender_id.len() + topic.len());
+        EventHeader {
             message_type: MessageType::Event.as_str().into(),
             message_id: message_id.as_str().into(),
             sender_id: self.inner.sender_id.as_str().into(),
@@ -114,7 +115,7 @@ impl Publisher {
                 "application/octet-stream".into()
             },
         }
-        .encode();
+        .encode_into(&mut header);
         let guard = self.inner.sockets.lock().unwrap_or_else(|p| p.into_inner());
         let Some(sockets) = guard.as_ref() else {
             return Err(EventError::Closed(topic.to_owned()));

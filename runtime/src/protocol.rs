@@ -555,12 +555,22 @@ pub struct EventHeader<'a> {
 impl<'a> EventHeader<'a> {
     /// Decodes an event header.
     pub fn decode(frame: &'a [u8]) -> Result<Self, ProtocolError> {
+        if let Some(header) = fast::event_header(frame) {
+            return Ok(header);
+        }
         serde_json::from_slice(frame).map_err(|e| ProtocolError::Header(describe_json_error(&e)))
     }
 
     /// Encodes the header as compact JSON.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the compact JSON encoding to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        fast::encode_event_header(self, out);
     }
 }
 

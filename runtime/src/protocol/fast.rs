@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use super::{
-    OutgoingRequestHeader, RequestHeader, ResponseHeader, ServerExecutionContext, ThingExecutionContext,
+    EventHeader, OutgoingRequestHeader, RequestHeader, ResponseHeader, ServerExecutionContext, ThingExecutionContext,
     default_server_context, seconds_to_duration,
 };
 
@@ -403,27 +403,45 @@ pub(super) fn request_header<'a>(text: &'a str) -> Option<RequestHeader<'a>> {
     })
 }
 
-/// The response header of a well-formed, ordinary frame; `None` means "ask serde".
-pub(super) fn response_header(frame: &[u8]) -> Option<ResponseHeader<'_>> {
+/// The string members named `keys` of a flat header object whose other members are skipped, in the order of
+/// `keys`; `None` if the frame is unusual (a duplicate key, a non-string value for a key, an escape, …).
+fn string_members<'a, const N: usize>(frame: &'a [u8], keys: [&str; N]) -> Option<[Option<&'a str>; N]> {
     let text = std::str::from_utf8(frame).ok()?;
-    let (mut message_type, mut message_id, mut receiver_id, mut sender_id) = (None, None, None, None);
-    let (mut payload_ct, mut preencoded_ct) = (None, None);
+    let mut found = [None; N];
     let mut c = Cursor::new(text);
-    c.object(|c, key| match key {
-        "messageType" => once(&mut message_type, c.plain_str()),
-        "messageID" => once(&mut message_id, c.plain_str()),
-        "receiverID" => once(&mut receiver_id, c.plain_str()),
-        "senderID" => once(&mut sender_id, c.plain_str()),
-        "payloadContentType" => once(&mut payload_ct, c.plain_str()),
-        "preencodedPayloadContentType" => once(&mut preencoded_ct, c.plain_str()),
-        _ => c.skip_value(),
+    c.object(|c, key| match keys.iter().position(|k| *k == key) {
+        Some(at) => once(&mut found[at], c.plain_str()),
+        None => c.skip_value(),
     })?;
     c.end()?;
+    Some(found)
+}
+
+/// The response header of a well-formed, ordinary frame; `None` means "ask serde".
+pub(super) fn response_header(frame: &[u8]) -> Option<ResponseHeader<'_>> {
+    let keys =
+        ["messageType", "messageID", "receiverID", "senderID", "payloadContentType", "preencodedPayloadContentType"];
+    let [message_type, message_id, receiver_id, sender_id, payload_ct, preencoded_ct] = string_members(frame, keys)?;
     Some(ResponseHeader {
         message_type: Cow::Borrowed(message_type?),
         message_id: Cow::Borrowed(message_id?),
         receiver_id: Cow::Borrowed(receiver_id?),
         sender_id: Cow::Borrowed(sender_id?),
+        payload_content_type: Cow::Borrowed(payload_ct.unwrap_or("application/json")),
+        preencoded_payload_content_type: Cow::Borrowed(preencoded_ct.unwrap_or("text/plain")),
+    })
+}
+
+/// The event header of a well-formed, ordinary frame; `None` means "ask serde".
+pub(super) fn event_header(frame: &[u8]) -> Option<EventHeader<'_>> {
+    let keys =
+        ["messageType", "messageID", "senderID", "eventID", "payloadContentType", "preencodedPayloadContentType"];
+    let [message_type, message_id, sender_id, event_id, payload_ct, preencoded_ct] = string_members(frame, keys)?;
+    Some(EventHeader {
+        message_type: Cow::Borrowed(message_type?),
+        message_id: Cow::Borrowed(message_id?),
+        sender_id: Cow::Borrowed(sender_id?),
+        event_id: Cow::Borrowed(event_id?),
         payload_content_type: Cow::Borrowed(payload_ct.unwrap_or("application/json")),
         preencoded_payload_content_type: Cow::Borrowed(preencoded_ct.unwrap_or("text/plain")),
     })
@@ -454,6 +472,17 @@ pub(super) fn encode_response_header(h: &ResponseHeader<'_>, out: &mut Vec<u8>) 
     push_member(out, b",\"messageID\":", &h.message_id);
     push_member(out, b",\"receiverID\":", &h.receiver_id);
     push_member(out, b",\"senderID\":", &h.sender_id);
+    push_member(out, b",\"payloadContentType\":", &h.payload_content_type);
+    push_member(out, b",\"preencodedPayloadContentType\":", &h.preencoded_payload_content_type);
+    out.push(b'}');
+}
+
+pub(super) fn encode_event_header(h: &EventHeader<'_>, out: &mut Vec<u8>) {
+    out.reserve(140 + h.message_id.len() + h.sender_id.len() + h.event_id.len());
+    push_member(out, b"{\"messageType\":", &h.message_type);
+    push_member(out, b",\"messageID\":", &h.message_id);
+    push_member(out, b",\"senderID\":", &h.sender_id);
+    push_member(out, b",\"eventID\":", &h.event_id);
     push_member(out, b",\"payloadContentType\":", &h.payload_content_type);
     push_member(out, b",\"preencodedPayloadContentType\":", &h.preencoded_payload_content_type);
     out.push(b'}');
@@ -696,6 +725,27 @@ mod tests {
     }
 
     #[test]
+    fn event_headers_decode_like_serde() {
+        let cases = [
+            r#"{"messageType":"EVENT","messageID":"ab12-1f","senderID":"lab/event-publisher","eventID":"meter/tick","payloadContentType":"application/json","preencodedPayloadContentType":"text/plain"}"#,
+            r#"{"eventID":"x/y","senderID":"s","messageID":"m","messageType":"EVENT","extra":{"a":[null]}}"#,
+        ];
+        for text in cases {
+            let fast = event_header(text.as_bytes()).expect("fast path");
+            let slow: EventHeader<'_> = serde_json::from_str(text).expect("serde");
+            assert_eq!(fast, slow);
+        }
+        for text in [
+            r#"{"messageType":"EVENT","messageID":"m","senderID":"s"}"#,
+            r#"{"messageType":"EVENT","messageID":"m","senderID":"s","eventID":"a\/b"}"#,
+            r#"{"messageType":"EVENT","messageID":"m","messageID":"n","senderID":"s","eventID":"e"}"#,
+            "[1]",
+        ] {
+            assert!(event_header(text.as_bytes()).is_none(), "{text}");
+        }
+    }
+
+    #[test]
     fn encoders_write_what_serde_json_writes() {
         for id in ["m-1", "", "quote\"back\\slash", "ctl\u{1}\n\t", "ünïcödé ✓", "\u{7f}"] {
             let header = ResponseHeader {
@@ -707,6 +757,15 @@ mod tests {
                 preencoded_payload_content_type: "text/plain".into(),
             };
             assert_eq!(header.encode(), serde_json::to_vec(&header).expect("serde"), "response header {id:?}");
+            let event = EventHeader {
+                message_type: "EVENT".into(),
+                message_id: id.into(),
+                sender_id: format!("{id}/event-publisher").into(),
+                event_id: format!("thing/{id}").into(),
+                payload_content_type: "application/json".into(),
+                preencoded_payload_content_type: "application/octet-stream".into(),
+            };
+            assert_eq!(event.encode(), serde_json::to_vec(&event).expect("serde"), "event header {id:?}");
             for (timeouts, oneway, logs, objekt) in [
                 ((None, None), false, false, Some("gain")),
                 ((Some(5.0), Some(0.25)), true, true, None),
