@@ -23,7 +23,6 @@
 //! # let _ = sum; Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -275,7 +274,7 @@ impl Client {
             fd,
             conn: std::sync::Mutex::new(Conn {
                 socket,
-                pending: HashMap::new(),
+                pending: foldhash::HashMap::default(),
                 rehandshake: None,
                 leader: false,
                 stats: ClientStats::default(),
@@ -886,7 +885,8 @@ struct Slot {
 /// What the callers and the reading task share under one lock: the socket and the calls waiting for replies.
 struct Conn {
     socket: zmq::Socket,
-    pending: HashMap<u64, Slot>,
+    /// Keyed by our own running numbers: foldhash, not SipHash (no attacker chooses them).
+    pending: foldhash::HashMap<u64, Slot>,
     /// The message id of the handshake sent after a reconnection.
     rehandshake: Option<u64>,
     /// A waiting call reads the socket for everyone (see [`PendingReply`]).

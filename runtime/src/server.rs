@@ -16,7 +16,6 @@
 //! refuses malformed messages with `INVALID_MESSAGE`, and hands operations to the target Thing's
 //! scheduler; replies come back to it through a channel and go out addressed to the request's `senderID`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -631,6 +630,11 @@ impl Server {
     }
 }
 
+/// The maps on the request path hash with foldhash: several lookups per request, where SipHash cost a thousand
+/// instructions. Its seed is random per process, so routing ids (which clients choose) cannot be crafted to
+/// collide in advance.
+type HashMap<K, V> = foldhash::HashMap<K, V>;
+
 /// The task that owns one transport's ROUTER socket.
 async fn socket_loop(
     mut router: RouterSocket,
@@ -647,16 +651,15 @@ async fn socket_loop(
             biased;
             Some(out) = rx.recv() => {
                 deliver(&router, &mut in_flight, out);
-                // Drain what is ready without going back to the poller.
-                for _ in 0..64 {
-                    match rx.try_recv() {
-                        Ok(out) => deliver(&router, &mut in_flight, out),
-                        Err(_) => break,
-                    }
-                }
+                deliver_ready(&router, &mut in_flight, &mut rx);
             }
             incoming = router.recv(limits) => match incoming {
-                Ok(incoming) => handle_message(incoming, protocol, &shared, &tx, &mut in_flight),
+                Ok(incoming) => {
+                    handle_message(incoming, protocol, &shared, &tx, &mut in_flight);
+                    // A property operation ran inline and queued its reply: send it now, not after another
+                    // round of the select.
+                    deliver_ready(&router, &mut in_flight, &mut rx);
+                }
                 Err(zmq::Error::ETERM) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "receiving on the request socket failed");
@@ -671,6 +674,16 @@ async fn socket_loop(
     let deadline = tokio::time::Instant::now() + grace;
     while let Ok(Some(out)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         deliver(&router, &mut in_flight, out);
+    }
+}
+
+/// Sends the replies that are ready (at most 64, so that reading requests is never starved).
+fn deliver_ready(router: &RouterSocket, in_flight: &mut InFlight, rx: &mut mpsc::UnboundedReceiver<Outgoing>) {
+    for _ in 0..64 {
+        match rx.try_recv() {
+            Ok(out) => deliver(router, in_flight, out),
+            Err(_) => break,
+        }
     }
 }
 
@@ -720,7 +733,7 @@ impl std::borrow::Borrow<[u8]> for ClientKey {
 
 impl InFlight {
     fn new(limit: usize) -> Self {
-        Self { limit, counts: HashMap::new() }
+        Self { limit, counts: HashMap::default() }
     }
 
     /// Takes a slot for `client`; `Err(count)` when it already has `limit` requests in flight.

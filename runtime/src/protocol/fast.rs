@@ -221,17 +221,36 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Runs `member` for each `"key": value` of an object; `member` reads the value.
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// Runs `member` for each `"key": value` of an object, with the index of the key in `keys` (`None` for a
+    /// key not listed); `member` reads the value.
+    ///
+    /// Senders write the keys in one order (hololinked's field order, which `keys` follows), so each key is
+    /// first compared with the one expected next: one comparison of a few bytes instead of scanning the string
+    /// and matching it against every name.
+    fn object<const N: usize>(
+        &mut self,
+        keys: &[&str; N],
+        mut member: impl FnMut(&mut Self, Option<usize>) -> Option<()>,
+    ) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.i += 1;
             return Some(());
         }
+        let mut expected = 0;
         loop {
-            let key = self.plain_str()?;
+            let index = match self.predicted_key(keys, expected) {
+                Some(index) => Some(index),
+                None => {
+                    let key = self.plain_str()?;
+                    keys.iter().position(|k| *k == key)
+                }
+            };
+            if let Some(index) = index {
+                expected = index + 1;
+            }
             self.eat(b':')?;
-            member(self, key)?;
+            member(self, index)?;
             match self.peek()? {
                 b',' => self.i += 1,
                 b'}' => {
@@ -243,28 +262,49 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Consumes `"keys[expected]"` if that is what comes next (the cursor is on the opening quote).
+    fn predicted_key<const N: usize>(&mut self, keys: &[&str; N], expected: usize) -> Option<usize> {
+        let key = keys.get(expected)?.as_bytes();
+        let rest = self.bytes().get(self.i..)?;
+        let quoted =
+            rest.len() > key.len() + 1 && rest[0] == b'"' && &rest[1..=key.len()] == key && rest[key.len() + 1] == b'"';
+        quoted.then(|| {
+            self.i += key.len() + 2;
+            expected
+        })
+    }
+
     fn end(&mut self) -> Option<()> {
         self.ws();
         (self.i == self.text.len()).then_some(())
     }
 
     fn server_context(&mut self) -> Option<ServerExecutionContext> {
+        const KEYS: [&str; 7] = [
+            "invokationTimeout",
+            "executionTimeout",
+            "oneway",
+            "invokation_timeout",
+            "invocationTimeout",
+            "invocation_timeout",
+            "execution_timeout",
+        ];
         let mut ctx = ServerExecutionContext::default();
         if self.peek()? == b'n' {
             self.literal(b"null")?;
             return Some(ctx);
         }
-        self.object(|c, key| {
+        self.object(&KEYS, |c, key| {
             match key {
-                "invokationTimeout" | "invokation_timeout" | "invocationTimeout" | "invocation_timeout" => {
+                Some(at @ (0 | 3 | 4 | 5)) => {
                     ctx.invocation_timeout =
-                        seconds_to_duration::<serde::de::value::Error>(c.number_or_null()?, key).ok()?;
+                        seconds_to_duration::<serde::de::value::Error>(c.number_or_null()?, KEYS[at]).ok()?;
                 }
-                "executionTimeout" | "execution_timeout" => {
+                Some(at @ (1 | 6)) => {
                     ctx.execution_timeout =
-                        seconds_to_duration::<serde::de::value::Error>(c.number_or_null()?, key).ok()?;
+                        seconds_to_duration::<serde::de::value::Error>(c.number_or_null()?, KEYS[at]).ok()?;
                 }
-                "oneway" => ctx.oneway = c.bool_or_null()?.unwrap_or(false),
+                Some(2) => ctx.oneway = c.bool_or_null()?.unwrap_or(false),
                 _ => c.skip_value()?,
             }
             Some(())
@@ -278,12 +318,10 @@ impl<'a> Cursor<'a> {
             self.literal(b"null")?;
             return Some(ctx);
         }
-        self.object(|c, key| {
+        self.object(&["fetchExecutionLogs", "fetch_execution_logs"], |c, key| {
             match key {
-                "fetchExecutionLogs" | "fetch_execution_logs" => {
-                    ctx.fetch_execution_logs = c.bool_or_null()?.unwrap_or(false);
-                }
-                _ => c.skip_value()?,
+                Some(_) => ctx.fetch_execution_logs = c.bool_or_null()?.unwrap_or(false),
+                None => c.skip_value()?,
             }
             Some(())
         })?;
@@ -363,24 +401,39 @@ fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
     Some(())
 }
 
+/// The request header's keys, in the order hololinked's clients (and ours) write them.
+const REQUEST_KEYS: [&str; 11] = [
+    "messageType",
+    "messageID",
+    "senderID",
+    "receiverID",
+    "serverExecutionContext",
+    "thingExecutionContext",
+    "thingID",
+    "objekt",
+    "operation",
+    "payloadContentType",
+    "preencodedPayloadContentType",
+];
+
 /// The request header of a well-formed, ordinary frame; `None` means "ask serde".
 pub(super) fn request_header<'a>(text: &'a str) -> Option<RequestHeader<'a>> {
     let (mut message_type, mut message_id, mut sender_id, mut receiver_id) = (None, None, None, None);
     let (mut server_ctx, mut thing_ctx) = (None, None);
     let (mut thing_id, mut objekt, mut operation, mut payload_ct, mut preencoded_ct) = (None, None, None, None, None);
     let mut c = Cursor::new(text);
-    c.object(|c, key| match key {
-        "messageType" => once(&mut message_type, c.plain_str()),
-        "messageID" => once(&mut message_id, c.plain_str()),
-        "senderID" => once(&mut sender_id, c.plain_str()),
-        "receiverID" => once(&mut receiver_id, c.plain_str()),
-        "serverExecutionContext" => once(&mut server_ctx, c.server_context()),
-        "thingExecutionContext" => once(&mut thing_ctx, c.thing_context()),
-        "thingID" => once(&mut thing_id, c.str_or_null()),
-        "objekt" => once(&mut objekt, c.str_or_null()),
-        "operation" => once(&mut operation, c.str_or_null()),
-        "payloadContentType" => once(&mut payload_ct, c.str_or_null()),
-        "preencodedPayloadContentType" => once(&mut preencoded_ct, c.str_or_null()),
+    c.object(&REQUEST_KEYS, |c, key| match key {
+        Some(0) => once(&mut message_type, c.plain_str()),
+        Some(1) => once(&mut message_id, c.plain_str()),
+        Some(2) => once(&mut sender_id, c.plain_str()),
+        Some(3) => once(&mut receiver_id, c.plain_str()),
+        Some(4) => once(&mut server_ctx, c.server_context()),
+        Some(5) => once(&mut thing_ctx, c.thing_context()),
+        Some(6) => once(&mut thing_id, c.str_or_null()),
+        Some(7) => once(&mut objekt, c.str_or_null()),
+        Some(8) => once(&mut operation, c.str_or_null()),
+        Some(9) => once(&mut payload_ct, c.str_or_null()),
+        Some(10) => once(&mut preencoded_ct, c.str_or_null()),
         _ => c.skip_value(),
     })?;
     c.end()?;
@@ -409,7 +462,7 @@ fn string_members<'a, const N: usize>(frame: &'a [u8], keys: [&str; N]) -> Optio
     let text = std::str::from_utf8(frame).ok()?;
     let mut found = [None; N];
     let mut c = Cursor::new(text);
-    c.object(|c, key| match keys.iter().position(|k| *k == key) {
+    c.object(&keys, |c, key| match key {
         Some(at) => once(&mut found[at], c.plain_str()),
         None => c.skip_value(),
     })?;
