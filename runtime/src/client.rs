@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::unix::AsyncFd;
@@ -1142,19 +1142,30 @@ impl Shared {
 impl Conn {
     /// Receives one whole message into `self.frames` without blocking; `Ok(false)` if none is waiting.
     fn recv_multipart(&mut self) -> Result<bool, zmq::Error> {
-        self.frames.clear();
-        loop {
-            let mut message = zmq::Message::new();
-            match self.socket.recv(&mut message, zmq::DONTWAIT) {
-                Ok(()) => {}
-                Err(zmq::Error::EAGAIN) if self.frames.is_empty() => return Ok(false),
-                Err(e) => return Err(e),
-            }
-            let more = message.get_more();
-            self.frames.push(message);
-            if !more {
-                return Ok(true);
-            }
+        recv_whole(&self.socket, &mut self.frames, usize::MAX)
+    }
+}
+
+/// Reads one whole message into `frames` (cleared first; frames past `keep` are read and dropped) without
+/// waiting: `Ok(false)` when none is there. A message's frames arrive together, so once the first is read
+/// the rest are.
+fn recv_whole(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>, keep: usize) -> Result<bool, zmq::Error> {
+    frames.clear();
+    let mut first = true;
+    loop {
+        let mut frame = zmq::Message::new();
+        match socket.recv(&mut frame, zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) if first => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        first = false;
+        let more = frame.get_more();
+        if frames.len() < keep {
+            frames.push(frame);
+        }
+        if !more {
+            return Ok(true);
         }
     }
 }
@@ -1419,7 +1430,11 @@ pub struct EventMessage<T> {
 /// Events from thingwire servers carry a running number, so the stream counts what it missed
 /// ([`Subscription::missed`]); hololinked servers don't number their events.
 pub struct Subscription<T> {
-    socket: tmq::subscribe::Subscribe,
+    /// Declared before `socket`, so dropped first: libzmq's descriptor stays open while it is registered.
+    fd: AsyncFd<ZmqFd>,
+    socket: zmq::Socket,
+    /// The frames of the message being read, reused from one event to the next.
+    frames: Vec<zmq::Message>,
     topic: String,
     received: u64,
     missed: u64,
@@ -1447,7 +1462,6 @@ impl<T: DeserializeOwned> Subscription<T> {
         topic: &str,
         credentials: &Credentials,
     ) -> Result<Self, ClientError> {
-        use tmq::FromZmqSocket;
         let fail =
             |message: String| ClientError::Zmq { context: format!("subscribing to {topic} at {address}"), message };
         let socket = context.socket(zmq::SUB).map_err(|e| fail(e.to_string()))?;
@@ -1467,11 +1481,17 @@ impl<T: DeserializeOwned> Subscription<T> {
         {
             return Err(ClientError::Unauthorized { address: address.to_owned(), reason });
         }
-        let socket = tmq::subscribe::SubscribeWithoutTopic::from_zmq_socket(socket)
-            .and_then(|s| s.subscribe(topic.as_bytes()))
-            .map_err(|e| fail(e.to_string()))?;
+        socket.set_subscribe(topic.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        let raw_fd = socket.get_fd().map_err(|e| fail(e.to_string()))?;
+        // As for the DEALER: the deprecated safe constructor (its replacement is `unsafe`), sound because the
+        // socket owning the descriptor is dropped after the `AsyncFd` (field order).
+        #[allow(deprecated)]
+        let fd =
+            AsyncFd::with_interest(ZmqFd(raw_fd), tokio::io::Interest::READABLE).map_err(|e| fail(e.to_string()))?;
         Ok(Self {
+            fd,
             socket,
+            frames: Vec::with_capacity(5),
             topic: topic.to_owned(),
             received: 0,
             missed: 0,
@@ -1525,21 +1545,35 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
     type Item = Result<EventMessage<T>, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
         loop {
-            let multipart = match self.socket.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(m))) => m,
-                Poll::Ready(Some(Err(e))) => {
+            // A publisher sends five frames; more than that is not an event, and is not kept.
+            match recv_whole(&this.socket, &mut this.frames, 6) {
+                Ok(true) => {}
+                Ok(false) => match this.fd.poll_read_ready(cx) {
+                    // libzmq's descriptor only says that something changed: read again before waiting again.
+                    Poll::Ready(Ok(mut ready)) => {
+                        ready.clear_ready();
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(Some(Err(ClientError::Zmq {
+                            context: "waiting for an event".into(),
+                            message: e.to_string(),
+                        })));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
+                Err(e) => {
                     return Poll::Ready(Some(Err(ClientError::Zmq {
                         context: "receiving an event".into(),
                         message: e.to_string(),
                     })));
                 }
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            };
-            let frames: Vec<zmq::Message> = multipart.0.into();
+            }
+            let frames = &this.frames;
             // ZeroMQ matches by prefix: `x/status` also receives `x/status_change_event`. Keep exact topics.
-            if frames.len() != 5 || &frames[0][..] != self.topic.as_bytes() {
+            if frames.len() != 5 || &frames[0][..] != this.topic.as_bytes() {
                 continue;
             }
             let header = match EventHeader::decode(&frames[2]) {
@@ -1553,12 +1587,14 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
             } else {
                 decode_value(&frames[3], &ct)
             };
-            self.note_received(&header.message_id);
+            let message_id = header.message_id.into_owned();
+            let preserialized = frames[4].to_vec();
+            this.note_received(&message_id);
             return Poll::Ready(Some(data.map(|data| EventMessage {
-                topic: self.topic.clone(),
-                message_id: header.message_id.into_owned(),
+                topic: this.topic.clone(),
+                message_id,
                 data,
-                preserialized: frames[4].to_vec(),
+                preserialized,
             })));
         }
     }
