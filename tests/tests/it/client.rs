@@ -178,6 +178,27 @@ async fn a_subscription_made_before_the_server_starts_receives_its_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_keeps_receiving_across_a_server_restart() {
+    let first = sensor_server_on("127.0.0.1:0", "resub").await;
+    let address = first.address(Protocol::Tcp).expect("tcp").to_owned();
+    let bind = address.trim_start_matches("tcp://").to_owned();
+    let client = Client::connect(&address).await.expect("connect");
+    let mut ticks = client.subscribe::<crate::common::sensor::Tick>("sensor", "tick").await.expect("subscribe");
+    assert!(crate::common::first_tick(&client, &mut ticks).await.is_some(), "events before the restart");
+    first.shutdown().await;
+
+    // ZeroMQ reconnects the SUB socket by itself; the stream must notice the new connection's events.
+    let second = sensor_server_on(&bind, "resub").await;
+    let mut state = client.state_changes();
+    tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| *s == thingwire::ConnectionState::Connected))
+        .await
+        .expect("the client reconnects")
+        .expect("watch");
+    assert!(crate::common::first_tick(&client, &mut ticks).await.is_some(), "events after the restart");
+    second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_dropped_mid_call_does_not_disturb_the_server() {
     let server = sensor_server_on("127.0.0.1:0", "dropper").await;
     let address = server.address(Protocol::Tcp).expect("tcp").to_owned();
