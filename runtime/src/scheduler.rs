@@ -27,7 +27,8 @@ use crate::thing::{ActionDescriptor, Args, ExecutionMode, Invocation, Output, Th
 /// What a request asks of a Thing, resolved against its descriptor by the server.
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
-    ReadProperty,
+    /// Reads the property with this index in the descriptor.
+    ReadProperty(usize),
     WriteProperty,
     ReadMultiple(Vec<String>),
     ReadAll,
@@ -87,7 +88,7 @@ impl Request {
 
     fn op_label(&self) -> &'static str {
         match self.op {
-            Op::ReadProperty => "readproperty",
+            Op::ReadProperty(_) => "readproperty",
             Op::WriteProperty => "writeproperty",
             Op::ReadMultiple(_) => "readmultipleproperties",
             Op::ReadAll => "readallproperties",
@@ -405,9 +406,8 @@ impl<T: Thing> Scheduler<T> {
     fn property_op_read(&self, thing: &T, request: &Request) -> Result<Output, ThingError> {
         let ct = request.content_type.for_reply();
         match &request.op {
-            Op::ReadProperty => {
-                let hint = self.descriptor.properties.iter().position(|p| p.name == request.name);
-                let hint = hint.and_then(|i| self.read_sizes.get(i));
+            Op::ReadProperty(index) => {
+                let hint = self.read_sizes.get(*index);
                 let mut payload = Vec::with_capacity(hint.map_or(0, |h| h.load(Ordering::Relaxed)));
                 thing.read_property(&request.name, &ct, &mut payload)?;
                 if let Some(h) = hint {
@@ -686,10 +686,11 @@ impl<T: Thing> Runner for Scheduler<T> {
     }
 }
 
-/// Checks that `name` is a property of the Thing, suggesting the closest name when it is not.
-pub(crate) fn check_property(descriptor: &ThingDescriptor, thing_id: &str, name: &str) -> Result<(), ThingError> {
-    if descriptor.property(name).is_some() {
-        return Ok(());
+/// Checks that `name` is a property of the Thing, suggesting the closest name when it is not; its index in
+/// the descriptor when it is.
+pub(crate) fn check_property(descriptor: &ThingDescriptor, thing_id: &str, name: &str) -> Result<usize, ThingError> {
+    if let Some((index, _)) = descriptor.property(name) {
+        return Ok(index);
     }
     let names = descriptor.properties.iter().map(|p| p.name);
     Err(ThingError::key_error(unknown_name("property", name, thing_id, names)))

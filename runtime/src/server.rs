@@ -874,20 +874,19 @@ fn handle_message(
     let name = objekt.unwrap_or("").to_owned();
     let origin = || format!("thing `{}`, {operation} `{name}`", header.thing_id);
     let resolved: Result<Op, ThingError> = match operation {
-        op::READ_PROPERTY => scheduler::check_property(descriptor, &header.thing_id, &name).map(|_| Op::ReadProperty),
-        op::WRITE_PROPERTY => scheduler::check_property(descriptor, &header.thing_id, &name).and_then(|_| {
-            match descriptor.property(&name) {
-                Some((_, p)) if p.read_only => {
-                    Err(ThingError::attribute_error(format!("property `{name}` of `{}` is read-only", header.thing_id)))
-                }
-                _ => Ok(Op::WriteProperty),
+        op::READ_PROPERTY => scheduler::check_property(descriptor, &header.thing_id, &name).map(Op::ReadProperty),
+        op::WRITE_PROPERTY => scheduler::check_property(descriptor, &header.thing_id, &name).and_then(|index| {
+            if descriptor.properties[index].read_only {
+                Err(ThingError::attribute_error(format!("property `{name}` of `{}` is read-only", header.thing_id)))
+            } else {
+                Ok(Op::WriteProperty)
             }
         }),
         op::READ_MULTIPLE_PROPERTIES => {
             let names: Vec<String> = name.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
             names
                 .iter()
-                .try_for_each(|n| scheduler::check_property(descriptor, &header.thing_id, n))
+                .try_for_each(|n| scheduler::check_property(descriptor, &header.thing_id, n).map(|_| ()))
                 .map(|_| Op::ReadMultiple(names))
         }
         op::READ_ALL_PROPERTIES => Ok(Op::ReadAll),
