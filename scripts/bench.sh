@@ -7,25 +7,11 @@
 #   scripts/bench.sh --quick    # about a minute: same measurements, shorter loops (noisier)
 #   scripts/bench.sh --only raw,thingwire --transports ipc     # a subset; --help lists the options
 #
-# Creates the hololinked venv at target/hololinked-venv if it is missing (needs python3 with venv and PyPI).
+# The benchmark creates the hololinked venv at target/hololinked-venv if it is missing (needs python3 with venv
+# and PyPI), the same venv the interop tests use.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
-venv="$target/hololinked-venv"
-requirement='hololinked[zmq]==0.4.2'
-
-if ! "$venv/bin/python" -c 'import hololinked, sys; sys.exit(hololinked.__version__ != "0.4.2")' 2>/dev/null; then
-  echo "creating $venv with $requirement (once)…" >&2
-  tmp="$venv.tmp-$$"
-  rm -rf "$tmp"
-  "${THINGWIRE_PYTHON:-python3}" -m venv "$tmp"
-  "$tmp/bin/pip" install --quiet --disable-pip-version-check "$requirement"
-  # the stamp the interop tests look for, so they reuse this venv
-  printf '%s' "$requirement" > "$tmp/.thingwire-requirement"
-  rm -rf "$venv"
-  mv "$tmp" "$venv"
-fi
-
 cargo build --release -p thingwire-bench
-exec "$target/release/thingwire-bench" --venv "$venv" "$@"
+exec "$target/release/thingwire-bench" "$@"
