@@ -263,11 +263,8 @@ impl Client {
         // libzmq signals "the socket's state may have changed" on this descriptor; the reading task waits
         // for it, then asks the socket itself.
         let fd = socket.get_fd().map_err(zmq_error("getting the socket's file descriptor"))?;
-        // The deprecated safe constructor: its replacement is `unsafe` and the runtime forbids unsafe code.
-        // It is sound here: libzmq keeps the descriptor open until the socket closes, and the socket cannot
-        // close before the `AsyncFd` is dropped (both live in `Shared`, the `AsyncFd` dropped first).
-        #[allow(deprecated)]
-        let fd = AsyncFd::with_interest(ZmqFd(fd), tokio::io::Interest::READABLE)
+        // Sound (see `ZmqFd::register`): both live in `Shared`, the `AsyncFd` dropped first.
+        let fd = ZmqFd::register(fd)
             .map_err(|e| ClientError::Zmq { context: "registering the socket".into(), message: e.to_string() })?;
         let (state_tx, state_rx) = tokio::sync::watch::channel(ConnectionState::Connecting);
         let shared = Arc::new(Shared {
@@ -839,6 +836,16 @@ fn hex_id(n: u64, buffer: &mut [u8; 16]) -> &str {
 
 /// The socket's `ZMQ_FD`, for the reactor. libzmq owns (and closes) it.
 struct ZmqFd(RawFd);
+
+impl ZmqFd {
+    /// Registers a socket's `ZMQ_FD` with tokio, for readability. The deprecated safe constructor: its
+    /// replacement is `unsafe`, which the runtime forbids. Sound as long as the caller drops the `AsyncFd`
+    /// before the socket (libzmq keeps the descriptor open until the socket closes).
+    fn register(fd: RawFd) -> std::io::Result<AsyncFd<ZmqFd>> {
+        #[allow(deprecated)]
+        AsyncFd::with_interest(ZmqFd(fd), tokio::io::Interest::READABLE)
+    }
+}
 
 impl AsRawFd for ZmqFd {
     fn as_raw_fd(&self) -> RawFd {
@@ -1482,12 +1489,9 @@ impl<T: DeserializeOwned> Subscription<T> {
             return Err(ClientError::Unauthorized { address: address.to_owned(), reason });
         }
         socket.set_subscribe(topic.as_bytes()).map_err(|e| fail(e.to_string()))?;
-        let raw_fd = socket.get_fd().map_err(|e| fail(e.to_string()))?;
-        // As for the DEALER: the deprecated safe constructor (its replacement is `unsafe`), sound because the
-        // socket owning the descriptor is dropped after the `AsyncFd` (field order).
-        #[allow(deprecated)]
-        let fd =
-            AsyncFd::with_interest(ZmqFd(raw_fd), tokio::io::Interest::READABLE).map_err(|e| fail(e.to_string()))?;
+        // Sound (see `ZmqFd::register`): the `AsyncFd` field is declared, so dropped, before the socket.
+        let fd = socket.get_fd().map_err(|e| fail(e.to_string()))?;
+        let fd = ZmqFd::register(fd).map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             fd,
             socket,

@@ -369,6 +369,17 @@ fn scalar_size(first: u8) -> Option<usize> {
     }
 }
 
+/// `fn $name(self, visitor)` forwarding to `deserialize_bool`, which reads any numeric marker.
+macro_rules! forward_to_marker {
+    ($($name:ident)*) => {
+        $(
+            fn $name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+                self.deserialize_bool(visitor)
+            }
+        )*
+    };
+}
+
 impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     type Error = Error;
 
@@ -494,41 +505,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         self.any_num(visitor, marker)
     }
 
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_bool(visitor)
-    }
+    // Every other number reads its marker as `deserialize_bool` does (rmp_serde accepts any numeric marker).
+    forward_to_marker! { deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+    deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 }
 
     forward_to_deserialize_any! {
         bytes byte_buf unit map identifier str string char ignored_any

@@ -265,10 +265,8 @@ impl<'a> Cursor<'a> {
     /// Consumes `"keys[expected]"` if that is what comes next (the cursor is on the opening quote).
     fn predicted_key<const N: usize>(&mut self, keys: &[&str; N], expected: usize) -> Option<usize> {
         let key = keys.get(expected)?.as_bytes();
-        let rest = self.bytes().get(self.i..)?;
-        let quoted =
-            rest.len() > key.len() + 1 && rest[0] == b'"' && &rest[1..=key.len()] == key && rest[key.len() + 1] == b'"';
-        quoted.then(|| {
+        let after = self.bytes().get(self.i..)?.strip_prefix(b"\"")?.strip_prefix(key)?;
+        (after.first() == Some(&b'"')).then(|| {
             self.i += key.len() + 2;
             expected
         })
