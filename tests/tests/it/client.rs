@@ -185,11 +185,17 @@ async fn a_subscription_keeps_receiving_across_a_server_restart() {
     let client = Client::connect(&address).await.expect("connect");
     let mut ticks = client.subscribe::<crate::common::sensor::Tick>("sensor", "tick").await.expect("subscribe");
     assert!(crate::common::first_tick(&client, &mut ticks).await.is_some(), "events before the restart");
+    let mut state = client.state_changes();
     first.shutdown().await;
+    // Wait until the client has seen the loss: otherwise its state may still read `Connected` from before
+    // and the first request after the restart would race the late disconnect notice.
+    tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| *s == thingwire::ConnectionState::Disconnected))
+        .await
+        .expect("the client notices the shutdown")
+        .expect("watch");
 
     // ZeroMQ reconnects the SUB socket by itself; the stream must notice the new connection's events.
     let second = sensor_server_on(&bind, "resub").await;
-    let mut state = client.state_changes();
     tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| *s == thingwire::ConnectionState::Connected))
         .await
         .expect("the client reconnects")
