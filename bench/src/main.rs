@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use thingwire::{Client, Protocol, Server, ThingHandle};
+use thingwire::{Protocol, Server, ThingHandle};
 
 use crate::child::ServerProcess;
 use crate::report::{MemoryRow, Results};
@@ -127,7 +127,8 @@ const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,th
   --match TEXT  only the raw/thingwire measurements whose label `stack op data size mode` contains TEXT,
                 e.g. --match 'thingwire readproperty Vec<f64> 64 B 64 in flight'
   --time S      run each measurement for S seconds (no operation cap): for profiling one workload
-THINGWIRE_BENCH_SERVER_WRAPPER='valgrind --tool=callgrind' (for example) runs the server processes under it";
+THINGWIRE_BENCH_SERVER_WRAPPER='valgrind --tool=callgrind' (for example) runs the server processes under it
+THINGWIRE_BENCH_PACKED=0 makes the Rust clients send plain msgpack (as to a hololinked server) instead of packed f64 arrays";
 
 fn list(s: &str, allowed: &[&str]) -> Result<Vec<String>, String> {
     s.split(',')
@@ -405,7 +406,7 @@ async fn transport_section(o: &Options, results: &mut Results, transport: &str, 
     let raw = if o.has("raw") { Some(start_raw(transport, dir).await?) } else { None };
     let tw = if o.has("thingwire") { Some(start_thingwire(transport, dir, &[]).await?) } else { None };
     let handle = match &tw {
-        Some(tw) => Some(ThingHandle::new(Client::connect(tw.address()).await.map_err(|e| e.to_string())?, "bench")),
+        Some(tw) => Some(ThingHandle::new(tw::connect(tw.address()).await.map_err(|e| e.to_string())?, "bench")),
         None => None,
     };
     for size in SIZES {
@@ -542,7 +543,7 @@ async fn events_section(o: &Options, results: &mut Results, dir: &Path) -> Resul
             None => Vec::new(),
         };
         let served = start_thingwire("ipc", dir, &extra).await?;
-        let client = Client::connect(served.address()).await.map_err(|e| e.to_string())?;
+        let client = tw::connect(served.address()).await.map_err(|e| e.to_string())?;
         let handle = ThingHandle::new(client, "bench");
         let sub = events::subscribe(&handle).await?;
         let hwm_value = hwm.unwrap_or(10_000);
@@ -602,7 +603,7 @@ async fn memory_section(o: &Options, results: &mut Results, dir: &Path) -> Resul
     let Served::Process(process) = &served else { return Err("expected a server process".into()) };
     tokio::time::sleep(settle).await;
     record(results, "thingwire", 10, "idle", process.memory());
-    let client = Client::connect(served.address()).await.map_err(|e| e.to_string())?;
+    let client = tw::connect(served.address()).await.map_err(|e| e.to_string())?;
     let handles: Vec<ThingHandle> = (0..10).map(|i| ThingHandle::new(client.clone(), &thing_id(i))).collect();
     for (label, size) in [("64 × 64 B reads in flight", 64), ("64 × 1 MiB reads in flight", 1 << 20)] {
         let workload = Arc::new(Workload::new(Kind::Read, Data::F64, size));
@@ -728,8 +729,7 @@ async fn hololinked_section(o: &Options, results: &mut Results, dir: &Path) -> R
 }
 
 async fn rust_handle(served: &Served, stack: &str) -> Result<ThingHandle, String> {
-    let client =
-        Client::connect(served.address()).await.map_err(|e| format!("Rust client to the {stack} server: {e}"))?;
+    let client = tw::connect(served.address()).await.map_err(|e| format!("Rust client to the {stack} server: {e}"))?;
     Ok(ThingHandle::new(client, "bench"))
 }
 

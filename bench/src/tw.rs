@@ -10,6 +10,13 @@ use thingwire::{Bytes, Client, ClientError, ThingHandle};
 
 use crate::stats::{Budget, Outcome, Samples};
 
+/// Connects a client as a user would: packed `f64` arrays on, unless `THINGWIRE_BENCH_PACKED=0` asks for
+/// the plain msgpack that hololinked peers use.
+pub async fn connect(address: &str) -> Result<Client, ClientError> {
+    let packed_arrays = std::env::var("THINGWIRE_BENCH_PACKED").map_or(true, |v| v != "0");
+    Client::connect_with(address, thingwire::ConnectOptions { packed_arrays, ..Default::default() }).await
+}
+
 /// The payload's Rust type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Data {
@@ -194,7 +201,7 @@ pub async fn multi_connection<O: Op>(
 ) -> Outcome {
     let mut handles = Vec::new();
     for _ in 0..connections {
-        match Client::connect(address).await {
+        match connect(address).await {
             Ok(c) => handles.push(ThingHandle::new(c, thing_id)),
             Err(e) => return Outcome { errors: 1, first_error: Some(e.to_string()), ..Default::default() },
         }

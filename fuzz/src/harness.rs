@@ -7,7 +7,8 @@
 //! * `headers`: the bytes of one header frame.
 //! * `server`: the frames a DEALER sends, joined by [`FRAME_SEPARATOR`] (at most [`MAX_FRAMES`]; the
 //!   last frame keeps any further separators). The server sees one more frame, the DEALER's identity.
-//! * `args`: byte 0 picks the content type (`% 4`: JSON, msgpack, `text/plain`, `application/x-pickle`),
+//! * `args`: byte 0 picks the content type (`% 4`: JSON, msgpack — packed msgpack when bit 4 is set too —,
+//!   `text/plain`, `application/x-pickle`),
 //!   byte 1 the action or property (`% (ACTIONS.len() + PROPERTIES.len())`, actions first), byte 2 the
 //!   length of frame 4, then frame 4, then the payload (frame 3).
 
@@ -69,7 +70,7 @@ pub fn decode_headers(data: &[u8]) {
         let again = EventHeader::decode(&encoded).expect("an encoded event header decodes");
         assert_eq!(again, h, "event header round trip");
     }
-    for ct in [ContentType::Json, ContentType::Msgpack, ContentType::Text] {
+    for ct in [ContentType::Json, ContentType::Msgpack, ContentType::ThingwireMsgpack, ContentType::Text] {
         let _ = protocol::decode::<Value>(data, &ct);
         let _ = protocol::decode::<ErrorPayload>(data, &ct);
     }
@@ -86,6 +87,8 @@ fn first_non_space(data: &[u8]) -> Option<u8> {
 pub fn content_type_of(selector: u8) -> ContentType {
     match selector % 4 {
         0 => ContentType::Json,
+        // Packed msgpack reads plain msgpack the same way, so old corpus entries keep their meaning.
+        1 if selector & 0x10 != 0 => ContentType::ThingwireMsgpack,
         1 => ContentType::Msgpack,
         2 => ContentType::Text,
         _ => ContentType::parse("application/x-pickle"),

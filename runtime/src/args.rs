@@ -50,9 +50,10 @@ pub fn with_value_deserializer<R>(
             }
             Ok(out)
         }
-        ContentType::Msgpack => {
+        ContentType::Msgpack | ContentType::ThingwireMsgpack => {
             // As deep as serde_json allows: deeper nesting would exhaust the stack of a runtime worker.
-            let mut de = msgpack::Deserializer::new(payload, crate::protocol::MAX_DEPTH);
+            let mut de = msgpack::Deserializer::new(payload, crate::protocol::MAX_DEPTH)
+                .packed(*content_type == ContentType::ThingwireMsgpack);
             let out = f(&mut <dyn erased_serde::Deserializer<'_>>::erase(&mut de))?;
             de.end().map_err(|e| payload_error(content_type, e))?;
             Ok(out)
@@ -88,7 +89,7 @@ impl fmt::Display for ValueError {
 /// msgpack and over a whole JSON payload, the bytes are decoded with a deserializer monomorphized for `T` (a
 /// `Vec<f64>` then costs a few instructions per element instead of a few hundred through `erased_serde`);
 /// any other deserializer decodes `T` itself. The error is the deserializer's message, the same either way.
-pub fn decode_value<T: DeserializeOwned>(value: ValueDeserializer<'_, '_>) -> Result<T, ValueError> {
+pub fn decode_value<T: DeserializeOwned + 'static>(value: ValueDeserializer<'_, '_>) -> Result<T, ValueError> {
     match RawSeed::<T>(PhantomData).deserialize(value) {
         Ok(result) => result,
         Err(e) => Err(ValueError::Invalid(e.to_string())),
@@ -97,7 +98,7 @@ pub fn decode_value<T: DeserializeOwned>(value: ValueDeserializer<'_, '_>) -> Re
 
 /// [`decode_value`] for a value being written to property `name`: a value that does not fit is a
 /// `TypeError` naming the property.
-pub fn decode_property_value<T: DeserializeOwned>(
+pub fn decode_property_value<T: DeserializeOwned + 'static>(
     value: ValueDeserializer<'_, '_>,
     name: &str,
 ) -> Result<T, ThingError> {
@@ -111,7 +112,7 @@ pub fn decode_property_value<T: DeserializeOwned>(
 /// offers as `T`.
 struct RawSeed<T>(PhantomData<fn() -> T>);
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for RawSeed<T> {
+impl<'de, T: DeserializeOwned + 'static> DeserializeSeed<'de> for RawSeed<T> {
     type Value = Result<T, ValueError>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -188,14 +189,20 @@ impl<'de> Deserializer<'de> for JsonPayload<'_, 'de> {
 }
 
 /// Decodes the answer to the raw-bytes request.
-fn decode_raw<T: DeserializeOwned>(kind: u8, depth: u16, bytes: &[u8]) -> Result<T, ValueError> {
+fn decode_raw<T: DeserializeOwned + 'static>(kind: u8, depth: u16, bytes: &[u8]) -> Result<T, ValueError> {
     if kind == msgpack::RawKind::JsonPayload as u8 {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = T::deserialize(&mut de).map_err(|e| ValueError::Invalid(e.to_string()))?;
         de.end().map_err(|e| ValueError::Payload(payload_error(&ContentType::Json, e)))?;
         return Ok(value);
     }
-    msgpack::from_slice(bytes, usize::from(depth)).map_err(|e| ValueError::Invalid(e.to_string()))
+    let packed = kind == msgpack::RawKind::PackedMsgpackValue as u8;
+    // Bulk numbers in one loop, as the typed client reads them (the depth left is at least 1 here).
+    let content_type = if packed { ContentType::ThingwireMsgpack } else { ContentType::Msgpack };
+    if let Some(values) = crate::codec::fast_value::<T>(bytes, &content_type) {
+        return Ok(values);
+    }
+    msgpack::from_slice(bytes, usize::from(depth), packed).map_err(|e| ValueError::Invalid(e.to_string()))
 }
 
 /// A deserializer that does not know the raw-bytes request forwards it to `deserialize_any` (serde's value
@@ -209,7 +216,7 @@ macro_rules! forward_visits {
     )*};
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for RawSeed<T> {
+impl<'de, T: DeserializeOwned + 'static> Visitor<'de> for RawSeed<T> {
     type Value = Result<T, ValueError>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -312,8 +319,9 @@ pub fn decode_args(args: Args<'_>, sink: &mut dyn ArgSink) -> Result<(), ThingEr
             (&mut de).deserialize_any(&mut ArgsVisitor(&mut state)).map_err(arg_error)?;
             de.end().map_err(|e| payload_error(content_type, e))
         }
-        ContentType::Msgpack => {
-            let mut de = msgpack::Deserializer::new(args.payload, crate::protocol::MAX_DEPTH);
+        ContentType::Msgpack | ContentType::ThingwireMsgpack => {
+            let mut de = msgpack::Deserializer::new(args.payload, crate::protocol::MAX_DEPTH)
+                .packed(*content_type == ContentType::ThingwireMsgpack);
             (&mut de).deserialize_any(&mut ArgsVisitor(&mut state)).map_err(arg_error)?;
             de.end().map_err(|e| payload_error(content_type, e))
         }
@@ -529,7 +537,7 @@ pub trait SlotTuple {
 
 macro_rules! slot_tuple {
     ($len:expr; $($idx:tt $t:ident),*) => {
-        impl<$($t: for<'de> Deserialize<'de>),*> SlotTuple for ($($t,)*) {
+        impl<$($t: for<'de> Deserialize<'de> + 'static),*> SlotTuple for ($($t,)*) {
             const LEN: usize = $len;
             type Slots = ($(Option<$t>,)*);
             #[allow(unused_variables)]
@@ -628,7 +636,7 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
-    fn via_decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    fn via_decode_value<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, String> {
         let mut de = msgpack::Deserializer::new(bytes, crate::protocol::MAX_DEPTH);
         decode_value::<T>(&mut <dyn erased_serde::Deserializer<'_>>::erase(&mut de)).map_err(|e| e.to_string())
     }
@@ -663,7 +671,7 @@ mod tests {
         Ok(value)
     }
 
-    fn new_write<T: DeserializeOwned>(payload: &[u8], ct: ContentType) -> Result<T, ThingError> {
+    fn new_write<T: DeserializeOwned + 'static>(payload: &[u8], ct: ContentType) -> Result<T, ThingError> {
         with_value_deserializer(payload, &ct, &[], |d| decode_property_value::<T>(d, "p"))
     }
 
@@ -735,6 +743,28 @@ mod tests {
         let trailing = [kw.as_slice(), b"\x01"].concat();
         let err = decode(&trailing).expect_err("trailing byte");
         assert!(err.message.contains("1 trailing byte after the msgpack value"), "{err}");
+    }
+
+    #[test]
+    fn packed_arrays_reach_property_values_and_arguments() {
+        let mut packed = vec![0xc9, 0, 0, 0, 16, crate::protocol::PACKED_F64_EXT.to_be_bytes()[0]];
+        packed.extend([1.5f64, -2.0].iter().flat_map(|v| v.to_le_bytes()));
+        // A property write in the packed content type; plain msgpack refuses the same bytes.
+        assert_eq!(new_write::<Vec<f64>>(&packed, ContentType::ThingwireMsgpack).expect("packed"), [1.5, -2.0]);
+        assert!(new_write::<Vec<f64>>(&packed, ContentType::Msgpack).is_err());
+        // An argument: the map is walked, then the argument's bytes are decoded on their own, still packed.
+        let mut args = vec![0x81];
+        args.extend(rmp_serde::to_vec(&"values").expect("key"));
+        args.extend(&packed);
+        let decode = |ct: &ContentType| {
+            ArgSlots::<(Vec<f64>,)>::new(&["values"]).decode(Args {
+                payload: &args,
+                content_type: ct,
+                preserialized: b"",
+            })
+        };
+        assert_eq!(decode(&ContentType::ThingwireMsgpack).expect("packed argument"), (Some(vec![1.5, -2.0]),));
+        assert!(decode(&ContentType::Msgpack).is_err());
     }
 
     mod serde_bytes_shim {

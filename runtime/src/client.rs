@@ -40,8 +40,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::auth::Credentials;
 use crate::error::{AuthRefusal, ClientError};
 use crate::protocol::{
-    self, ContentType, ErrorPayload, EventHeader, MessageType, OutgoingRequestHeader, OutgoingServerContext,
-    OutgoingThingContext, ResponseHeader, TimeoutKind, op,
+    self, ContentType, ErrorPayload, EventHeader, HandshakeInfo, MessageType, OutgoingRequestHeader,
+    OutgoingServerContext, OutgoingThingContext, ResponseHeader, TimeoutKind, op,
 };
 use crate::transport::{self, Protocol};
 
@@ -178,6 +178,11 @@ pub struct ConnectOptions {
     /// PLAIN username and password, or CURVE keys. Used on `tcp://` addresses only, for requests and event
     /// subscriptions alike. Default: none.
     pub credentials: Credentials,
+    /// Send calls asking for [`ContentType::Msgpack`] as [`ContentType::ThingwireMsgpack`] when the server
+    /// says it accepts that (thingwire servers do; hololinked's do not): a `Vec<f64>` then travels as packed
+    /// little-endian doubles, several times faster to encode and decode. Default: true. Turn it off to see
+    /// plain msgpack on the wire.
+    pub packed_arrays: bool,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -188,6 +193,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("context", &self.context.as_ref().map(|_| "custom"))
             .field("client_id", &self.client_id)
             .field("credentials", &self.credentials)
+            .field("packed_arrays", &self.packed_arrays)
             .finish()
     }
 }
@@ -200,6 +206,7 @@ impl Default for ConnectOptions {
             context: None,
             client_id: None,
             credentials: Credentials::None,
+            packed_arrays: true,
         }
     }
 }
@@ -285,6 +292,9 @@ impl Client {
             handshake_failure: std::sync::Mutex::new(None),
             transport_event: Notify::new(),
             closed: AtomicBool::new(false),
+            allow_packed: options.packed_arrays,
+            packed: AtomicBool::new(false),
+            server_info: std::sync::Mutex::new(None),
         });
         let (closing_tx, closing_rx) = oneshot::channel();
         let reader = Reader { shared: Arc::clone(&shared), monitor: Some(monitor), closing: closing_rx };
@@ -322,7 +332,8 @@ impl Client {
                 "",
                 Some(""),
                 "",
-                &CallOptions { content_type: ContentType::Json, ..CallOptions::default() },
+                &CallOptions::default(),
+                &ContentType::Json,
                 false,
             );
             let wait = Duration::from_millis(500).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
@@ -367,6 +378,7 @@ impl Client {
         objekt: Option<&str>,
         operation: &str,
         options: &CallOptions,
+        content_type: &ContentType,
         preserialized: bool,
     ) -> Vec<u8> {
         let server_id = Arc::clone(&self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()));
@@ -385,7 +397,7 @@ impl Client {
             thing_id,
             objekt,
             operation,
-            payload_content_type: options.content_type.as_str(),
+            payload_content_type: content_type.as_str(),
             preencoded_payload_content_type: if preserialized { "application/octet-stream" } else { "text/plain" },
         }
         .encode()
@@ -406,6 +418,19 @@ impl Client {
         self.inner.server_id.lock().unwrap_or_else(|p| p.into_inner()).to_string()
     }
 
+    /// What the server said about itself in its last `HANDSHAKE` reply: `Some` for a thingwire server
+    /// (its version and the content types it accepts beyond hololinked's), `None` for a hololinked server
+    /// and while disconnected.
+    pub fn server_info(&self) -> Option<HandshakeInfo> {
+        self.inner.shared.server_info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether calls asking for [`ContentType::Msgpack`] now go out as [`ContentType::ThingwireMsgpack`]
+    /// (see [`ConnectOptions::packed_arrays`]).
+    pub fn packed_arrays(&self) -> bool {
+        self.inner.shared.packed.load(Ordering::Relaxed)
+    }
+
     /// The connection state now.
     pub fn state(&self) -> ConnectionState {
         *self.inner.state.borrow()
@@ -421,18 +446,37 @@ impl Client {
         self.inner.shared.lock().stats
     }
 
-    /// Sends one request and waits for its reply (none for oneway calls: `Ok(None)`).
+    /// Sends one request and waits for its reply (none for oneway calls: `Ok(None)`). The request goes out
+    /// in `options.content_type` exactly (never upgraded to [`ContentType::ThingwireMsgpack`]), so the reply
+    /// comes back in it too.
     pub async fn request(
         &self,
         request: RawRequest<'_>,
         options: &CallOptions,
     ) -> Result<Option<RawReply>, ClientError> {
-        Ok(self.exchange(request, options).await?.map(Reply::into_raw))
+        // Exactly as asked: the caller decodes the reply itself, perhaps with a plain msgpack decoder.
+        Ok(self.exchange(request, options, &options.content_type).await?.map(Reply::into_raw))
+    }
+
+    /// The content type a call asking for `requested` is sent in: [`ContentType::ThingwireMsgpack`] instead
+    /// of [`ContentType::Msgpack`] when the server named it in its last `HANDSHAKE` reply (and
+    /// [`ConnectOptions::packed_arrays`] allows it), `requested` otherwise. A msgpack payload is valid in
+    /// either.
+    fn wire_content_type(&self, requested: &ContentType) -> ContentType {
+        match requested {
+            ContentType::Msgpack if self.inner.shared.packed.load(Ordering::Relaxed) => ContentType::ThingwireMsgpack,
+            other => other.clone(),
+        }
     }
 
     /// Sends a request; waits for its reply unless the call is oneway. Dropping the returned future cancels
     /// the call: its reply, if one comes, is counted in [`ClientStats::unmatched_replies`] and dropped.
-    async fn exchange(&self, request: RawRequest<'_>, options: &CallOptions) -> Result<Option<Reply>, ClientError> {
+    async fn exchange(
+        &self,
+        request: RawRequest<'_>,
+        options: &CallOptions,
+        content_type: &ContentType,
+    ) -> Result<Option<Reply>, ClientError> {
         let shared = &self.inner.shared;
         let id = shared.next_id();
         let header = self.header(
@@ -442,6 +486,7 @@ impl Client {
             request.objekt,
             request.operation,
             options,
+            content_type,
             !request.preserialized.is_empty(),
         );
         // A oneway call still gets a TIMEOUT reply if a timeout expires; nobody waits for it.
@@ -468,14 +513,27 @@ impl Client {
         result.map(Some)
     }
 
-    /// Sends a request and turns the reply into a value or a typed error.
+    /// Sends a request and turns the reply into a value or a typed error. A payload encoded in
+    /// [`ContentType::Msgpack`] is sent as [`ContentType::ThingwireMsgpack`] when the server accepts it (a
+    /// msgpack payload is valid in both), so that bulk numbers in the reply come back packed.
     pub async fn call<T: DeserializeOwned + 'static>(
         &self,
         request: RawRequest<'_>,
         options: &CallOptions,
     ) -> Result<T, ClientError> {
+        let content_type = self.wire_content_type(&options.content_type);
+        self.call_as(request, options, &content_type).await
+    }
+
+    /// [`Client::call`] with the payload already encoded in `content_type`.
+    async fn call_as<T: DeserializeOwned + 'static>(
+        &self,
+        request: RawRequest<'_>,
+        options: &CallOptions,
+        content_type: &ContentType,
+    ) -> Result<T, ClientError> {
         let (thing, name) = (request.thing_id, request.objekt.unwrap_or(""));
-        match self.exchange(request, options).await? {
+        match self.exchange(request, options, content_type).await? {
             None => decode_value(b"null", &ContentType::Json),
             Some(reply) => value_of(reply.kind, &reply.content_type, &reply.payload, &reply.preserialized, thing, name),
         }
@@ -525,7 +583,8 @@ impl Client {
         value: &V,
         options: &CallOptions,
     ) -> Result<(), ClientError> {
-        let payload = encode_value(value, &options.content_type)?;
+        let content_type = self.wire_content_type(&options.content_type);
+        let payload = encode_value(value, &content_type)?;
         let request = RawRequest {
             thing_id,
             objekt: Some(name),
@@ -533,7 +592,7 @@ impl Client {
             payload,
             preserialized: Vec::new(),
         };
-        self.call::<serde::de::IgnoredAny>(request, options).await.map(|_| ())
+        self.call_as::<serde::de::IgnoredAny>(request, options, &content_type).await.map(|_| ())
     }
 
     /// Invokes an action with keyword arguments (any value that serializes to an object, or `()` for none).
@@ -554,7 +613,8 @@ impl Client {
         args: &A,
         options: &CallOptions,
     ) -> Result<T, ClientError> {
-        let payload = encode_value(args, &options.content_type)?;
+        let content_type = self.wire_content_type(&options.content_type);
+        let payload = encode_value(args, &content_type)?;
         let request = RawRequest {
             thing_id,
             objekt: Some(action),
@@ -562,7 +622,7 @@ impl Client {
             payload,
             preserialized: Vec::new(),
         };
-        self.call(request, options).await
+        self.call_as(request, options, &content_type).await
     }
 
     /// Invokes an action with raw bytes in the preserialized frame (hololinked passes them as the first
@@ -575,10 +635,11 @@ impl Client {
         args: &A,
         options: &CallOptions,
     ) -> Result<T, ClientError> {
-        let payload = encode_value(args, &options.content_type)?;
+        let content_type = self.wire_content_type(&options.content_type);
+        let payload = encode_value(args, &content_type)?;
         let request =
             RawRequest { thing_id, objekt: Some(action), operation: op::INVOKE_ACTION, payload, preserialized: bytes };
-        self.call(request, options).await
+        self.call_as(request, options, &content_type).await
     }
 
     /// Invokes an action and returns its result with the log lines the server recorded while it ran
@@ -693,7 +754,7 @@ pub fn event_address_for(address: &str) -> String {
 
 fn null_in(ct: &ContentType) -> Vec<u8> {
     match ct {
-        ContentType::Msgpack => vec![0xc0],
+        ct if ct.is_msgpack() => vec![0xc0],
         _ => b"null".to_vec(),
     }
 }
@@ -919,6 +980,13 @@ struct Shared {
     transport_event: Notify,
     /// The reading task has ended: nothing would receive a reply.
     closed: AtomicBool,
+    /// [`ConnectOptions::packed_arrays`].
+    allow_packed: bool,
+    /// The server's last `HANDSHAKE` reply named [`ContentType::ThingwireMsgpack`] (and `allow_packed`);
+    /// cleared when the connection is lost, as the next server may not be thingwire.
+    packed: AtomicBool,
+    /// What the server said about itself in its last `HANDSHAKE` reply; cleared with `packed`.
+    server_info: std::sync::Mutex<Option<HandshakeInfo>>,
 }
 
 /// Messages handled per hold of the lock; the callers they complete are woken after it is released.
@@ -1055,8 +1123,14 @@ impl Shared {
             tracing::info!(address = %self.address, server = %reply.sender_id(), "reconnected");
             let _ = self.state.send(ConnectionState::Connected);
         }
-        if kind == Some(MessageType::Handshake) && *self.state.borrow() != ConnectionState::Connected {
-            let _ = self.state.send(ConnectionState::Connected);
+        if kind == Some(MessageType::Handshake) {
+            let info = HandshakeInfo::parse(&reply.preserialized);
+            let packed = self.allow_packed && info.as_ref().is_some_and(|i| i.accepts(&ContentType::ThingwireMsgpack));
+            self.packed.store(packed, Ordering::Relaxed);
+            *self.server_info.lock().unwrap_or_else(|p| p.into_inner()) = info;
+            if *self.state.borrow() != ConnectionState::Connected {
+                let _ = self.state.send(ConnectionState::Connected);
+            }
         }
         match id.and_then(|id| conn.pending.get_mut(&id)).filter(|slot| slot.reply.is_none()) {
             Some(slot) => {
@@ -1102,6 +1176,8 @@ impl Shared {
             zmq::SocketEvent::DISCONNECTED => {
                 // The state first: calls starting from now fail at once instead of joining the lost ones.
                 let _ = self.state.send(ConnectionState::Disconnected);
+                self.packed.store(false, Ordering::Relaxed);
+                self.server_info.lock().unwrap_or_else(|p| p.into_inner()).take();
                 let failed = self.fail_pending(|| ClientError::ConnectionLost { address: self.address.clone() });
                 {
                     let mut conn = self.lock();
@@ -1670,11 +1746,13 @@ impl ThingHandle {
         self.client.write_property_with(&self.thing_id, name, value, &self.options).await
     }
 
-    /// Invokes an action whose keyword arguments are already encoded in [`ThingHandle::content_type`].
+    /// Invokes an action whose keyword arguments are already encoded in `content_type` (from
+    /// [`ThingHandle::content_type`]).
     pub async fn invoke_encoded<T: DeserializeOwned + 'static>(
         &self,
         action: &str,
         payload: Vec<u8>,
+        content_type: &ContentType,
     ) -> Result<T, ClientError> {
         let request = RawRequest {
             thing_id: &self.thing_id,
@@ -1683,7 +1761,7 @@ impl ThingHandle {
             payload,
             preserialized: Vec::new(),
         };
-        self.client.call(request, &self.options).await
+        self.client.call_as(request, &self.options, content_type).await
     }
 
     /// Invokes an action with keyword arguments.
@@ -1695,9 +1773,11 @@ impl ThingHandle {
         self.client.invoke_with(&self.thing_id, action, args, &self.options).await
     }
 
-    /// The content type requests are encoded in.
-    pub fn content_type(&self) -> &ContentType {
-        &self.options.content_type
+    /// The content type a request sent now is encoded in: the options' one, or
+    /// [`ContentType::ThingwireMsgpack`] for [`ContentType::Msgpack`] when the server accepts it (see
+    /// [`ConnectOptions::packed_arrays`]).
+    pub fn content_type(&self) -> ContentType {
+        self.client.wire_content_type(&self.options.content_type)
     }
 
     /// Subscribes to an event (or `"<property>_change_event"`).

@@ -486,7 +486,10 @@ pub fn encode_property<T: Serialize + 'static>(
 }
 
 /// Decodes a value being written to property `name`.
-pub fn decode_property<T: DeserializeOwned>(value: ValueDeserializer<'_, '_>, name: &str) -> Result<T, ThingError> {
+pub fn decode_property<T: DeserializeOwned + 'static>(
+    value: ValueDeserializer<'_, '_>,
+    name: &str,
+) -> Result<T, ThingError> {
     crate::args::decode_property_value(value, name)
 }
 
@@ -551,28 +554,24 @@ impl Kwargs {
     pub fn new(content_type: &ContentType, count: u32) -> Self {
         let content_type = content_type.for_reply();
         let mut buf = Vec::with_capacity(64);
-        match content_type {
-            ContentType::Msgpack => {
-                let _ = rmp::encode::write_map_len(&mut buf, count);
-            }
-            _ => buf.push(b'{'),
+        if content_type.is_msgpack() {
+            let _ = rmp::encode::write_map_len(&mut buf, count);
+        } else {
+            buf.push(b'{');
         }
         Self { content_type, buf, first: true }
     }
 
     /// Adds `name: value`.
     pub fn arg<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Result<Self, crate::ClientError> {
-        match self.content_type {
-            ContentType::Msgpack => {
-                let _ = rmp::encode::write_str(&mut self.buf, name);
+        if self.content_type.is_msgpack() {
+            let _ = rmp::encode::write_str(&mut self.buf, name);
+        } else {
+            if !self.first {
+                self.buf.push(b',');
             }
-            _ => {
-                if !self.first {
-                    self.buf.push(b',');
-                }
-                let _ = serde_json::to_writer(&mut self.buf, name);
-                self.buf.push(b':');
-            }
+            let _ = serde_json::to_writer(&mut self.buf, name);
+            self.buf.push(b':');
         }
         self.first = false;
         protocol::encode_into(&mut self.buf, value, &self.content_type)
@@ -582,7 +581,7 @@ impl Kwargs {
 
     /// The encoded object.
     pub fn finish(mut self) -> Vec<u8> {
-        if !matches!(self.content_type, ContentType::Msgpack) {
+        if !self.content_type.is_msgpack() {
             self.buf.push(b'}');
         }
         self.buf

@@ -135,17 +135,31 @@ impl fmt::Display for MessageType {
 
 /// A payload content type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ContentType {
     /// `application/json`, hololinked's default.
     #[default]
     Json,
     /// `application/msgpack`, thingwire's default for Rust clients (compact, fast for bulk numbers).
     Msgpack,
+    /// `application/x-thingwire-msgpack`: msgpack in which a `Vec<f64>` value may also be written as a
+    /// packed array — a msgpack extension value of type [`PACKED_F64_EXT`] holding the numbers as
+    /// little-endian IEEE 754 doubles, 8 bytes each, with no per-number marker. A superset of msgpack: every
+    /// msgpack payload is also valid here.
+    ///
+    /// Used only between thingwire peers: a thingwire server names it in its `HANDSHAKE` reply (see
+    /// [`HandshakeInfo`]), and a [`Client`](crate::Client) asked for [`ContentType::Msgpack`] then sends
+    /// this instead, so that bulk numbers travel as one copy each way. hololinked neither sends nor receives
+    /// it.
+    ThingwireMsgpack,
     /// `text/plain`: a UTF-8 string.
     Text,
     /// Anything else; decoding it fails with [`ProtocolError::UnsupportedContentType`].
     Other(String),
 }
+
+/// The msgpack extension type of a packed `Vec<f64>` in [`ContentType::ThingwireMsgpack`] payloads (`'F'`).
+pub const PACKED_F64_EXT: i8 = 0x46;
 
 impl ContentType {
     /// The MIME spelling.
@@ -153,6 +167,7 @@ impl ContentType {
         match self {
             Self::Json => "application/json",
             Self::Msgpack => "application/msgpack",
+            Self::ThingwireMsgpack => "application/x-thingwire-msgpack",
             Self::Text => "text/plain",
             Self::Other(s) => s,
         }
@@ -164,9 +179,16 @@ impl ContentType {
         match base {
             "application/json" | "" => Self::Json,
             "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" => Self::Msgpack,
+            "application/x-thingwire-msgpack" => Self::ThingwireMsgpack,
             "text/plain" => Self::Text,
             _ => Self::Other(s.to_owned()),
         }
+    }
+
+    /// Whether payloads of this type are msgpack ([`ContentType::Msgpack`] or
+    /// [`ContentType::ThingwireMsgpack`]).
+    pub fn is_msgpack(&self) -> bool {
+        matches!(self, Self::Msgpack | Self::ThingwireMsgpack)
     }
 
     /// The content type a reply to a request in `self` is encoded in: the same one when it is JSON or
@@ -174,8 +196,57 @@ impl ContentType {
     pub fn for_reply(&self) -> ContentType {
         match self {
             Self::Msgpack => Self::Msgpack,
+            Self::ThingwireMsgpack => Self::ThingwireMsgpack,
             _ => Self::Json,
         }
+    }
+}
+
+/// What a thingwire server says about itself in frame 4 of its `HANDSHAKE` reply, as JSON. hololinked's
+/// server leaves that frame empty and hololinked's client does not read it, so the reply stays what
+/// hololinked expects; a thingwire [`Client`](crate::Client) reads it to learn which of thingwire's own
+/// content types it may use (and drops what it learnt when the connection is lost).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct HandshakeInfo {
+    /// `"thingwire"`.
+    #[serde(default)]
+    pub server: String,
+    /// The server's crate version.
+    #[serde(default)]
+    pub version: String,
+    /// Payload content types the server accepts beyond hololinked's (JSON, msgpack, text).
+    #[serde(default)]
+    pub content_types: Vec<String>,
+}
+
+impl HandshakeInfo {
+    /// What this server says: thingwire, this version, [`ContentType::ThingwireMsgpack`].
+    pub fn this_server() -> Self {
+        Self {
+            server: "thingwire".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            content_types: vec![ContentType::ThingwireMsgpack.as_str().into()],
+        }
+    }
+
+    /// Reads frame 4 of a `HANDSHAKE` reply: `None` when it is empty (hololinked) or not this JSON object.
+    pub fn parse(frame: &[u8]) -> Option<Self> {
+        if frame.is_empty() {
+            return None;
+        }
+        serde_json::from_slice(frame).ok()
+    }
+
+    /// The JSON bytes for frame 4.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Whether the server accepts payloads of `content_type`.
+    pub fn accepts(&self, content_type: &ContentType) -> bool {
+        self.content_types.iter().any(|c| ContentType::parse(c) == *content_type)
     }
 }
 

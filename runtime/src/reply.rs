@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::error::ThingError;
-use crate::protocol::{ContentType, ErrorPayload, MessageType, NULL_PAYLOAD, ResponseHeader, TimeoutKind};
+use crate::protocol::{
+    ContentType, ErrorPayload, HandshakeInfo, MessageType, NULL_PAYLOAD, ResponseHeader, TimeoutKind,
+};
 use crate::thing::Output;
 
 /// What a socket task is handed: frames to send (none when only a slot comes back), and the routing id of
@@ -76,17 +78,25 @@ impl ReplyTo {
     }
 
     fn send(&self, kind: MessageType, content_type: &str, payload: Vec<u8>, preserialized: Vec<u8>) {
+        let preencoded = if preserialized.is_empty() { "text/plain" } else { "application/octet-stream" };
+        self.send_with(kind, content_type, payload, preserialized, preencoded);
+    }
+
+    fn send_with(
+        &self,
+        kind: MessageType,
+        content_type: &str,
+        payload: Vec<u8>,
+        preserialized: Vec<u8>,
+        preencoded_content_type: &str,
+    ) {
         let header = ResponseHeader {
             message_type: kind.as_str().into(),
             message_id: self.message_id.as_str().into(),
             receiver_id: self.receiver.as_str().into(),
             sender_id: (*self.server_id).into(),
             payload_content_type: content_type.into(),
-            preencoded_payload_content_type: if preserialized.is_empty() {
-                "text/plain".into()
-            } else {
-                "application/octet-stream".into()
-            },
+            preencoded_payload_content_type: preencoded_content_type.into(),
         };
         let mut header_bytes = Vec::with_capacity(200 + self.message_id.len() + self.receiver.len());
         header.encode_into(&mut header_bytes);
@@ -104,9 +114,11 @@ impl ReplyTo {
         }
     }
 
-    /// `HANDSHAKE` reply.
+    /// `HANDSHAKE` reply: `null`, and in frame 4 what this server is ([`HandshakeInfo`], JSON), which
+    /// hololinked's client does not read.
     pub(crate) fn handshake(&self) {
-        self.send(MessageType::Handshake, "application/json", NULL_PAYLOAD.to_vec(), Vec::new());
+        let info = HandshakeInfo::this_server().encode();
+        self.send_with(MessageType::Handshake, "application/json", NULL_PAYLOAD.to_vec(), info, "application/json");
     }
 
     /// `REPLY` with an encoded result (suppressed for oneway requests).
@@ -158,7 +170,7 @@ fn message_from(bytes: Vec<u8>) -> zmq::Message {
 pub(crate) fn wrap_with_logs(key: &str, payload: &[u8], logs: &[String], ct: &ContentType) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 64 + logs.iter().map(|l| l.len() + 4).sum::<usize>());
     match ct {
-        ContentType::Msgpack => {
+        ct if ct.is_msgpack() => {
             out.push(0x82);
             let _ = rmp::encode::write_str(&mut out, key);
             out.extend_from_slice(payload);

@@ -445,28 +445,24 @@ impl<T: Thing> Scheduler<T> {
     ) -> Result<Output, ThingError> {
         let mut payload = Vec::with_capacity(64);
         let count = names.len();
-        match ct {
-            ContentType::Msgpack => {
-                let _ = rmp::encode::write_map_len(&mut payload, count as u32);
-            }
-            _ => payload.push(b'{'),
+        if ct.is_msgpack() {
+            let _ = rmp::encode::write_map_len(&mut payload, count as u32);
+        } else {
+            payload.push(b'{');
         }
         for (i, name) in names.enumerate() {
-            match ct {
-                ContentType::Msgpack => {
-                    let _ = rmp::encode::write_str(&mut payload, name);
+            if ct.is_msgpack() {
+                let _ = rmp::encode::write_str(&mut payload, name);
+            } else {
+                if i > 0 {
+                    payload.push(b',');
                 }
-                _ => {
-                    if i > 0 {
-                        payload.push(b',');
-                    }
-                    let _ = serde_json::to_writer(&mut payload, name);
-                    payload.push(b':');
-                }
+                let _ = serde_json::to_writer(&mut payload, name);
+                payload.push(b':');
             }
             thing.read_property(name, ct, &mut payload)?;
         }
-        if !matches!(ct, ContentType::Msgpack) {
+        if !ct.is_msgpack() {
             payload.push(b'}');
         }
         Ok(Output { payload, preserialized: Vec::new() })

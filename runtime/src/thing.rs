@@ -140,10 +140,7 @@ pub struct Output {
 impl Output {
     /// No value: frame 3 is `null` in the reply's content type.
     pub fn none(content_type: &ContentType) -> Self {
-        let payload = match content_type.for_reply() {
-            ContentType::Msgpack => vec![0xc0],
-            _ => protocol::NULL_PAYLOAD.to_vec(),
-        };
+        let payload = if content_type.is_msgpack() { vec![0xc0] } else { protocol::NULL_PAYLOAD.to_vec() };
         Self { payload, preserialized: Vec::new() }
     }
 

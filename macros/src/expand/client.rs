@@ -197,10 +197,11 @@ pub(crate) fn impl_client(p: &Paths, t: &ThingImpl) -> TokenStream {
             #(#cfgs)*
             #(#docs)*
             pub async fn #ident(&self, #(#idents: #tys),*) -> #private::core::result::Result<#ret, #krate::ClientError> {
-                let payload = #private::Kwargs::new(self.handle().content_type(), #count)
+                let content_type = self.handle().content_type();
+                let payload = #private::Kwargs::new(&content_type, #count)
                     #(.arg(#wires, &#idents)?)*
                     .finish();
-                self.handle().invoke_encoded::<#ret>(#wire, payload).await
+                self.handle().invoke_encoded::<#ret>(#wire, payload, &content_type).await
             }
         }
     });

@@ -393,26 +393,21 @@ impl __ThingwireClientOfSpectrometer {
         Vec<f64>,
         ::thingwire::ClientError,
     > {
-        let payload = ::thingwire::__private::Kwargs::new(
-                self.handle().content_type(),
-                0u32,
-            )
-            .finish();
-        self.handle().invoke_encoded::<Vec<f64>>("acquire", payload).await
+        let content_type = self.handle().content_type();
+        let payload = ::thingwire::__private::Kwargs::new(&content_type, 0u32).finish();
+        self.handle().invoke_encoded::<Vec<f64>>("acquire", payload, &content_type).await
     }
     pub async fn calibrate(
         &self,
         reference: Vec<f64>,
         gain: Option<f64>,
     ) -> ::thingwire::__private::core::result::Result<f64, ::thingwire::ClientError> {
-        let payload = ::thingwire::__private::Kwargs::new(
-                self.handle().content_type(),
-                2u32,
-            )
+        let content_type = self.handle().content_type();
+        let payload = ::thingwire::__private::Kwargs::new(&content_type, 2u32)
             .arg("reference", &reference)?
             .arg("gain", &gain)?
             .finish();
-        self.handle().invoke_encoded::<f64>("calibrate", payload).await
+        self.handle().invoke_encoded::<f64>("calibrate", payload, &content_type).await
     }
     pub async fn temperature(
         &self,

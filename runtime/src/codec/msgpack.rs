@@ -19,6 +19,8 @@ use rmp_serde::decode::Error;
 use serde::de::{self, DeserializeSeed, Unexpected, Visitor};
 use serde::forward_to_deserialize_any;
 
+use crate::protocol::PACKED_F64_EXT;
+
 /// The newtype name that asks for the raw bytes of the next value (a private protocol between this module
 /// and `args::decode_value`).
 pub(crate) const RAW_TOKEN: &str = "$thingwire::private::RawPayload";
@@ -28,8 +30,14 @@ const EXT_STRUCT_NAME: &str = "_ExtStruct";
 
 /// Decodes one value from `bytes`, refusing bytes after it. `max_depth` bounds nesting as
 /// `rmp_serde::Deserializer::set_max_depth` does.
-pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8], max_depth: usize) -> Result<T, Error> {
-    let mut de = Deserializer::new(bytes, max_depth);
+/// With `packed`, extension values of type [`PACKED_F64_EXT`] are read as sequences of `f64`
+/// ([`ContentType::ThingwireMsgpack`](crate::protocol::ContentType::ThingwireMsgpack)).
+pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(
+    bytes: &'de [u8],
+    max_depth: usize,
+    packed: bool,
+) -> Result<T, Error> {
+    let mut de = Deserializer::new(bytes, max_depth).packed(packed);
     let value = T::deserialize(&mut de)?;
     de.end()?;
     Ok(value)
@@ -40,6 +48,8 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8], max_dep
 pub(crate) struct Deserializer<'de> {
     input: &'de [u8],
     depth: u16,
+    /// Whether extension values of type [`PACKED_F64_EXT`] are packed `f64` arrays.
+    packed: bool,
 }
 
 /// The error of a marker that is not there (rmp-serde's `InvalidMarkerRead` of `read_exact`).
@@ -64,7 +74,13 @@ impl<'de> Deserializer<'de> {
     /// A deserializer over `input` allowing `max_depth` levels of nesting (capped at `u16::MAX` as in
     /// rmp-serde).
     pub(crate) fn new(input: &'de [u8], max_depth: usize) -> Self {
-        Self { input, depth: max_depth.min(usize::from(u16::MAX)) as u16 }
+        Self { input, depth: max_depth.min(usize::from(u16::MAX)) as u16, packed: false }
+    }
+
+    /// Reads extension values of type [`PACKED_F64_EXT`] as sequences of `f64` (little-endian, 8 bytes each).
+    pub(crate) fn packed(mut self, packed: bool) -> Self {
+        self.packed = packed;
+        self
     }
 
     /// Fails when bytes are left after the value.
@@ -264,6 +280,20 @@ impl<'de> Deserializer<'de> {
             | Marker::Ext16
             | Marker::Ext32 => {
                 let len = self.ext_len(marker)?;
+                if self.packed && self.input.first() == Some(&PACKED_F64_EXT.to_be_bytes()[0]) {
+                    self.input = &self.input[1..];
+                    let body = self.read_slice(len)?;
+                    if body.len() % 8 != 0 {
+                        return Err(Error::Syntax(format!(
+                            "a packed f64 array of {} bytes: not a whole number of 8-byte doubles",
+                            body.len()
+                        )));
+                    }
+                    return self.nested(|_| {
+                        visitor
+                            .visit_seq(de::value::SeqDeserializer::<_, Error>::new(crate::codec::packed_values(body)))
+                    });
+                }
                 self.nested(|de| visitor.visit_newtype_struct(ExtDeserializer { de, len, state: ExtState::New }))
             }
             Marker::Reserved => Err(Error::TypeMismatch(Marker::Reserved)),
@@ -407,7 +437,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         let marker = self.peek_marker()?;
-        let mut after = Deserializer { input: &self.input[1..], depth: self.depth };
+        let mut after = Deserializer { input: &self.input[1..], ..*self };
         let len = match marker {
             Marker::FixMap(len) => Ok(u32::from(len)),
             Marker::Map16 => after.read_u16().map(u32::from),
@@ -432,11 +462,12 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             return visitor.visit_newtype_struct(ExtDeserializer { de: self, len, state: ExtState::New });
         }
         if name == RAW_TOKEN {
-            let mut probe = Deserializer { input: self.input, depth: self.depth };
+            let mut probe = Deserializer { ..*self };
             if probe.skip().is_ok() {
                 let value = &self.input[..self.input.len() - probe.input.len()];
                 self.input = probe.input;
-                return visitor.visit_seq(RawParts::<Error>::new(RawKind::MsgpackValue, self.depth, value));
+                let kind = if self.packed { RawKind::PackedMsgpackValue } else { RawKind::MsgpackValue };
+                return visitor.visit_seq(RawParts::<Error>::new(kind, self.depth, value));
             }
             // Malformed: decode it the ordinary way, which reports the error rmp-serde would.
         }
@@ -570,6 +601,8 @@ pub(crate) enum RawKind {
     MsgpackValue = 0,
     /// A whole JSON payload (bytes after its value are the payload's error, not the value's).
     JsonPayload = 1,
+    /// [`RawKind::MsgpackValue`] in which packed `f64` arrays may appear.
+    PackedMsgpackValue = 2,
 }
 
 /// The answer to [`RAW_TOKEN`]: a sequence of the kind (`u8`), the nesting depth left (`u16`) and the bytes.

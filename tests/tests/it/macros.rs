@@ -283,6 +283,84 @@ async fn generated_client_drives_a_macro_thing_over_ipc() {
     server.shutdown().await;
 }
 
+/// `values` as a packed array of `application/x-thingwire-msgpack`: ext 32 of type `F`, little-endian doubles.
+fn packed(values: &[f64]) -> Vec<u8> {
+    let mut out = vec![0xc9];
+    out.extend_from_slice(&u32::try_from(values.len() * 8).expect("fits").to_be_bytes());
+    out.push(b'F');
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thingwire_peers_send_bulk_numbers_packed_and_hololinked_peers_never_see_it() {
+    use serde_json::json;
+    let (server, address) = serve(thingwire::Protocol::Tcp).await;
+
+    // On the wire: the HANDSHAKE reply names the packed content type in frame 4, as JSON.
+    let mut raw = crate::common::RawClient::connect(&address, "macro-tcp").await;
+    let header = raw.header("HANDSHAKE", "", Some(""), "", json!({}));
+    let hello = raw.exchange(header, b"null".to_vec(), vec![]).await;
+    assert_eq!((hello.kind.as_str(), &hello.payload), ("HANDSHAKE", &json!(null)));
+    assert_eq!(hello.header["preencodedPayloadContentType"], "application/json");
+    let info: serde_json::Value = serde_json::from_slice(&hello.preserialized).expect("frame 4 is JSON");
+    assert_eq!(info["server"], "thingwire");
+    assert_eq!(info["contentTypes"], json!(["application/x-thingwire-msgpack"]));
+
+    // A request in the packed content type gets a `Vec<f64>` back packed; the same request in plain msgpack
+    // (what hololinked's client sends) gets rmp-serde's array.
+    let args = rmp_serde::to_vec_named(&json!({"values": [1.0, 2.5], "factor": 2.0})).expect("args");
+    for (ct, expected) in [
+        ("application/x-thingwire-msgpack", packed(&[2.0, 5.0])),
+        ("application/msgpack", rmp_serde::to_vec(&vec![2.0f64, 5.0]).expect("plain")),
+    ] {
+        let header =
+            raw.header("OPERATION", "sensor", Some("scale"), "invokeaction", json!({"payloadContentType": ct}));
+        let reply = raw.exchange(header, args.clone(), vec![]).await;
+        assert_eq!(reply.kind, "REPLY", "{ct}: {:?}", reply.payload);
+        assert_eq!(reply.header["payloadContentType"], ct);
+        assert_eq!(reply.raw_payload, expected, "{ct}");
+        assert_eq!(reply.payload, json!([2.0, 5.0]));
+    }
+    // Packed arguments are read too; a ragged packed array is refused with the reason.
+    let mut packed_args = vec![0x81];
+    packed_args.extend(rmp_serde::to_vec("values").expect("key"));
+    packed_args.extend(packed(&[4.0]));
+    let header = raw.header(
+        "OPERATION",
+        "sensor",
+        Some("scale"),
+        "invokeaction",
+        json!({"payloadContentType": "application/x-thingwire-msgpack"}),
+    );
+    let reply = raw.exchange(header.clone(), packed_args.clone(), vec![]).await;
+    assert_eq!(reply.payload, json!([8.0]));
+    let mut ragged = vec![0x81];
+    ragged.extend(rmp_serde::to_vec("values").expect("key"));
+    ragged.extend([0xc7, 4, b'F', 1, 2, 3, 4]);
+    let mut header = header;
+    header["messageID"] = json!("ragged-1");
+    let reply = raw.exchange(header, ragged, vec![]).await;
+    assert!(reply.kind == "EXCEPTION" || reply.kind == "INVALID_MESSAGE", "{reply:?}");
+    assert!(reply.error_message().contains("not a whole number of 8-byte doubles"), "{}", reply.error_message());
+
+    // The client learns it from the handshake and uses it unless told not to; the results are the same.
+    let client = Client::connect(&address).await.expect("connect");
+    let info = client.server_info().expect("a thingwire server says what it is");
+    assert_eq!((info.server.as_str(), info.version.as_str()), ("thingwire", env!("CARGO_PKG_VERSION")));
+    assert!(client.packed_arrays());
+    let plain_options = thingwire::ConnectOptions { packed_arrays: false, ..Default::default() };
+    let plain = Client::connect_with(&address, plain_options).await.expect("connect");
+    assert!(!plain.packed_arrays() && plain.server_info().is_some());
+    let values: Vec<f64> = (0..100_000).map(|i| f64::from(i) * 0.25 - 7.0).collect();
+    for c in [&client, &plain] {
+        let scaled: Vec<f64> =
+            c.invoke("sensor", "scale", &json!({"values": values, "factor": 1.0})).await.expect("scale");
+        assert_eq!(scaled, values);
+    }
+    server.shutdown().await;
+}
+
 #[test]
 fn descriptor_reflects_the_attributes() {
     use thingwire::DescribeThing;

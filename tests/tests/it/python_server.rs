@@ -63,6 +63,8 @@ async fn rust_client_drives_a_python_hololinked_server() {
     let server = tokio::task::spawn_blocking(|| start_python_server("py-server")).await.expect("start");
     let client = Client::connect(&server.address).await.expect("connect");
     assert_eq!(client.server_id(), "py-server");
+    // hololinked's HANDSHAKE reply says nothing in frame 4: plain msgpack only.
+    assert!(client.server_info().is_none() && !client.packed_arrays());
 
     // Properties, both content types.
     let json = CallOptions { content_type: thingwire::protocol::ContentType::Json, ..Default::default() };

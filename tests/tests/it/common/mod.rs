@@ -239,6 +239,9 @@ impl Reply {
         let ct = header["payloadContentType"].as_str().unwrap_or("application/json");
         let payload = if ct == "application/msgpack" {
             rmp_serde::from_slice(&frames[3]).expect("msgpack payload")
+        } else if ct == "application/x-thingwire-msgpack" {
+            thingwire::protocol::decode(&frames[3], &thingwire::protocol::ContentType::ThingwireMsgpack)
+                .expect("packed msgpack payload")
         } else {
             serde_json::from_slice(&frames[3]).expect("JSON payload (never an empty frame)")
         };
