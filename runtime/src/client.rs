@@ -58,7 +58,9 @@ pub struct CallOptions {
     pub oneway: bool,
     /// Ask for the execution logs with the reply.
     pub fetch_execution_logs: bool,
-    /// Content type of the request payload (the reply comes back in the same one).
+    /// Content type of the request payload (the reply comes back in the same one). The typed methods send
+    /// [`ContentType::Msgpack`] as [`ContentType::ThingwireMsgpack`] to a server that accepts it (see
+    /// [`ConnectOptions::packed_arrays`]).
     pub content_type: ContentType,
 }
 
