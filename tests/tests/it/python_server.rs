@@ -38,7 +38,11 @@ fn free_port_pair() -> u16 {
 }
 
 fn start_python_server(server_id: &str) -> PythonServer {
-    let port = free_port_pair();
+    start_python_server_on(server_id, free_port_pair())
+}
+
+/// [`start_python_server`] on `port` (and `port + 1` for events).
+fn start_python_server_on(server_id: &str, port: u16) -> PythonServer {
     let mut child = Command::new(python::python())
         .arg(python::script("hololinked_server.py"))
         .args(["--port", &port.to_string(), "--server-id", server_id, "--thing-id", "interop", "--ignore-stdin"])
@@ -133,4 +137,40 @@ async fn rust_client_drives_a_python_hololinked_server() {
     let err = client.list_things().await.expect_err("hololinked has no list_things");
     assert!(matches!(err, ClientError::InvalidMessage { .. }), "{err:?}");
     drop(server);
+}
+
+/// A thingwire server goes away and a hololinked server takes its address: the client forgets that it may
+/// send packed arrays when the connection drops, and talks plain msgpack to the new server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stops_packing_when_a_hololinked_server_takes_the_address() {
+    use thingwire::ConnectionState;
+    let port = free_port_pair();
+    let rust = thingwire::Server::builder("swap")
+        .thing(crate::common::Sensor::new("interop"))
+        .tcp(format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .expect("thingwire server");
+    let client = Client::connect(&format!("tcp://127.0.0.1:{port}")).await.expect("connect");
+    assert!(client.packed_arrays() && client.server_info().is_some(), "a thingwire server offers packed arrays");
+    assert_eq!(client.read_property::<f64>("interop", "gain").await.expect("read"), 1.0);
+
+    let mut state = client.state_changes();
+    rust.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(15), state.wait_for(|s| *s == ConnectionState::Disconnected))
+        .await
+        .expect("the client notices the shutdown")
+        .expect("watch");
+    assert!(!client.packed_arrays() && client.server_info().is_none(), "forgotten with the connection");
+
+    let python = tokio::task::spawn_blocking(move || start_python_server_on("swap", port)).await.expect("start");
+    tokio::time::timeout(Duration::from_secs(30), state.wait_for(|s| *s == ConnectionState::Connected))
+        .await
+        .expect("the client reconnects to the hololinked server")
+        .expect("watch");
+    assert!(!client.packed_arrays() && client.server_info().is_none(), "hololinked offers nothing");
+    // Plain msgpack, which the Python server reads.
+    client.write_property("interop", "gain", &2.5).await.expect("write to hololinked");
+    assert_eq!(client.read_property::<f64>("interop", "gain").await.expect("read from hololinked"), 2.5);
+    drop(python);
 }
