@@ -142,9 +142,7 @@ fn encode_packed_f64(out: &mut Vec<u8>, values: &[f64]) -> bool {
         return false;
     };
     out.reserve(6 + values.len() * 8);
-    out.push(0xc9);
-    out.extend_from_slice(&body.to_be_bytes());
-    out.push(PACKED_F64_EXT.to_be_bytes()[0]);
+    out.extend_from_slice(&packed::header(body));
     if cfg!(target_endian = "little") {
         // The numbers' memory is already the body: one copy, which libc does with non-temporal stores
         // (an element loop stalls on every cache line of a fresh 1 MiB buffer).

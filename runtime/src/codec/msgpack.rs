@@ -26,7 +26,7 @@ use crate::protocol::PACKED_F64_EXT;
 pub(crate) const RAW_TOKEN: &str = "$thingwire::private::RawPayload";
 
 /// rmp-serde's name for msgpack extension values.
-const EXT_STRUCT_NAME: &str = "_ExtStruct";
+pub(super) const EXT_STRUCT_NAME: &str = "_ExtStruct";
 
 /// Decodes one value from `bytes`, refusing bytes after it. `max_depth` bounds nesting as
 /// `rmp_serde::Deserializer::set_max_depth` does.

@@ -13,10 +13,15 @@ use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
+use super::msgpack::EXT_STRUCT_NAME;
 use crate::protocol::{ContentType, PACKED_F64_EXT};
 
-/// rmp-serde's name for msgpack extension values.
-const EXT_STRUCT_NAME: &str = "_ExtStruct";
+/// The ext 32 header of a packed array whose body is `body_len` bytes: `0xc9`, the length as a big-endian
+/// `u32`, the type [`PACKED_F64_EXT`].
+pub(super) fn header(body_len: u32) -> [u8; 6] {
+    let [a, b, c, d] = body_len.to_be_bytes();
+    [0xc9, a, b, c, d, PACKED_F64_EXT.to_be_bytes()[0]]
+}
 
 /// Why the value is not a packed array (never shown: the caller falls back to plain msgpack).
 #[derive(Debug)]
@@ -59,17 +64,17 @@ struct Element<'a> {
     out: &'a mut Vec<u8>,
 }
 
-/// The elements of a packed array whose ext header starts at `header`.
+/// The elements of a packed array whose ext header starts at `start`.
 struct Elements<'a> {
     out: &'a mut Vec<u8>,
-    header: usize,
+    start: usize,
 }
 
 impl Elements<'_> {
     /// Writes the body's length into the header.
     fn finish(self) -> Result<(), NotPacked> {
-        let len = u32::try_from(self.out.len() - self.header - 6).map_err(|_| NotPacked)?;
-        self.out[self.header + 1..self.header + 5].copy_from_slice(&len.to_be_bytes());
+        let len = u32::try_from(self.out.len() - self.start - 6).map_err(|_| NotPacked)?;
+        self.out[self.start..self.start + 6].copy_from_slice(&header(len));
         Ok(())
     }
 }
@@ -237,10 +242,10 @@ impl<'a> ser::Serializer for Outer<'a> {
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Elements<'a>, NotPacked> {
-        let header = self.out.len();
+        let start = self.out.len();
         self.out.reserve(6 + len.unwrap_or(0).saturating_mul(8));
-        self.out.extend_from_slice(&[0xc9, 0, 0, 0, 0, PACKED_F64_EXT.to_be_bytes()[0]]);
-        Ok(Elements { out: self.out, header })
+        self.out.extend_from_slice(&header(0));
+        Ok(Elements { out: self.out, start })
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Elements<'a>, NotPacked> {
