@@ -1176,10 +1176,12 @@ impl Shared {
         }
         match event {
             zmq::SocketEvent::DISCONNECTED => {
-                // The state first: calls starting from now fail at once instead of joining the lost ones.
-                let _ = self.state.send(ConnectionState::Disconnected);
+                // What the lost server offered goes before the state changes, so that whoever sees
+                // `Disconnected` also sees it forgotten; then the state: calls starting from now fail at once
+                // instead of joining the lost ones.
                 self.packed.store(false, Ordering::Relaxed);
                 self.server_info.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let _ = self.state.send(ConnectionState::Disconnected);
                 let failed = self.fail_pending(|| ClientError::ConnectionLost { address: self.address.clone() });
                 {
                     let mut conn = self.lock();
