@@ -52,6 +52,10 @@ pub struct PropertyDescriptor {
     pub read_only: bool,
     /// Whether changes are published as `<thing>/<name>_change_event`.
     pub observable: bool,
+    /// Whether reads and writes run the Thing's own getter and setter code, which may take long (talk to
+    /// hardware); `false` for a plain field. An operation on a computed property that has an execution
+    /// timeout in force runs on a blocking worker thread, so that its `TIMEOUT` is answered at the deadline.
+    pub computed: bool,
     /// Unit of measure, e.g. `"ms"`.
     pub unit: Option<&'static str>,
     /// The value's schema, bounds merged in.
@@ -69,6 +73,10 @@ pub struct ActionDescriptor {
     pub description: Option<&'static str>,
     /// How it is scheduled.
     pub mode: ExecutionMode,
+    /// Whether the action's code is a plain `fn`, which holds its thread until it returns (`false` for an
+    /// `async fn`). A blocking queued action that has an execution timeout in force runs on a blocking
+    /// worker thread, so that its `TIMEOUT` is answered at the deadline.
+    pub blocking: bool,
     /// Default for how long a call may wait in the queue, used when the request carries none.
     pub invocation_timeout: Option<Duration>,
     /// Default for how long a call may run, used when the request carries none.

@@ -94,6 +94,7 @@ fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
                 description: #description,
                 read_only: #read_only,
                 observable: #observable,
+                computed: true,
                 unit: #unit,
                 schema: #schema,
             });
@@ -130,6 +131,7 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
         let invocation = duration(a.opts.invocation_timeout);
         let execution = duration(a.opts.execution_timeout);
         let (safe, idempotent) = (a.opts.safe, a.opts.idempotent);
+        let blocking = !a.is_async;
         let input = if a.params.is_empty() {
             quote!(#private::core::option::Option::None)
         } else {
@@ -161,6 +163,7 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
                 title: #title,
                 description: #description,
                 mode: #mode,
+                blocking: #blocking,
                 invocation_timeout: #invocation,
                 execution_timeout: #execution,
                 safe: #safe,

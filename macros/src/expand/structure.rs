@@ -202,6 +202,7 @@ fn property_descriptor(p: &Paths, prop: &FieldProperty) -> TokenStream {
             description: #description,
             read_only: #read_only,
             observable: #observable,
+            computed: false,
             unit: #unit,
             schema: #schema,
         });

@@ -39,6 +39,7 @@ const _: () = {
                 description: ::thingwire::__private::core::option::Option::None,
                 read_only: true,
                 observable: false,
+                computed: true,
                 unit: ::thingwire::__private::core::option::Option::None,
                 schema: {
                     fn __schema(
@@ -70,6 +71,7 @@ const _: () = {
                     "Acquire one spectrum",
                 ),
                 mode: ::thingwire::__private::ExecutionMode::Queued,
+                blocking: false,
                 invocation_timeout: ::thingwire::__private::core::option::Option::None,
                 execution_timeout: ::thingwire::__private::core::option::Option::Some(
                     ::thingwire::__private::core::time::Duration::from_nanos(
@@ -100,6 +102,7 @@ const _: () = {
                 title: ::thingwire::__private::core::option::Option::None,
                 description: ::thingwire::__private::core::option::Option::None,
                 mode: ::thingwire::__private::ExecutionMode::Threaded,
+                blocking: true,
                 invocation_timeout: ::thingwire::__private::core::option::Option::None,
                 execution_timeout: ::thingwire::__private::core::option::Option::None,
                 safe: false,

@@ -210,6 +210,7 @@ const _: () = {
                             ),
                             read_only: false,
                             observable: true,
+                            computed: false,
                             unit: ::thingwire::__private::core::option::Option::Some(
                                 "ms",
                             ),
@@ -242,6 +243,7 @@ const _: () = {
                             description: ::thingwire::__private::core::option::Option::None,
                             read_only: true,
                             observable: false,
+                            computed: false,
                             unit: ::thingwire::__private::core::option::Option::None,
                             schema: {
                                 fn __schema(

@@ -91,7 +91,7 @@ const fn property(
     observable: bool,
     schema: thingwire::thing::SchemaFn,
 ) -> PropertyDescriptor {
-    PropertyDescriptor { name, title: None, description: None, read_only, observable, unit: None, schema }
+    PropertyDescriptor { name, title: None, description: None, read_only, observable, computed: true, unit: None, schema }
 }
 
 const fn action(
@@ -105,6 +105,7 @@ const fn action(
         title: None,
         description: None,
         mode,
+        blocking: !matches!(mode, ExecutionMode::Concurrent),
         invocation_timeout: None,
         execution_timeout: None,
         safe: false,
@@ -112,6 +113,11 @@ const fn action(
         input,
         output,
     }
+}
+
+/// A queued action whose code is async (returns `Invocation::Pending`).
+const fn not_blocking(action: ActionDescriptor) -> ActionDescriptor {
+    ActionDescriptor { blocking: false, ..action }
 }
 
 pub static DESCRIPTOR: ThingDescriptor = ThingDescriptor {
@@ -131,13 +137,13 @@ pub static DESCRIPTOR: ThingDescriptor = ThingDescriptor {
         action("sleep", ExecutionMode::Concurrent, Some(seconds_input), None),
         action("emit", ExecutionMode::Queued, Some(value_input), None),
         action("record", ExecutionMode::Queued, Some(n_input), None),
-        action("slow", ExecutionMode::Queued, Some(seconds_input), None),
+        not_blocking(action("slow", ExecutionMode::Queued, Some(seconds_input), None)),
         action("block", ExecutionMode::Threaded, Some(seconds_input), Some(string_schema)),
         action("panic", ExecutionMode::Queued, None, None),
         action("echo", ExecutionMode::Queued, Some(any_input), None),
         action("echo_bytes", ExecutionMode::Queued, Some(bytes_input), None),
         action("log", ExecutionMode::Queued, Some(message_input), Some(u32_schema)),
-        action("probe", ExecutionMode::Queued, None, None),
+        not_blocking(action("probe", ExecutionMode::Queued, None, None)),
     ],
     events: &[EventDescriptor { name: "tick", title: None, description: Some("A tick"), data: Some(tick_schema) }],
 };
