@@ -116,7 +116,7 @@ pub enum ServerError {
         reason: &'static str,
     },
     /// The server has no transport.
-    #[error("the server has no transport; add one with .tcp(addr), .ipc() or .inproc()")]
+    #[error("the server has no binding to serve through; add one with .tcp(addr), .ipc(), .inproc() or .in_memory()")]
     NoTransport,
     /// A socket could not be bound.
     #[error("could not bind {what} to `{address}`: {source}{hint}")]
@@ -126,7 +126,7 @@ pub enum ServerError {
         /// The address tried.
         address: String,
         /// libzmq's error.
-        source: zmq::Error,
+        source: crate::transport::ZmqError,
         /// What to do about it.
         hint: String,
     },
@@ -152,7 +152,15 @@ pub enum ServerError {
         /// What the server was doing.
         context: &'static str,
         /// libzmq's error.
-        source: zmq::Error,
+        source: crate::transport::ZmqError,
+    },
+    /// An operating-system call failed.
+    #[error("I/O error while {context}: {source}")]
+    Io {
+        /// What the server was doing.
+        context: &'static str,
+        /// The error.
+        source: std::io::Error,
     },
 }
 

@@ -23,35 +23,40 @@ extern crate self as thingwire;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-pub mod args;
-pub mod auth;
-mod bytes;
-pub mod client;
+
+// The layers, from the bottom up (docs/architecture.md): what a Thing is, the wire formats, the Thing
+// Descriptions; the serving core; the bindings that carry the core's requests over a transport; the server
+// that assembles them; the client.
+pub mod thing;
+pub use thing::{args, event, schema};
 mod codec;
-mod dynamic;
 pub mod error;
-pub mod event;
-mod logs;
 pub mod protocol;
-mod reply;
-mod scheduler;
-pub mod schema;
-pub mod server;
 pub mod suggest;
 pub mod td;
-pub mod thing;
-pub mod transport;
 mod util;
 
+pub mod core;
+
+#[path = "binding/zmq/auth.rs"]
+pub mod auth;
+pub mod binding;
+#[path = "binding/zmq/transport.rs"]
+pub mod transport;
+
+pub mod server;
+
+pub mod client;
+
 pub use auth::{Auth, Credentials};
-pub use bytes::Bytes;
+pub use client::dynamic::ThingClient;
 pub use client::{
     CallOptions, Client, ClientStats, ConnectOptions, ConnectionState, EventClient, Subscription, ThingHandle,
 };
-pub use dynamic::ThingClient;
 pub use error::{ClientError, ServerError, ThingError};
 pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};
+pub use thing::bytes::Bytes;
 pub use thing::{
     ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output,
     PropertyDescriptor, Thing, ThingDescriptor,

@@ -23,8 +23,9 @@
 //! # let _ = sum; Ok(()) }
 //! ```
 
+pub mod dynamic;
+
 use std::future::Future;
-use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,11 +40,12 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::auth::Credentials;
 use crate::error::{AuthRefusal, ClientError};
+use crate::protocol::names;
 use crate::protocol::{
     self, ContentType, ErrorPayload, EventHeader, HandshakeInfo, MessageType, OutgoingRequestHeader,
     OutgoingServerContext, OutgoingThingContext, ResponseHeader, TimeoutKind, op,
 };
-use crate::transport::{self, Protocol};
+use crate::transport::{self, Protocol, SocketFd};
 
 /// Options for one call.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,9 +273,8 @@ impl Client {
         socket.connect(address).map_err(zmq_error(&format!("connecting to {address}")))?;
         // libzmq signals "the socket's state may have changed" on this descriptor; the reading task waits
         // for it, then asks the socket itself.
-        let fd = socket.get_fd().map_err(zmq_error("getting the socket's file descriptor"))?;
-        // Sound (see `ZmqFd::register`): both live in `Shared`, the `AsyncFd` dropped first.
-        let fd = ZmqFd::register(fd)
+        // Sound (see `SocketFd::register`): both live in `Shared`, the `AsyncFd` dropped first.
+        let fd = SocketFd::register(&socket)
             .map_err(|e| ClientError::Zmq { context: "registering the socket".into(), message: e.to_string() })?;
         let (state_tx, state_rx) = tokio::sync::watch::channel(ConnectionState::Connecting);
         let shared = Arc::new(Shared {
@@ -678,7 +679,7 @@ impl Client {
         options: &CallOptions,
     ) -> Result<serde_json::Value, ClientError> {
         let args = serde_json::json!({"protocol": protocol.as_str(), "ignore_errors": false, "skip_names": []});
-        self.invoke_with(thing_id, crate::server::GET_THING_DESCRIPTION, &args, options).await
+        self.invoke_with(thing_id, names::GET_THING_DESCRIPTION, &args, options).await
     }
 
     /// Waits until every request sent before it has reached the server (a handshake round trip: replies come
@@ -690,18 +691,15 @@ impl Client {
 
     /// The Things a thingwire server serves (a thingwire extension: hololinked servers answer with an
     /// `INVALID_MESSAGE`, since they know no such operation).
-    pub async fn list_things(&self) -> Result<Vec<crate::server::ThingSummary>, ClientError> {
+    pub async fn list_things(&self) -> Result<Vec<names::ThingSummary>, ClientError> {
         self.list_things_with(&CallOptions::default()).await
     }
 
     /// [`Client::list_things`] with explicit call options.
-    pub async fn list_things_with(
-        &self,
-        options: &CallOptions,
-    ) -> Result<Vec<crate::server::ThingSummary>, ClientError> {
+    pub async fn list_things_with(&self, options: &CallOptions) -> Result<Vec<names::ThingSummary>, ClientError> {
         let request = RawRequest {
             thing_id: "",
-            objekt: Some(crate::server::LIST_THINGS),
+            objekt: Some(names::LIST_THINGS),
             operation: op::INVOKE_ACTION,
             payload: null_in(&options.content_type),
             preserialized: Vec::new(),
@@ -897,25 +895,6 @@ fn hex_id(n: u64, buffer: &mut [u8; 16]) -> &str {
     std::str::from_utf8(&buffer[start..]).unwrap_or("0")
 }
 
-/// The socket's `ZMQ_FD`, for the reactor. libzmq owns (and closes) it.
-struct ZmqFd(RawFd);
-
-impl ZmqFd {
-    /// Registers a socket's `ZMQ_FD` with tokio, for readability. The deprecated safe constructor: its
-    /// replacement is `unsafe`, which the runtime forbids. Sound as long as the caller drops the `AsyncFd`
-    /// before the socket (libzmq keeps the descriptor open until the socket closes).
-    fn register(fd: RawFd) -> std::io::Result<AsyncFd<ZmqFd>> {
-        #[allow(deprecated)]
-        AsyncFd::with_interest(ZmqFd(fd), tokio::io::Interest::READABLE)
-    }
-}
-
-impl AsRawFd for ZmqFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
-
 /// A reply, its frames as they came off the socket.
 struct Reply {
     kind: Option<MessageType>,
@@ -969,7 +948,7 @@ struct Conn {
 /// A connection's state, shared by every clone of the client and by its reading task.
 struct Shared {
     /// The socket's descriptor in the reactor. Declared before `conn`: deregistered before the socket closes.
-    fd: AsyncFd<ZmqFd>,
+    fd: AsyncFd<SocketFd>,
     conn: std::sync::Mutex<Conn>,
     address: String,
     client_id: String,
@@ -1518,7 +1497,7 @@ pub struct EventMessage<T> {
 /// ([`Subscription::missed`]); hololinked servers don't number their events.
 pub struct Subscription<T> {
     /// Declared before `socket`, so dropped first: libzmq's descriptor stays open while it is registered.
-    fd: AsyncFd<ZmqFd>,
+    fd: AsyncFd<SocketFd>,
     socket: zmq::Socket,
     /// The frames of the message being read, reused from one event to the next.
     frames: Vec<zmq::Message>,
@@ -1569,9 +1548,8 @@ impl<T: DeserializeOwned> Subscription<T> {
             return Err(ClientError::Unauthorized { address: address.to_owned(), reason });
         }
         socket.set_subscribe(topic.as_bytes()).map_err(|e| fail(e.to_string()))?;
-        // Sound (see `ZmqFd::register`): the `AsyncFd` field is declared, so dropped, before the socket.
-        let fd = socket.get_fd().map_err(|e| fail(e.to_string()))?;
-        let fd = ZmqFd::register(fd).map_err(|e| fail(e.to_string()))?;
+        // Sound (see `SocketFd::register`): the `AsyncFd` field is declared, so dropped, before the socket.
+        let fd = SocketFd::register(&socket).map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             fd,
             socket,

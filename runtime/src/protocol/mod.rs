@@ -28,6 +28,7 @@ pub const FRAME_COUNT: usize = 5;
 pub const MAX_DEPTH: usize = 128;
 
 mod fast;
+pub mod names;
 
 pub use crate::codec::{decode, encode, encode_into};
 
@@ -720,32 +721,7 @@ impl TimeoutKind {
     }
 }
 
-/// Operation names (WoT operation types as hololinked spells them).
-pub mod op {
-    /// Read one property.
-    pub const READ_PROPERTY: &str = "readproperty";
-    /// Write one property.
-    pub const WRITE_PROPERTY: &str = "writeproperty";
-    /// Delete a property (never supported).
-    pub const DELETE_PROPERTY: &str = "deleteproperty";
-    /// Invoke an action.
-    pub const INVOKE_ACTION: &str = "invokeaction";
-    /// Read the comma-separated properties named in `objekt`.
-    pub const READ_MULTIPLE_PROPERTIES: &str = "readmultipleproperties";
-    /// Read every property.
-    pub const READ_ALL_PROPERTIES: &str = "readallproperties";
-    /// Write the properties in the payload object.
-    pub const WRITE_MULTIPLE_PROPERTIES: &str = "writemultipleproperties";
-    /// Write the properties in the payload object.
-    pub const WRITE_ALL_PROPERTIES: &str = "writeallproperties";
-    /// TD-only form operation.
-    pub const OBSERVE_PROPERTY: &str = "observeproperty";
-    /// TD-only form operation.
-    pub const SUBSCRIBE_EVENT: &str = "subscribeevent";
-    /// TD-only form operation (sic).
-    pub const UNSUBSCRIBE_EVENT: &str = "unsubscribevent";
-}
-
+pub use names::op;
 #[cfg(test)]
 mod tests {
     use super::*;

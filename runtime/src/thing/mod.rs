@@ -13,6 +13,11 @@
 //! request payload (JSON or msgpack, decoded straight into the target type), replies are encoded straight
 //! into the content type the client asked for.
 
+pub mod args;
+pub(crate) mod bytes;
+pub mod event;
+pub mod schema;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -172,7 +172,7 @@ impl ThingClient {
         }
         match self.td["properties"].get(name) {
             Some(p) if p["observable"] == Value::Bool(true) => {
-                self.handle.subscribe(&format!("{name}_change_event")).await
+                self.handle.subscribe(&crate::protocol::names::change_event(name)).await
             }
             Some(_) => Err(self.invalid(name, "the property is not observable".into())),
             None => Err(self.affordance("events", name).err().unwrap_or_else(|| self.invalid(name, "unknown".into()))),

@@ -156,21 +156,39 @@ pub(crate) fn ipc_in_use(path: &Path) -> bool {
     std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
-/// A ROUTER socket registered with tokio, read one frame at a time so that a message's frames beyond a limit
-/// are dropped as they are read (tmq's stream collects every frame of a message first).
-pub(crate) struct RouterSocket {
-    fd: AsyncFd<ZmqFd>,
-}
+/// libzmq's error type, for the ZeroMQ variants of [`ServerError`].
+pub type ZmqError = zmq::Error;
 
-struct ZmqFd {
-    socket: zmq::Socket,
-    fd: RawFd,
-}
+/// A ZeroMQ socket's `ZMQ_FD`, registered with tokio for readability: the one integration of libzmq with
+/// the reactor, for the server's sockets and the client's alike. libzmq owns (and closes) the descriptor.
+///
+/// `ZMQ_FD` only signals that something changed (and a send may consume the signal), so every wait must be
+/// preceded by a non-blocking read or send attempt, which also processes libzmq's pending commands.
+pub(crate) struct SocketFd(RawFd);
 
-impl AsRawFd for ZmqFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd
+impl SocketFd {
+    /// Registers `socket`'s descriptor. The deprecated safe constructor: its replacement is `unsafe`, which
+    /// the runtime forbids. Sound as long as the `AsyncFd` is dropped before the socket (libzmq keeps the
+    /// descriptor open until the socket closes): declare it before the socket in the struct that holds both.
+    pub(crate) fn register(socket: &zmq::Socket) -> std::io::Result<AsyncFd<SocketFd>> {
+        let fd = socket.get_fd().map_err(std::io::Error::from)?;
+        #[allow(deprecated, reason = "the safe constructor, sound here: see above")]
+        AsyncFd::with_interest(SocketFd(fd), tokio::io::Interest::READABLE)
     }
+}
+
+impl AsRawFd for SocketFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// A ROUTER socket registered with tokio, read one frame at a time so that a message's frames beyond a limit
+/// are dropped as they are read.
+pub(crate) struct RouterSocket {
+    /// Declared before the socket: deregistered before it closes.
+    fd: AsyncFd<SocketFd>,
+    socket: zmq::Socket,
 }
 
 /// What a message may hold before its further frames are dropped unread.
@@ -202,17 +220,15 @@ impl Incoming {
 
 impl RouterSocket {
     pub(crate) fn new(socket: zmq::Socket) -> Result<Self, ServerError> {
-        let err = |source| ServerError::Zmq { context: "registering the socket with tokio", source };
-        let fd = socket.get_fd().map_err(err)?;
-        // `AsyncFd::register` would need `unsafe`, which this crate forbids; its condition holds here: the fd
-        // is libzmq's signaller of `socket`, which `ZmqFd` owns, so it stays open as long as it is registered.
-        #[allow(deprecated, reason = "the safe constructor, sound here: the socket owning the fd lives inside it")]
-        let fd = AsyncFd::new(ZmqFd { socket, fd }).map_err(|_| err(zmq::Error::EINVAL))?;
-        Ok(Self { fd })
+        let fd = SocketFd::register(&socket).map_err(|e| ServerError::Zmq {
+            context: "registering the socket with tokio",
+            source: e.raw_os_error().map_or(zmq::Error::EINVAL, zmq::Error::from_raw),
+        })?;
+        Ok(Self { fd, socket })
     }
 
     pub(crate) fn socket(&self) -> &zmq::Socket {
-        &self.fd.get_ref().socket
+        &self.socket
     }
 
     /// The next message. libzmq's `ZMQ_FD` only signals that something changed (and a send may consume the

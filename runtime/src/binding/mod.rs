@@ -1,0 +1,73 @@
+//! Bindings: what carries the core's requests and events over a transport.
+//!
+//! A binding owns its sockets. It decodes its wire into core requests
+//! ([`RequestHead`](crate::core::RequestHead) + [`Body`](crate::core::Body)), hands them to
+//! [`Core::submit`](crate::core::Core::submit) with a [`ReplySink`](crate::core::ReplySink) that encodes the
+//! answer back into its wire, gives the publisher an [`EventSink`] when it carries
+//! events, and adds its forms to the Thing Descriptions requested through it
+//! ([`BindingContext`](crate::core::BindingContext)). Every binding gets the same scheduling, timeouts,
+//! validation, limits and errors from the core.
+//!
+//! * [`zmq`] — hololinked 0.4's ZeroMQ protocol: ROUTER and PUB sockets on TCP, IPC and INPROC, ZAP
+//!   authentication. Configured with [`ServerBuilder::tcp`](crate::ServerBuilder::tcp) and its siblings.
+//! * [`memory`] — requests handed to the core in-process, with no socket: for tests (deterministic, and
+//!   usable under tokio's paused time) and for code that drives Things in the same process.
+//!
+//! A new binding goes in a module of its own here, with its `impl ServerBuilder` block for its settings.
+
+pub mod memory;
+pub mod zmq;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::core::Core;
+use crate::error::ServerError;
+use crate::event::EventSink;
+use crate::transport::BoundAddresses;
+
+/// A binding as the server builder holds it, before the server starts.
+pub(crate) trait BindingSpec: Any + Send {
+    /// For the builder methods of this binding to find their settings.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// Whether it has anything to serve (ZeroMQ settings without a transport have not).
+    fn serves_anything(&self) -> bool {
+        true
+    }
+
+    /// Binds the binding's addresses (before the Things start, so that their events have somewhere to go).
+    fn bind(self: Box<Self>, server: &ServerSettings) -> Result<Box<dyn BoundBinding>, ServerError>;
+}
+
+/// What every binding is told about the server it serves.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerSettings {
+    pub(crate) id: String,
+    /// How long, at shutdown, answers of running operations are still sent.
+    pub(crate) grace: std::time::Duration,
+}
+
+/// How a running binding is stopped, and how it may stop the server (a permitted remote `EXIT`).
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) stop: watch::Sender<bool>,
+}
+
+/// A binding whose addresses are bound.
+pub(crate) trait BoundBinding: Send {
+    /// Where its events go, if it carries events.
+    fn event_sink(&self) -> Option<Arc<dyn EventSink>>;
+
+    /// Its ZeroMQ addresses (the ZeroMQ binding's; others have none).
+    fn addresses(&self) -> Vec<BoundAddresses> {
+        Vec::new()
+    }
+
+    /// Starts serving: its tasks end once `control.shutdown` turns `true` and the answers still due within
+    /// the grace period are sent.
+    fn serve(self: Box<Self>, core: Arc<Core>, control: Control) -> Vec<tokio::task::JoinHandle<()>>;
+}

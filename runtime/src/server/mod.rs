@@ -1,0 +1,385 @@
+//! The server: the serving core with its Things, and the bindings that carry it.
+//!
+//! ```no_run
+//! # use thingwire::{Server, Thing};
+//! # async fn run(thing: impl Thing) -> Result<(), thingwire::ServerError> {
+//! Server::builder("lab")
+//!     .thing(thing)
+//!     .tcp("0.0.0.0:5555")
+//!     .ipc()
+//!     .serve() // until ctrl-c
+//!     .await
+//! # }
+//! ```
+//!
+//! [`ServerBuilder::start`] binds every binding's addresses, starts one scheduler per Thing, and starts the
+//! bindings' tasks; every request, whatever binding it comes through, is resolved and scheduled by the one
+//! [`Core`]. The ZeroMQ binding's settings (`tcp`, `ipc`, `inproc`, `authentication`, …) are on the builder
+//! too, in [`crate::binding::zmq`].
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::binding::memory::MemoryBinding;
+use crate::binding::{BindingSpec, BoundBinding, Control, ServerSettings};
+use crate::core::scheduler::{Runner, Scheduler, SchedulerLimits};
+use crate::core::{Core, ServerStats};
+use crate::error::ServerError;
+use crate::event::Publisher;
+pub use crate::protocol::names::{GET_THING_DESCRIPTION, LIST_THINGS, ThingSummary};
+use crate::thing::Thing;
+use crate::transport::{BoundAddresses, Protocol};
+
+type ThingFactory = Box<dyn FnOnce(&str, Publisher, SchedulerLimits) -> Arc<dyn Runner> + Send>;
+
+/// Configures and starts a [`Server`].
+#[must_use = "a builder does nothing until .serve() or .start() is called"]
+pub struct ServerBuilder {
+    id: String,
+    things: Vec<(String, ThingFactory)>,
+    bindings: Vec<Box<dyn BindingSpec>>,
+    limits: SchedulerLimits,
+    shutdown_grace: Duration,
+    failure_log: Option<tracing::Level>,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("id", &self.id)
+            .field("things", &self.things.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            things: Vec::new(),
+            bindings: Vec::new(),
+            limits: SchedulerLimits { max_queue: 4096, ..SchedulerLimits::default() },
+            shutdown_grace: Duration::from_secs(5),
+            failure_log: Some(tracing::Level::WARN),
+        }
+    }
+
+    /// The settings of binding `B`, added with its defaults on first use.
+    pub(crate) fn binding_mut<B: BindingSpec + Default>(&mut self) -> &mut B {
+        let index = match self.bindings.iter_mut().position(|b| b.as_any_mut().is::<B>()) {
+            Some(index) => index,
+            None => {
+                self.bindings.push(Box::new(B::default()));
+                self.bindings.len() - 1
+            }
+        };
+        match self.bindings[index].as_any_mut().downcast_mut::<B>() {
+            Some(binding) => binding,
+            None => unreachable!("the binding at {index} was checked to be a `{}`", std::any::type_name::<B>()),
+        }
+    }
+
+    /// Serves `thing` (under its [`Thing::thing_id`]).
+    pub fn thing<T: Thing>(mut self, thing: T) -> Self {
+        let id = thing.thing_id().to_owned();
+        let factory: ThingFactory = Box::new(move |server_id, publisher, limits| {
+            let runner: Arc<dyn Runner> = Scheduler::start(thing, server_id, publisher, limits);
+            runner
+        });
+        self.things.push((id, factory));
+        self
+    }
+
+    /// Also serves in memory: requests from [`Server::memory`] need no socket. A server may have only this
+    /// binding (a test's, say); [`Server::memory`] works on every server either way.
+    pub fn in_memory(mut self) -> Self {
+        self.binding_mut::<crate::binding::memory::Spec>();
+        self
+    }
+
+    /// Most requests that may be in one Thing's queue, the running one included; the excess gets an
+    /// `EXCEPTION` saying the server is busy. Default 4096.
+    pub fn max_queue_length(mut self, requests: usize) -> Self {
+        self.limits.max_queue = requests.max(1);
+        self
+    }
+
+    /// The invocation timeout of requests that carry none, for actions that declare none: how long they may
+    /// wait in a Thing's queue before they start. Default none (wait as long as it takes). A request's own
+    /// value (hololinked's clients send 5 s) and an action's declared `invocation_timeout` override it; when
+    /// both are set, the shorter applies.
+    pub fn default_invocation_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.invocation_timeout = Some(timeout);
+        self
+    }
+
+    /// The execution timeout of requests that carry none, for actions that declare none: how long they may
+    /// run (and wait for the Thing's lock) once started; at the deadline the client gets
+    /// `TIMEOUT "execution"`. Default none. Overridden like
+    /// [`default_invocation_timeout`](Self::default_invocation_timeout). With a default in force, every
+    /// operation that runs the Thing's own blocking code (a plain `fn` action, a computed property) runs on a
+    /// blocking worker thread, so that its timeout is answered at the deadline: see the guide's section on
+    /// timeouts.
+    pub fn default_execution_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.execution_timeout = Some(timeout);
+        self
+    }
+
+    /// Also checks observable properties every `interval` (when the Thing is idle) and publishes the ones
+    /// that changed without a request — a temperature a background loop updates, a position a motion task
+    /// moves. Without it, as in hololinked, changes are published after reads, writes and queued actions
+    /// only. Off by default, since a getter may talk to hardware.
+    pub fn observe_interval(mut self, interval: Duration) -> Self {
+        self.limits.observe_interval = Some(interval.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// Logs every failed operation — refused, failed in the Thing's code, or timed out — as a `tracing`
+    /// event at `level` with the target `thingwire::failures` and the fields `thing`, `name`, `operation`,
+    /// `client` and `error_type`, for a lab's alerting; `None` turns it off. Default `WARN`.
+    pub fn failure_log(mut self, level: Option<tracing::Level>) -> Self {
+        self.failure_log = level;
+        self
+    }
+
+    /// How long shutdown waits for running operations before closing the sockets. Default 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Binds every binding and starts serving; returns a handle to stop it.
+    pub async fn start(self) -> Result<Server, ServerError> {
+        validate_id(&self.id)?;
+        let mut bindings = self.bindings;
+        bindings.retain(|b| b.serves_anything());
+        if bindings.is_empty() {
+            return Err(ServerError::NoTransport);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (id, _) in &self.things {
+            validate_id(id)?;
+            if !seen.insert(id.clone()) {
+                return Err(ServerError::DuplicateThing(id.clone()));
+            }
+        }
+        let settings = ServerSettings { id: self.id.clone(), grace: self.shutdown_grace };
+        let bound: Vec<Box<dyn BoundBinding>> =
+            bindings.into_iter().map(|b| b.bind(&settings)).collect::<Result<_, _>>()?;
+        let publisher = Publisher::new(&self.id, bound.iter().filter_map(|b| b.event_sink()).collect());
+        let addresses: Vec<BoundAddresses> = bound.iter().flat_map(|b| b.addresses()).collect();
+        let runners = self.things.into_iter().map(|(_, make)| make(&self.id, publisher.clone(), self.limits));
+        let core = Arc::new(Core::new(&self.id, runners, self.failure_log));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let stop = StopHandle::new(shutdown_tx.clone(), shutdown_rx.clone())?;
+        let mut tasks = Vec::new();
+        for binding in bound {
+            let control = Control { shutdown: shutdown_rx.clone(), stop: shutdown_tx.clone() };
+            tasks.extend(binding.serve(Arc::clone(&core), control));
+        }
+        Ok(Server { core, publisher, tasks, grace: self.shutdown_grace, addresses, shutdown: shutdown_tx, stop })
+    }
+
+    /// Starts the server and serves until ctrl-c (SIGINT), SIGTERM, a [`StopHandle::stop`] or a permitted
+    /// remote EXIT, then shuts down gracefully.
+    pub async fn serve(self) -> Result<(), ServerError> {
+        self.start().await?.run_until_signal().await;
+        Ok(())
+    }
+}
+
+fn validate_id(id: &str) -> Result<(), ServerError> {
+    let reason = if id.is_empty() {
+        "ids must not be empty"
+    } else if id.len() > 255 {
+        "ids must be at most 255 bytes (a ZeroMQ routing id)"
+    } else if id.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        "ids must not contain spaces, control characters or `/` (the event topic separator)"
+    } else {
+        return Ok(());
+    };
+    Err(ServerError::InvalidId { id: id.to_owned(), reason })
+}
+
+/// Stops a running server from anywhere: another task, another thread, or a signal handler. Cheap to
+/// clone; [`Server::stop_handle`] gives one.
+///
+/// [`stop`](Self::stop) asks for the same graceful stop as ctrl-c: the bindings stop reading requests,
+/// and [`Server::run_until_signal`] (or [`ServerBuilder::serve`]) shuts the server down; a program that
+/// holds the [`Server`] itself waits for [`Server::stopped`] and calls [`Server::shutdown`].
+#[derive(Clone)]
+pub struct StopHandle {
+    inner: Arc<StopInner>,
+}
+
+struct StopInner {
+    requested: AtomicBool,
+    /// One byte written here wakes the server's stop task: `write(2)` is async-signal-safe.
+    wake: std::os::unix::net::UnixStream,
+    state: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle").field("running", &self.is_running()).finish()
+    }
+}
+
+impl StopHandle {
+    fn new(shutdown: watch::Sender<bool>, state: watch::Receiver<bool>) -> Result<Self, ServerError> {
+        let io = |source| ServerError::Io { context: "creating the server's stop signal", source };
+        let (wake, listen) = std::os::unix::net::UnixStream::pair().map_err(io)?;
+        wake.set_nonblocking(true).map_err(io)?;
+        listen.set_nonblocking(true).map_err(io)?;
+        let listen = tokio::net::UnixStream::from_std(listen).map_err(io)?;
+        let mut stopped = state.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = listen.readable() => {
+                    tracing::info!("stop requested");
+                    let _ = shutdown.send(true);
+                }
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        });
+        Ok(Self { inner: Arc::new(StopInner { requested: AtomicBool::new(false), wake, state }) })
+    }
+
+    /// Asks the server to stop, gracefully. Returns at once; calling it again does nothing. Safe in a signal
+    /// handler: it sets a flag and writes one byte to a socket, nothing more.
+    pub fn stop(&self) {
+        if !self.inner.requested.swap(true, Ordering::AcqRel) {
+            let _ = (&self.inner.wake).write(&[1]);
+        }
+    }
+
+    /// Whether the server still serves: `false` once a stop was asked for, by anyone (this handle, a
+    /// signal, a remote `EXIT`, [`Server::shutdown`]).
+    pub fn is_running(&self) -> bool {
+        !self.inner.requested.load(Ordering::Acquire) && !*self.inner.state.borrow()
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    core: Arc<Core>,
+    publisher: Publisher,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+    addresses: Vec<BoundAddresses>,
+    shutdown: watch::Sender<bool>,
+    stop: StopHandle,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("id", &self.id()).field("addresses", &self.addresses).finish()
+    }
+}
+
+impl Server {
+    /// Starts configuring a server whose ZeroMQ routing id is `id` (hololinked clients address it by this id).
+    pub fn builder(id: impl Into<String>) -> ServerBuilder {
+        ServerBuilder::new(id)
+    }
+
+    /// The server id.
+    pub fn id(&self) -> &str {
+        self.core.server_id()
+    }
+
+    /// The bound ZeroMQ addresses, one entry per transport.
+    pub fn addresses(&self) -> &[BoundAddresses] {
+        &self.addresses
+    }
+
+    /// The request address of the first transport of `protocol`.
+    pub fn address(&self, protocol: Protocol) -> Option<&str> {
+        self.addresses.iter().find(|a| a.protocol == protocol).map(|a| a.requests.as_str())
+    }
+
+    /// The ids of the Things served.
+    pub fn thing_ids(&self) -> Vec<&str> {
+        self.core.thing_ids()
+    }
+
+    /// The event publisher (how many events were sent, or to publish on a Thing's behalf).
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// How requests have been answered so far: failures, timeouts, late results dropped.
+    pub fn stats(&self) -> ServerStats {
+        self.core.stats()
+    }
+
+    /// The serving core, for a binding of one's own.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Submits requests to this server's core in-process ([`crate::binding::memory`]).
+    pub fn memory(&self) -> MemoryBinding {
+        MemoryBinding::new(Arc::clone(&self.core))
+    }
+
+    /// A handle that stops the server from any task, thread or signal handler.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Whether the server still serves (see [`StopHandle::is_running`]).
+    pub fn is_running(&self) -> bool {
+        self.stop.is_running()
+    }
+
+    /// Serves until ctrl-c (SIGINT), SIGTERM, a [`StopHandle::stop`] or a permitted remote EXIT, then shuts
+    /// down gracefully. Use it after [`ServerBuilder::start`] when there is work to do between starting and
+    /// serving (printing the bound addresses, binding extra event handles…).
+    pub async fn run_until_signal(self) {
+        let mut stopped = self.shutdown.subscribe();
+        let signal = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        };
+        tokio::select! {
+            _ = signal => tracing::info!(server = %self.id(), "signal received, shutting down"),
+            _ = stopped.wait_for(|s| *s) => tracing::info!(server = %self.id(), "stopped by a stop request or a remote EXIT"),
+        }
+        self.shutdown().await;
+    }
+
+    /// Resolves once the server has been asked to stop (by [`Server::shutdown`], a [`StopHandle`] or a
+    /// permitted remote EXIT).
+    pub async fn stopped(&self) {
+        let _ = self.shutdown.subscribe().wait_for(|s| *s).await;
+    }
+
+    /// Stops gracefully: no new requests are read; requests still waiting in a queue are answered with an
+    /// `EXCEPTION`; running operations get up to the grace period to finish and answer; then the sockets
+    /// close and the IPC socket files are removed.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for runner in self.core.runners() {
+            runner.close();
+        }
+        let deadline = tokio::time::Instant::now() + self.grace;
+        for runner in self.core.runners() {
+            let mut done = runner.finished();
+            let _ = tokio::time::timeout_at(deadline, done.wait_for(|d| *d)).await;
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.publisher.close();
+        tracing::info!(server = %self.core.server_id(), "stopped");
+    }
+}
