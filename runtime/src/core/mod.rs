@@ -16,6 +16,8 @@ pub(crate) mod logs;
 pub mod request;
 pub mod responder;
 pub(crate) mod scheduler;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -16,4 +16,5 @@ mod python_server;
 mod scheduling;
 mod security;
 mod td;
+mod timeouts;
 mod vectors;

@@ -174,3 +174,67 @@ impl ReplySink for ZmqSink {
 fn message_from(bytes: Vec<u8>) -> zmq::Message {
     if bytes.len() <= 64 { zmq::Message::from(&bytes[..]) } else { zmq::Message::from(bytes) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Origin;
+    use crate::protocol::{ContentType, TimeoutKind};
+    use crate::thing::Output;
+
+    fn sink(oneway: bool) -> (ZmqSink, mpsc::UnboundedReceiver<Outgoing>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (ZmqSink::new(tx, Arc::from("server"), "client".into(), "m1".into(), oneway), rx)
+    }
+
+    fn sent(rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> Vec<String> {
+        let mut kinds = Vec::new();
+        while let Ok(out) = rx.try_recv() {
+            if let Some(header) = out.frames.get(2) {
+                let header = ResponseHeader::decode(header).expect("header");
+                kinds.push(header.message_type.into_owned());
+            }
+        }
+        kinds
+    }
+
+    fn answer_all(sink: &ZmqSink) {
+        let origin = Origin { thing: "t", operation: "invokeaction", name: "a" };
+        let error = ThingError::value_error("no");
+        sink.send(Reply::Value {
+            content_type: &ContentType::Json,
+            output: Output::none(&ContentType::Json),
+            logs: None,
+        });
+        sink.send(Reply::Error { class: ErrorClass::Failed, error: &error, origin, logs: None });
+        sink.send(Reply::Error { class: ErrorClass::UnknownThing, error: &error, origin, logs: None });
+        sink.send(Reply::Timeout(TimeoutKind::Execution));
+    }
+
+    #[test]
+    fn a_oneway_request_gets_only_its_timeouts_and_invalid_messages() {
+        let (oneway, mut rx) = sink(true);
+        answer_all(&oneway);
+        assert_eq!(sent(&mut rx), ["INVALID_MESSAGE", "TIMEOUT"], "as hololinked: no REPLY, no EXCEPTION");
+        let (normal, mut rx) = sink(false);
+        answer_all(&normal);
+        assert_eq!(sent(&mut rx), ["REPLY", "EXCEPTION", "INVALID_MESSAGE", "TIMEOUT"]);
+    }
+
+    #[test]
+    fn the_slot_goes_back_with_the_first_reply_or_when_the_sink_is_dropped() {
+        let (mut answered, mut rx) = sink(false);
+        answered.hold_slot(zmq::Message::from(&b"peer"[..]));
+        answered.send(Reply::Timeout(TimeoutKind::Execution));
+        let first = rx.try_recv().expect("the reply");
+        assert_eq!(first.release.as_deref(), Some(&b"peer"[..]));
+        drop(answered);
+        assert!(rx.try_recv().is_err(), "given back once");
+        let (mut unanswered, mut rx) = sink(true);
+        unanswered.hold_slot(zmq::Message::from(&b"peer"[..]));
+        drop(unanswered);
+        let released = rx.try_recv().expect("a release");
+        assert!(released.frames.is_empty());
+        assert_eq!(released.release.as_deref(), Some(&b"peer"[..]));
+    }
+}

@@ -91,7 +91,16 @@ const fn property(
     observable: bool,
     schema: thingwire::thing::SchemaFn,
 ) -> PropertyDescriptor {
-    PropertyDescriptor { name, title: None, description: None, read_only, observable, computed: true, unit: None, schema }
+    PropertyDescriptor {
+        name,
+        title: None,
+        description: None,
+        read_only,
+        observable,
+        computed: true,
+        unit: None,
+        schema,
+    }
 }
 
 const fn action(

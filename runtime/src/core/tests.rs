@@ -1,0 +1,339 @@
+//! The scheduler through the in-memory binding, under tokio's paused clock: ordering, both timeouts on
+//! every kind of operation, cancellation, and a panicking getter. Paused time makes the deadlines exact.
+//! Blocking code waits on a [`Gate`] the test opens; a blocking task keeps tokio from advancing paused time
+//! by itself, so those tests move the clock with `tokio::time::advance`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::ServerBuilder;
+use crate::binding::memory::{Answer, MemoryBinding, Request};
+use crate::core::{ErrorClass, ExecutionContext, Operation};
+use crate::prelude::*;
+use crate::protocol::TimeoutKind;
+
+/// Blocking code waits here until the test opens it (or 10 s of real time pass, so nothing hangs).
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn wait(&self) {
+        let (open, changed) = &*self.0;
+        let guard = open.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = changed.wait_timeout_while(guard, Duration::from_secs(10), |open| !*open);
+    }
+
+    fn open(&self) {
+        let (open, changed) = &*self.0;
+        *open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        changed.notify_all();
+    }
+}
+
+#[thing]
+struct Lab {
+    id: String,
+    /// A plain field: reading it never blocks.
+    #[property]
+    level: u32,
+    #[property(read_only)]
+    order: Vec<u32>,
+    gate: Gate,
+    /// Set when cancellable code ran to its end.
+    finished: Arc<AtomicBool>,
+}
+
+#[thing]
+impl Lab {
+    /// A computed property whose getter blocks until the gate opens.
+    #[property]
+    fn slow(&self) -> u32 {
+        self.gate.wait();
+        7
+    }
+
+    #[property(setter)]
+    fn set_slow(&mut self, value: u32) {
+        self.gate.wait();
+        self.level = value;
+    }
+
+    #[property]
+    fn broken(&self) -> u32 {
+        panic!("the sensor is unplugged")
+    }
+
+    #[action]
+    fn record(&mut self, n: u32) {
+        self.order.push(n);
+    }
+
+    /// A queued plain `fn`: blocks until the gate opens.
+    #[action]
+    fn block(&mut self) -> u32 {
+        self.gate.wait();
+        1
+    }
+
+    /// The same with a declared execution timeout.
+    #[action(execution_timeout = "1s")]
+    fn block_declared(&mut self) -> u32 {
+        self.gate.wait();
+        1
+    }
+
+    /// A queued `async fn` that holds the Thing for `seconds`.
+    #[action]
+    async fn hold(&mut self, seconds: u64) {
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    #[action(concurrent)]
+    async fn peek(&self) -> u32 {
+        self.level
+    }
+
+    #[action(threaded)]
+    fn crunch(&self) -> u32 {
+        self.gate.wait();
+        3
+    }
+}
+
+async fn lab() -> (Server, MemoryBinding, Gate, Arc<AtomicBool>) {
+    lab_with(|b| b).await
+}
+
+async fn lab_with(
+    configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> (Server, MemoryBinding, Gate, Arc<AtomicBool>) {
+    let gate = Gate::default();
+    let finished = Arc::new(AtomicBool::new(false));
+    let thing =
+        Lab { id: "lab".into(), level: 0, order: Vec::new(), gate: gate.clone(), finished: Arc::clone(&finished) };
+    let builder = configure(Server::builder("core-tests").thing(thing).in_memory());
+    let server = builder.start().await.expect("start");
+    let memory = server.memory();
+    (server, memory, gate, finished)
+}
+
+fn with_timeouts(request: Request, invocation: Option<u64>, execution: Option<u64>) -> Request {
+    request.with_context(ExecutionContext {
+        invocation_timeout: invocation.map(Duration::from_millis),
+        execution_timeout: execution.map(Duration::from_millis),
+        ..ExecutionContext::default()
+    })
+}
+
+fn read(name: &str) -> Request {
+    Request::json(Operation::ReadProperty, "lab", name, None::<&()>).expect("request")
+}
+
+fn invoke(name: &str, args: serde_json::Value) -> Request {
+    Request::json(Operation::InvokeAction, "lab", name, Some(&args)).expect("request")
+}
+
+/// Lets the runtime run what is ready (the paused clock does not move while the test yields).
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_operations_run_in_submission_order() {
+    let (server, memory, _, _) = lab().await;
+    let pending: Vec<_> = (0..20).map(|n| memory.submit(invoke("record", json!({ "n": n })))).collect();
+    for p in pending {
+        assert!(matches!(p.await, Answer::Value { .. }));
+    }
+    assert_eq!(memory.read("lab", "order").await.json::<Vec<u32>>(), Ok((0..20).collect()));
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_request_times_out_at_its_invocation_deadline() {
+    let (server, memory, _, _) = lab().await;
+    let start = Instant::now();
+    let holding = memory.submit(invoke("hold", json!({"seconds": 10})));
+    let waiting = memory.submit(with_timeouts(read("level"), Some(1_000), None));
+    assert_eq!(waiting.await, Answer::Timeout(TimeoutKind::Invocation));
+    assert_eq!(start.elapsed(), Duration::from_secs(1), "answered at the deadline");
+    assert!(matches!(holding.await, Answer::Value { .. }));
+    assert_eq!(server.stats().invocation_timeouts, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_async_action_is_cancelled_at_its_execution_deadline() {
+    let (server, memory, _, finished) = lab().await;
+    let start = Instant::now();
+    let answer = memory.request(with_timeouts(invoke("hold", json!({"seconds": 10})), None, Some(1_000))).await;
+    assert_eq!(answer, Answer::Timeout(TimeoutKind::Execution));
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(!finished.load(Ordering::SeqCst), "the action was cancelled, it never finished");
+    assert!(matches!(memory.read("lab", "level").await, Answer::Value { .. }), "the Thing serves on");
+    assert_eq!(server.stats().late_results, 0, "a cancelled action has no late result");
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_concurrent_action_waiting_for_the_thing_times_out_at_its_deadline() {
+    let (server, memory, _, _) = lab().await;
+    let start = Instant::now();
+    // The queued action holds the Thing exclusively for 10 s: the concurrent one cannot even start.
+    let holding = memory.submit(invoke("hold", json!({"seconds": 10})));
+    settle().await;
+    let answer = memory.request(with_timeouts(invoke("peek", json!(null)), None, Some(1_000))).await;
+    assert_eq!(answer, Answer::Timeout(TimeoutKind::Execution));
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert!(matches!(holding.await, Answer::Value { .. }));
+    assert_eq!(
+        memory.request(invoke("peek", json!(null))).await.json::<u32>(),
+        Ok(0),
+        "it runs once the Thing is free"
+    );
+    server.shutdown().await;
+}
+
+/// Blocking code that times out: `TIMEOUT` at the deadline while the code still blocks; once it returns,
+/// its result is dropped and counted, and the Thing serves the next request.
+async fn blocking_code_times_out(memory: &MemoryBinding, server: &Server, gate: &Gate, request: Request) {
+    let start = Instant::now();
+    let pending = memory.submit(request);
+    settle().await;
+    tokio::time::advance(Duration::from_millis(999)).await;
+    settle().await;
+    let mut pending = pending;
+    assert!(futures::poll!(&mut pending).is_pending(), "no answer before the deadline");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(pending.await, Answer::Timeout(TimeoutKind::Execution), "answered while the code still blocks");
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(server.stats().late_results, 0);
+    gate.open();
+    assert!(matches!(memory.read("lab", "level").await, Answer::Value { .. }), "the Thing serves on");
+    // While the blocking code runs, the paused clock stands still: each sleep ends once it has returned.
+    for _ in 0..100 {
+        if server.stats().late_results > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.stats().late_results, 1, "the late result was dropped and counted");
+    assert_eq!(server.stats().execution_timeouts, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_blocking_action_times_out_at_its_declared_deadline() {
+    let (server, memory, gate, _) = lab().await;
+    blocking_code_times_out(&memory, &server, &gate, invoke("block_declared", json!(null))).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_blocking_action_times_out_at_the_clients_deadline() {
+    let (server, memory, gate, _) = lab().await;
+    blocking_code_times_out(&memory, &server, &gate, with_timeouts(invoke("block", json!(null)), None, Some(1_000)))
+        .await;
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_getter_times_out_at_the_clients_deadline() {
+    let (server, memory, gate, _) = lab().await;
+    blocking_code_times_out(&memory, &server, &gate, with_timeouts(read("slow"), None, Some(1_000))).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_setter_times_out_at_the_servers_default_deadline() {
+    let (server, memory, gate, _) = lab_with(|b| b.default_execution_timeout(Duration::from_secs(1))).await;
+    let write = Request::json(Operation::WriteProperty, "lab", "slow", Some(&5)).expect("request");
+    blocking_code_times_out(&memory, &server, &gate, write).await;
+    assert_eq!(memory.read("lab", "level").await.json::<u32>(), Ok(5), "the late write did happen");
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_threaded_action_times_out_at_the_clients_deadline() {
+    let (server, memory, gate, _) = lab().await;
+    blocking_code_times_out(&memory, &server, &gate, with_timeouts(invoke("crunch", json!(null)), None, Some(1_000)))
+        .await;
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_timeout_shorter_than_the_declared_one_wins() {
+    let (server, memory, gate, _) = lab().await;
+    let start = Instant::now();
+    let pending = memory.submit(with_timeouts(invoke("block_declared", json!(null)), None, Some(300)));
+    settle().await;
+    tokio::time::advance(Duration::from_millis(300)).await;
+    assert_eq!(pending.await, Answer::Timeout(TimeoutKind::Execution));
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
+    gate.open();
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plain_field_with_a_timeout_is_read_where_it_arrives() {
+    let (server, memory, _, _) = lab().await;
+    let answer = memory.request(with_timeouts(read("level"), Some(1), Some(1))).await;
+    assert_eq!(answer.json::<u32>(), Ok(0), "a field read does not block, and is answered");
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_getter_is_an_error_and_the_thing_serves_on() {
+    let (server, memory, _, _) = lab().await;
+    let answer = memory.read("lab", "broken").await;
+    let Answer::Error { class, error } = &answer else { panic!("expected an error, got {answer:?}") };
+    assert_eq!(*class, ErrorClass::Failed);
+    assert!(error.message.contains("the sensor is unplugged"), "{error}");
+    assert_eq!(memory.read("lab", "level").await.json::<u32>(), Ok(0));
+    assert_eq!(server.stats().failed, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolution_errors_name_the_problem() {
+    let (server, memory, _, _) = lab().await;
+    let cases = [
+        (memory.read("lba", "level").await, ErrorClass::UnknownThing, "did you mean `lab`"),
+        (memory.read("lab", "levle").await, ErrorClass::UnknownName, "did you mean `level`"),
+        (memory.write("lab", "order", &[1]).await, ErrorClass::ReadOnly, "read-only"),
+        (memory.invoke("lab", "recrod", &json!({})).await, ErrorClass::UnknownName, "did you mean `record`"),
+    ];
+    for (answer, expected, text) in cases {
+        let Answer::Error { class, error } = &answer else { panic!("expected an error, got {answer:?}") };
+        assert_eq!(*class, expected, "{error}");
+        assert!(error.message.contains(text), "{error}");
+    }
+    let mut delete = read("level");
+    delete.operation = Operation::DeleteProperty;
+    assert!(matches!(memory.request(delete).await, Answer::Error { class: ErrorClass::Unsupported, .. }));
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_built_ins_answer_through_the_same_core() {
+    let (server, memory, _, _) = lab().await;
+    assert_eq!(memory.invoke("lab", "ping", &json!(null)).await.json::<()>(), Ok(()));
+    let model = memory.invoke("lab", "get_thing_model", &json!(null)).await.json::<serde_json::Value>();
+    assert_eq!(model.as_ref().map(|m| m["title"].clone()), Ok(json!("Lab")));
+    let td = memory.invoke("lab", "get_thing_description", &json!(null)).await.json::<serde_json::Value>();
+    assert!(td.as_ref().is_ok_and(|td| td["properties"]["level"].is_object()), "{td:?}");
+    let list = memory.invoke("", "list_things", &json!(null)).await.json::<serde_json::Value>();
+    assert_eq!(list.map(|l| l[0]["id"].clone()), Ok(json!("lab")));
+    let all = memory.invoke("lab", "_get_properties", &json!({"names": ["level"]})).await;
+    assert_eq!(all.json::<serde_json::Value>(), Ok(json!({"level": 0})));
+    assert!(matches!(memory.invoke("lab", "_set_properties", &json!({"level": 4})).await, Answer::Value { .. }));
+    assert_eq!(memory.read("lab", "level").await.json::<u32>(), Ok(4));
+    server.shutdown().await;
+}
