@@ -32,6 +32,11 @@ impl Gate {
     pub fn let_through(&self, n: usize) {
         self.0.add_permits(n);
     }
+
+    /// Opens for good: every waiting and every later pass goes through.
+    pub fn open(&self) {
+        self.0.close();
+    }
 }
 
 impl Drop for Gate {
