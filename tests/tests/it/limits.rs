@@ -262,9 +262,10 @@ async fn max_frames_has_a_floor_of_5() {
     server.shutdown().await;
 }
 
-/// Sends `hold_shared` (a concurrent action that waits at the test's gate); returns its messageID.
+/// Sends `hold_shared` (a concurrent action that waits at the test's gate, without an execution timeout);
+/// returns its messageID.
 async fn send_hold(c: &mut RawClient) -> Value {
-    let h = c.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({}));
+    let h = c.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({"serverExecutionContext": {}}));
     c.send(&h, b"{}".to_vec()).await;
     h["messageID"].clone()
 }

@@ -47,7 +47,8 @@ async fn a_long_threaded_action_does_not_block_queued_reads() {
     let (server, address, gate, mut signals) = gated_server(Protocol::Ipc).await;
     let mut a = RawClient::connect(&address, server.id()).await;
     let mut b = RawClient::connect(&address, server.id()).await;
-    let h = a.header("OPERATION", "gated", Some("hold_thread"), "invokeaction", json!({}));
+    // No execution timeout (RawClient's default is 5 s): the action runs until the gate opens.
+    let h = a.header("OPERATION", "gated", Some("hold_thread"), "invokeaction", json!({"serverExecutionContext": {}}));
     a.send(&h, b"{}".to_vec()).await;
     // The threaded action runs, holding the Thing shared, until the gate opens: the reads are served
     // meanwhile (a read held back by it would fail `recv`'s 5 s wait, the gate being closed).
@@ -62,7 +63,7 @@ async fn a_long_threaded_action_does_not_block_queued_reads() {
     assert_eq!((&r.header["messageID"], r.kind.as_str(), &r.payload), (&h["messageID"], "REPLY", &json!(1.0)));
 
     // Concurrent async actions too: reads are served while `hold_shared` runs.
-    let h = a.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({}));
+    let h = a.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({"serverExecutionContext": {}}));
     a.send(&h, b"{}".to_vec()).await;
     signals.expect("hold_shared").await;
     for _ in 0..100 {
@@ -194,7 +195,8 @@ async fn a_waiting_write_does_not_hold_back_concurrent_actions() {
     let (server, address, gate, mut signals) = gated_server(Protocol::Tcp).await;
     let mut a = RawClient::connect(&address, server.id()).await;
     let mut b = RawClient::connect(&address, server.id()).await;
-    let long = a.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({}));
+    let long =
+        a.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({"serverExecutionContext": {}}));
     a.send(&long, b"{}".to_vec()).await;
     signals.expect("hold_shared").await;
     // On one connection, so the write arrives first and is waiting when the short action comes.
