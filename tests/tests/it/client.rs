@@ -5,7 +5,7 @@ use std::time::Duration;
 use thingwire::transport::Protocol;
 use thingwire::{CallOptions, Client, ClientError};
 
-use crate::common::{ALL_TRANSPORTS, sensor_server};
+use crate::common::{ALL_TRANSPORTS, sensor_server, sync};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_calls_and_errors_on_every_transport() {
@@ -97,7 +97,16 @@ async fn sensor_server_on(address: &str, id: &str) -> thingwire::Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_server_fails_calls_in_the_gap_and_serves_after() {
-    let first = sensor_server_on("127.0.0.1:0", "restart").await;
+    let (gate, turnstile) = sync::gate();
+    let (signal, mut signals) = sync::signal();
+    let first = thingwire::Server::builder("restart")
+        .thing(crate::common::Sensor::new("sensor"))
+        .thing(sync::Gated::new(turnstile, signal))
+        .tcp("127.0.0.1:0")
+        .shutdown_grace(Duration::from_millis(300))
+        .start()
+        .await
+        .expect("server starts");
     let address = first.address(Protocol::Tcp).expect("tcp").to_owned();
     let bind = address.trim_start_matches("tcp://").to_owned();
     let client = Client::connect(&address).await.expect("connect");
@@ -105,22 +114,17 @@ async fn a_restarted_server_fails_calls_in_the_gap_and_serves_after() {
     assert_eq!(client.state(), thingwire::ConnectionState::Connected);
     assert_eq!(client.read_property::<f64>("sensor", "gain").await.expect("read"), 1.0);
 
-    // A call in flight when the server goes away fails with a clear error instead of hanging.
-    let slow = {
+    // A call in flight when the server goes away fails with a clear error instead of hanging: its action
+    // still runs when the shutdown's grace period ends, so the connection drops under it.
+    let in_flight = {
         let client = client.clone();
-        tokio::spawn(async move {
-            client.invoke::<String, _>("sensor", "block", &serde_json::json!({"seconds": 0.5})).await
-        })
+        tokio::spawn(async move { client.invoke::<f64, _>("gated", "hold_thread", &()).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    signals.expect("hold_thread").await;
     first.shutdown().await;
-    let in_flight = tokio::time::timeout(Duration::from_secs(10), slow).await.expect("no hang").expect("join");
-    // The server answers a running operation before it closes, or the connection drops under it.
-    assert!(
-        matches!(&in_flight, Ok(done) if done == "done")
-            || matches!(in_flight, Err(ClientError::ConnectionLost { .. })),
-        "{in_flight:?}"
-    );
+    let in_flight = tokio::time::timeout(Duration::from_secs(10), in_flight).await.expect("no hang").expect("join");
+    assert!(matches!(in_flight, Err(ClientError::ConnectionLost { .. })), "{in_flight:?}");
+    gate.open();
     tokio::time::timeout(Duration::from_secs(10), state.wait_for(|s| *s == thingwire::ConnectionState::Disconnected))
         .await
         .expect("the client notices")
@@ -157,10 +161,10 @@ async fn a_subscription_made_before_the_server_starts_receives_its_events() {
     // closing server, whose authentication has already been withdrawn, and be refused (which subscribing
     // reports). Wait until nothing listens on the event port (bounded: 5 s).
     let event_port = events.trim_start_matches("tcp://").to_owned();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&event_port).is_err() {
-            break;
-        }
+    let mut tries = 0;
+    while std::net::TcpStream::connect(&event_port).is_ok() {
+        tries += 1;
+        assert!(tries < 100, "the stopped server's event port {event_port} still accepts connections after 5 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut ticks = thingwire::Subscription::<crate::common::sensor::Tick>::connect(
@@ -206,25 +210,25 @@ async fn a_subscription_keeps_receiving_across_a_server_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_dropped_mid_call_does_not_disturb_the_server() {
-    let server = sensor_server_on("127.0.0.1:0", "dropper").await;
-    let address = server.address(Protocol::Tcp).expect("tcp").to_owned();
+    let (server, address, gate, mut signals) = sync::gated_server(Protocol::Tcp).await;
     let doomed = Client::connect(&address).await.expect("connect");
-    let call =
-        tokio::spawn(
-            async move { doomed.invoke::<u32, _>("sensor", "slow", &serde_json::json!({"seconds": 0.3})).await },
-        );
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let call = tokio::spawn(async move { doomed.invoke::<u32, _>("gated", "hold", &()).await });
+    // The call reached the server and its action runs; then its client goes, mid-call.
+    signals.expect("hold").await;
     call.abort();
-    let _ = call.await;
-    // The reply to the vanished client goes nowhere; the server goes on serving.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(call.await.expect_err("aborted while its action waits at the gate").is_cancelled());
+    gate.let_through(1);
+    signals.expect("hold done").await;
+    // The action ran to its end and its reply went nowhere. A queued request runs after that reply was
+    // sent: the server goes on serving.
     let other = Client::connect(&address).await.expect("connect");
+    other.invoke::<(), _>("gated", "record", &serde_json::json!({"n": 1})).await.expect("served");
     assert_eq!(
-        other.read_property::<u32>("sensor", "side_effects").await.expect("read"),
+        other.read_property::<u32>("gated", "side_effects").await.expect("read"),
         1,
         "the dropped call still ran"
     );
-    assert_eq!(other.read_property::<f64>("sensor", "gain").await.expect("read"), 1.0);
+    assert_eq!(other.read_property::<f64>("gated", "gain").await.expect("read"), 1.0);
     server.shutdown().await;
 }
 

@@ -73,8 +73,20 @@ async fn observable_properties_publish_changes_and_the_prefix_quirk_is_handled()
     let client = thingwire::Client::connect(&address).await.expect("connect");
     let mut changes = client.subscribe::<f64>("sensor", "gain_change_event").await.expect("subscribe");
     // A subscription to the bare prefix `sensor/gain` also gets `sensor/gain_change_event` from ZeroMQ;
-    // the client keeps only exact topics, so this stream must stay empty.
+    // the client keeps only exact topics, so this stream must yield none of them. It is live (its
+    // subscription has reached the publisher) once an event on its own topic arrives.
     let mut prefix = client.subscribe::<Value>("sensor", "gain").await.expect("subscribe");
+    let publisher = server.publisher();
+    let mut probes = 0;
+    loop {
+        publisher.publish("sensor/gain", "probe").expect("publish");
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), prefix.next()).await {
+            assert_eq!(e.expect("decodes").data, json!("probe"));
+            break;
+        }
+        probes += 1;
+        assert!(probes < 50, "the prefix subscription got no event of its own topic within 5 s");
+    }
     let mut value = 2.0;
     let first = loop {
         client.write_property("sensor", "gain", &value).await.expect("write");
@@ -95,7 +107,21 @@ async fn observable_properties_publish_changes_and_the_prefix_quirk_is_handled()
         .expect("item")
         .expect("ok");
     assert_eq!(next.data, value + 0.5, "the unchanged write published nothing");
-    assert!(tokio::time::timeout(Duration::from_millis(200), prefix.next()).await.is_err(), "exact topics only");
+    // A marker on the prefix's own topic follows the change events on the wire, so the stream would yield
+    // them before it. Only probes still on their way may come first.
+    publisher.publish("sensor/gain", "marker").expect("publish");
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), prefix.next())
+            .await
+            .expect("the marker arrives")
+            .expect("item")
+            .expect("decodes");
+        assert_eq!(e.topic, "sensor/gain");
+        if e.data == json!("marker") {
+            break;
+        }
+        assert_eq!(e.data, json!("probe"), "exact topics only: the prefix stream yielded {e:?}");
+    }
     server.shutdown().await;
 }
 
@@ -206,30 +232,49 @@ async fn a_slow_subscriber_loses_events_at_the_high_water_mark_and_counts_them()
             .expect("subscribe");
     let flood: Event<Tick> = Event::new();
     EventBinder::new("sensor", server.publisher().clone()).bind(&flood, "flood");
-    // Wait until the subscription is live.
-    loop {
-        flood.emit(&Tick { value: -1 }).expect("emit");
-        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), ticks.next()).await {
-            break;
+    // Wait until the subscription is live. Each probe has its own value, so that the test knows how many
+    // went out after the first one to arrive (they may still be on their way).
+    let mut probes = 0i64;
+    let first_seen = loop {
+        flood.emit(&Tick { value: -1 - probes }).expect("emit");
+        probes += 1;
+        if let Ok(Some(t)) = tokio::time::timeout(Duration::from_millis(50), ticks.next()).await {
+            break -1 - t.expect("decodes").data.value;
         }
-    }
-    let before = ticks.received();
+        assert!(probes < 200, "the subscription got no event within 10 s");
+    };
+    let later_probes = u64::try_from(probes - 1 - first_seen).expect("a probe that was sent");
+    let (received_before, missed_before) = (ticks.received(), ticks.missed());
     // Far more than the queues hold, while nobody reads.
     let sent: u64 = 100_000;
     for i in 0..sent {
         flood.emit(&Tick { value: i as i64 }).expect("emitting never blocks");
     }
-    // Read what the queues held (ZeroMQ drops the newest at the mark), then one more event: the gap before it
-    // is what was lost.
-    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(300), ticks.next()).await {
-        item.expect("decodes");
-    }
-    let flooded = ticks.received() - before;
+    // Read what the queues held (ZeroMQ drops the newest at the mark), up to a marker sent after the flood.
+    // The marker is sent again whenever the stream goes quiet, as the mark may have dropped it too: marker
+    // `k` (from 1) has the value `MARKER - k`.
+    const MARKER: i64 = -1_000_000;
+    let mut markers = 0i64;
+    let mut flooded = 0u64;
+    let marker = loop {
+        match tokio::time::timeout(Duration::from_millis(300), ticks.next()).await {
+            Ok(Some(item)) => match item.expect("decodes").data.value {
+                v if v <= MARKER => break MARKER - v,
+                v if v >= 0 => flooded += 1,
+                _probe => {}
+            },
+            Ok(None) => panic!("the subscription ended"),
+            Err(_) => {
+                markers += 1;
+                assert!(markers <= 50, "no marker arrived after the flood");
+                flood.emit(&Tick { value: MARKER - markers }).expect("emit");
+            }
+        }
+    };
     assert!(flooded < sent, "some events were dropped at the high-water mark ({flooded} of {sent} arrived)");
-    flood.emit(&Tick { value: -2 }).expect("emit");
-    let after =
-        tokio::time::timeout(Duration::from_secs(5), ticks.next()).await.expect("arrives").expect("item").expect("ok");
-    assert_eq!(after.data.value, -2);
-    assert_eq!(ticks.missed(), sent - flooded, "every event is either received or counted as missed");
+    // What went out after the first probe seen, up to the marker that arrived: the later probes, the
+    // flood and `marker` markers. Each is either received or counted as missed.
+    let accounted = (ticks.received() - received_before) + (ticks.missed() - missed_before);
+    assert_eq!(accounted, later_probes + sent + marker as u64, "every event is either received or counted as missed");
     server.shutdown().await;
 }

@@ -6,8 +6,8 @@
 //! (`ops.rs`), execution timeouts of the `Sensor`'s actions (`scheduling.rs`), a slow in-process
 //! subscriber at the high-water mark (`events.rs`).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -16,6 +16,7 @@ use thingwire::CallOptions;
 use thingwire::prelude::*;
 use thingwire::transport::Protocol;
 
+use crate::common::sync::{self, Turnstile};
 use crate::common::{RawClient, Reply, Sensor, to_bytes};
 use crate::load::{ChildProcess, rss_kib};
 
@@ -83,7 +84,7 @@ struct Outcomes {
     ok: AtomicU64,
     /// Failed with a connection error while the server was gone.
     refused: AtomicU64,
-    /// Ok again after the restart.
+    /// Ok, for a call sent after the restart.
     ok_after_restart: AtomicU64,
 }
 
@@ -101,6 +102,8 @@ async fn hammer(
     let count = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
     let mut i = 0u64;
     while !*stop.borrow() {
+        // Read before the call goes out: once set, the first server is gone, so only the second can answer.
+        let after_restart = *restarted.borrow();
         i += 1;
         let value = json!({"client": n, "i": i});
         let args = json!({"value": value});
@@ -110,7 +113,7 @@ async fn hammer(
             Ok(back) => {
                 assert_eq!(back, value);
                 count(&outcomes.ok);
-                if *restarted.borrow() {
+                if after_restart {
                     count(&outcomes.ok_after_restart);
                 }
             }
@@ -156,8 +159,8 @@ async fn a_server_killed_or_stopped_under_load_comes_back_and_its_clients_recove
             .collect();
         until_all(&outcomes, "every client is served before the stop", |o| o.ok.load(Ordering::Relaxed) > 0).await;
         // kill -9 (no goodbye, no cleanup), or a graceful stop that answers what is queued.
+        // Both wait until the process has gone.
         tokio::task::spawn_blocking(move || if crash { first.kill() } else { first.stop() }).await.expect("stopped");
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let second = start(address.trim_start_matches("tcp://").to_owned()).await.expect("spawned");
         restarted_tx.send(true).expect("watch");
         // Every client is served again (after libzmq reconnects and the client re-handshakes).
@@ -175,26 +178,6 @@ async fn a_server_killed_or_stopped_under_load_comes_back_and_its_clients_recove
     }
 }
 
-/// Opens and closes like a door: the `stuck` action waits at it (for at most 30 s, so a failing test
-/// cannot hang the suite).
-#[derive(Clone, Default)]
-pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) -> bool {
-        let (open, bell) = &*self.0;
-        let guard = open.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) =
-            bell.wait_timeout_while(guard, Duration::from_secs(30), |open| !*open).unwrap_or_else(|p| p.into_inner());
-        *guard
-    }
-
-    fn open(&self) {
-        *self.0.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.0.1.notify_all();
-    }
-}
-
 /// A Thing whose actions panic, hang or block.
 #[thing(id = "faulty")]
 pub struct Faulty {
@@ -203,7 +186,7 @@ pub struct Faulty {
     /// What `record` saw, in order.
     #[property(read_only)]
     log: Vec<u32>,
-    gate: Gate,
+    turnstile: Turnstile,
 }
 
 #[thing]
@@ -220,16 +203,22 @@ impl Faulty {
         std::future::pending::<()>().await;
     }
 
+    /// Waits at the test's gate, holding the Thing exclusively.
+    #[action]
+    async fn held(&mut self) {
+        self.turnstile.pass().await;
+    }
+
     /// Never finishes, holding the Thing shared.
     #[action(concurrent)]
     async fn hang_shared(&self) {
         std::future::pending::<()>().await;
     }
 
-    /// Blocks a worker thread until the gate opens: code that cannot be interrupted.
+    /// Blocks a worker thread until the test's gate opens: code that cannot be interrupted.
     #[action(threaded)]
-    fn stuck(&self) -> bool {
-        self.gate.wait()
+    fn stuck(&self) {
+        self.turnstile.pass_blocking();
     }
 
     /// Panics after its first await.
@@ -259,8 +248,8 @@ impl Faulty {
     }
 }
 
-fn faulty(gate: &Gate) -> Faulty {
-    Faulty { value: 0, log: Vec::new(), gate: gate.clone() }
+fn faulty(turnstile: &Turnstile) -> Faulty {
+    Faulty { value: 0, log: Vec::new(), turnstile: turnstile.clone() }
 }
 
 fn with_timeouts(c: &mut RawClient, objekt: &str, operation: &str, context: Value) -> Value {
@@ -269,30 +258,44 @@ fn with_timeouts(c: &mut RawClient, objekt: &str, operation: &str, context: Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_that_never_finish_are_cut_off_and_the_queue_keeps_its_order() {
-    let gate = Gate::default();
-    let (server, address) = tcp_server_with("hangs", faulty(&gate)).await;
+    let (gate, turnstile) = sync::gate();
+    let (server, address) = tcp_server_with("hangs", faulty(&turnstile)).await;
     let mut a = RawClient::connect(&address, server.id()).await;
     let mut b = RawClient::connect(&address, server.id()).await;
 
-    // A queued async action that never finishes: its execution timeout answers and cancels it…
-    let h = with_timeouts(&mut a, "hang", "invokeaction", json!({"executionTimeout": 0.3}));
-    a.send(&h, b"{}".to_vec()).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    // …while requests queue behind it: these run afterwards, in order; one whose invocation timeout runs
-    // out first is answered TIMEOUT and skipped.
+    // A queued async action that never finishes: its execution timeout answers and cancels it, while
+    // requests queue behind it (on the same connection, so in this order). They run afterwards, in order;
+    // `held` then holds the queue at the gate, so the request behind it runs out its invocation timeout
+    // and is answered TIMEOUT and skipped.
+    let hang = with_timeouts(&mut a, "hang", "invokeaction", json!({"executionTimeout": 0.3}));
+    a.send(&hang, b"{}".to_vec()).await;
     let mut ids = Vec::new();
-    for (n, context) in [(1, json!({})), (99, json!({"invokationTimeout": 0.1})), (2, json!({})), (3, json!({}))] {
-        let h = with_timeouts(&mut b, "record", "invokeaction", context);
-        ids.push((n, h["messageID"].clone()));
-        b.send(&h, to_bytes(&json!({"n": n}))).await;
+    for (objekt, n, context) in [
+        ("record", 1, json!({})),
+        ("held", 0, json!({})),
+        ("record", 99, json!({"invokationTimeout": 0.1})),
+        ("record", 2, json!({})),
+        ("record", 3, json!({})),
+    ] {
+        let h = with_timeouts(&mut a, objekt, "invokeaction", context);
+        ids.push(h["messageID"].clone());
+        let args = if objekt == "record" { json!({"n": n}) } else { json!({}) };
+        a.send(&h, to_bytes(&args)).await;
     }
-    let r = Reply::parse(&a.recv().await);
-    assert_eq!((r.kind.as_str(), &r.payload), ("TIMEOUT", &json!("execution")));
-    for _ in 0..4 {
-        let r = Reply::parse(&b.recv().await);
-        let n = ids.iter().find(|(_, id)| *id == r.header["messageID"]).expect("one of ours").0;
-        let expected = if n == 99 { ("TIMEOUT", json!("invokation")) } else { ("REPLY", Value::Null) };
-        assert_eq!((r.kind.as_str(), r.payload), (expected.0, expected.1), "record {n}");
+    // While `held` waits: three answers, the TIMEOUT of 99 in any place among them.
+    let mut answers = std::collections::HashMap::new();
+    for _ in 0..3 {
+        let r = Reply::parse(&a.recv().await);
+        answers.insert(r.header["messageID"].as_str().expect("id").to_owned(), (r.kind, r.payload));
+    }
+    let answer = |id: &Value| answers.get(id.as_str().expect("id")).cloned();
+    assert_eq!(answer(&hang["messageID"]), Some(("TIMEOUT".into(), json!("execution"))), "hang: {answers:?}");
+    assert_eq!(answer(&ids[0]), Some(("REPLY".into(), Value::Null)), "record 1: {answers:?}");
+    assert_eq!(answer(&ids[2]), Some(("TIMEOUT".into(), json!("invokation"))), "record 99: {answers:?}");
+    gate.let_through(1);
+    for (id, what) in [(&ids[1], "held"), (&ids[3], "record 2"), (&ids[4], "record 3")] {
+        let r = Reply::parse(&a.recv().await);
+        assert_eq!((&r.header["messageID"], r.kind.as_str()), (id, "REPLY"), "{what}, in order");
     }
     assert_eq!(b.op("faulty", Some("log"), "readproperty", Value::Null).await.payload, json!([1, 2, 3]));
 
@@ -315,20 +318,30 @@ async fn actions_that_never_finish_are_cut_off_and_the_queue_keeps_its_order() {
     b.send(&write, b"7".to_vec()).await;
     let read = with_timeouts(&mut b, "value", "readproperty", json!({}));
     b.send(&read, b"null".to_vec()).await;
-    assert!(b.recv_timeout(Duration::from_millis(300)).await.is_none(), "the write waits for the stuck thread");
+    // A request queued behind them runs out its invocation timeout: the write still waits (had it gone
+    // through, its reply would come first).
+    let probe = with_timeouts(&mut b, "record", "invokeaction", json!({"invokationTimeout": 0.1}));
+    b.send(&probe, to_bytes(&json!({"n": 100}))).await;
+    let r = Reply::parse(&b.recv().await);
+    assert_eq!(
+        (&r.header["messageID"], r.kind.as_str(), &r.payload),
+        (&probe["messageID"], "TIMEOUT", &json!("invokation")),
+        "the write waits for the stuck thread"
+    );
     gate.open();
     let first = Reply::parse(&b.recv().await);
     let second = Reply::parse(&b.recv().await);
     assert_eq!((&first.header["messageID"], first.kind.as_str()), (&write["messageID"], "REPLY"));
     assert_eq!((&second.header["messageID"], &second.payload), (&read["messageID"], &json!(7)), "in order");
+    assert_eq!(b.op("faulty", Some("log"), "readproperty", Value::Null).await.payload, json!([1, 2, 3]));
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thing_stuck_for_good_does_not_stop_the_others_or_shutdown() {
-    let gate = Gate::default();
+    let (gate, turnstile) = sync::gate();
     let server = Server::builder("stuck-for-good")
-        .thing(faulty(&gate))
+        .thing(faulty(&turnstile))
         .thing(Sensor::new("sensor"))
         .tcp("127.0.0.1:0")
         .shutdown_grace(Duration::from_millis(300))
@@ -353,8 +366,8 @@ async fn a_thing_stuck_for_good_does_not_stop_the_others_or_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panics_anywhere_become_exceptions_and_the_thing_keeps_serving() {
-    let gate = Gate::default();
-    let (server, address) = tcp_server_with("panics", faulty(&gate)).await;
+    let (_gate, turnstile) = sync::gate();
+    let (server, address) = tcp_server_with("panics", faulty(&turnstile)).await;
     let mut c = RawClient::connect(&address, server.id()).await;
     c.op("faulty", Some("record"), "invokeaction", json!({"n": 1})).await;
     for (objekt, operation, text) in [
@@ -441,11 +454,27 @@ async fn a_subscriber_that_never_reads_costs_the_server_bounded_memory() {
         peak < baseline + 16 * 1024,
         "the server buffered the flood for a subscriber that never reads: {baseline} -> {peak} KiB"
     );
-    // What the silent subscriber can still read is bounded by the queues, not by what was sent.
-    let mut silent = silent;
+    // What the silent subscriber can still read is bounded by the queues, not by what was sent. It reads
+    // up to a marker (an event of 2 characters) published after the flood; the marker is published again
+    // whenever the stream goes quiet, since the high-water mark may have dropped it too.
+    let (mut silent, mut server) = (silent, server);
     let mut got = 0u64;
-    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_millis(500), silent.next()).await {
-        got += 1;
+    let mut markers = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(500), silent.next()).await {
+            Ok(Some(Ok(m))) => match m.iter().nth(3).map(|payload| payload.len()) {
+                Some(4) => break,
+                Some(1026) => got += 1,
+                _ => {}
+            },
+            Ok(other) => panic!("the silent subscriber's socket failed: {other:?}"),
+            Err(_) => {
+                markers += 1;
+                assert!(markers <= 20, "no marker reached the silent subscriber");
+                server.send("flood 1 2");
+                assert_eq!(server.line(Duration::from_secs(10)).as_deref(), Some("FLOODED 1"));
+            }
+        }
     }
     assert!(got < FLOOD / 2, "the silent subscriber received {got} of {FLOOD}: the excess was dropped, not kept");
     assert_eq!(client.read_property::<String>("sensor", "serial").await.expect("still served"), "SN-001");

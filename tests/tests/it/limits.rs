@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use thingwire::transport::Protocol;
 
+use crate::common::sync::{self, Gated};
 use crate::common::{Frames, RawClient, Reply, Sensor, serve_on, to_bytes};
 
 async fn read_serial(c: &mut RawClient) -> Reply {
@@ -261,10 +262,11 @@ async fn max_frames_has_a_floor_of_5() {
     server.shutdown().await;
 }
 
-/// Sends `sleep` (a concurrent action) for `seconds`; returns its messageID.
-async fn send_sleep(c: &mut RawClient, seconds: f64) -> Value {
-    let h = c.header("OPERATION", "sensor", Some("sleep"), "invokeaction", json!({}));
-    c.send(&h, to_bytes(&json!({"seconds": seconds}))).await;
+/// Sends `hold_shared` (a concurrent action that waits at the test's gate, without an execution timeout);
+/// returns its messageID.
+async fn send_hold(c: &mut RawClient) -> Value {
+    let h = c.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({"serverExecutionContext": {}}));
+    c.send(&h, b"{}".to_vec()).await;
     h["messageID"].clone()
 }
 
@@ -280,24 +282,32 @@ async fn replies(c: &mut RawClient, n: usize) -> std::collections::HashMap<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_over_its_in_flight_limit_is_refused_and_its_slots_come_back() {
+    let (gate, turnstile) = sync::gate();
+    let (signal, mut signals) = sync::signal();
     let (server, address) = serve_on(
         Protocol::Tcp,
         "limit-in-flight",
-        vec![Box::new(|b: thingwire::ServerBuilder| b.thing(Sensor::new("sensor")).max_in_flight_per_client(3))],
+        vec![Box::new(move |b: thingwire::ServerBuilder| {
+            b.thing(Sensor::new("sensor")).thing(Gated::new(turnstile, signal)).max_in_flight_per_client(3)
+        })],
     )
     .await;
     let mut c = RawClient::connect(&address, server.id()).await;
     let mut other = RawClient::connect(&address, server.id()).await;
     for round in 0..2 {
-        // Three concurrent actions run side by side for a second: the client's three slots are taken, so its
-        // next request — even a property read — is refused at once, while another client is served.
-        let admitted = [send_sleep(&mut c, 1.0).await, send_sleep(&mut c, 1.0).await, send_sleep(&mut c, 1.0).await];
+        // Three concurrent actions run side by side until the gate opens: the client's three slots are
+        // taken, so its next request — even a property read — is refused at once (the first answer it gets),
+        // while another client is served.
+        let admitted = [send_hold(&mut c).await, send_hold(&mut c).await, send_hold(&mut c).await];
+        for _ in 0..3 {
+            signals.expect("hold_shared").await;
+        }
         let h = c.header("OPERATION", "sensor", Some("serial"), "readproperty", json!({}));
         let refused = h["messageID"].clone();
         c.send(&h, b"null".to_vec()).await;
         assert_eq!(read_serial(&mut other).await.payload, json!("SN-001"), "round {round}: other clients are served");
-        let got = replies(&mut c, 4).await;
-        let r = &got[refused.as_str().expect("id")];
+        let r = Reply::parse(&c.recv().await);
+        assert_eq!(r.header["messageID"], refused, "round {round}: {r:?}");
         r.assert_exception(
             "RuntimeError",
             &format!(
@@ -305,6 +315,8 @@ async fn a_client_over_its_in_flight_limit_is_refused_and_its_slots_come_back() 
                 c.id
             ),
         );
+        gate.let_through(3);
+        let got = replies(&mut c, 3).await;
         for id in &admitted {
             assert_eq!(got[id.as_str().expect("id")].kind, "REPLY", "round {round}: admitted requests are served");
         }

@@ -225,9 +225,10 @@ async fn drive_with_generated_client(address: &str) {
         matches!(err, ClientError::ServerTimeout { kind: thingwire::protocol::TimeoutKind::Execution, .. }),
         "{err:?}"
     );
-    let busy = sensor.clone();
-    let occupying = tokio::spawn(async move { busy.slow(0.5).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut occupying = std::pin::pin!(sensor.slow(0.5));
+    // Its first poll sends it, so the `add` below goes out after it on the same connection and waits behind it
+    // in the queue.
+    assert!(futures::poll!(occupying.as_mut()).is_pending());
     let impatient = sensor.with_options(thingwire::CallOptions {
         invocation_timeout: Some(Duration::from_millis(100)),
         ..Default::default()
@@ -237,7 +238,7 @@ async fn drive_with_generated_client(address: &str) {
         matches!(err, ClientError::ServerTimeout { kind: thingwire::protocol::TimeoutKind::Invocation, .. }),
         "{err:?}"
     );
-    occupying.await.expect("join").expect("the occupying call finished");
+    occupying.await.expect("the occupying call finished");
     assert_eq!(
         sensor.side_effects().await.expect("count"),
         2,

@@ -1,10 +1,13 @@
 //! Scheduling semantics: one FIFO per Thing, concurrent and threaded actions outside it, both timeouts.
-
-use std::time::Duration;
+//!
+//! The long actions here wait at a gate the test opens (`common::sync::Gated`), and say when they have
+//! started: the test knows what runs when, however loaded the machine is, and no assertion depends on time
+//! except the timeouts under test.
 
 use serde_json::{Value, json};
 use thingwire::transport::Protocol;
 
+use crate::common::sync::gated_server;
 use crate::common::{RawClient, Reply, sensor_server, to_bytes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,124 +44,146 @@ async fn queued_operations_run_one_at_a_time_in_arrival_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_threaded_action_does_not_block_queued_reads() {
-    let (server, address) = sensor_server(Protocol::Ipc).await;
+    let (server, address, gate, mut signals) = gated_server(Protocol::Ipc).await;
     let mut a = RawClient::connect(&address, server.id()).await;
     let mut b = RawClient::connect(&address, server.id()).await;
-    let h = a.header("OPERATION", "sensor", Some("block"), "invokeaction", json!({}));
-    let block_id = h["messageID"].clone();
-    a.send(&h, to_bytes(&json!({"seconds": 1.0}))).await;
-    // Make sure the threaded action has started before the reads go out.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // No execution timeout (RawClient's default is 5 s): the action runs until the gate opens.
+    let h = a.header("OPERATION", "gated", Some("hold_thread"), "invokeaction", json!({"serverExecutionContext": {}}));
+    a.send(&h, b"{}".to_vec()).await;
+    // The threaded action runs, holding the Thing shared, until the gate opens: the reads are served
+    // meanwhile (a read held back by it would fail `recv`'s 5 s wait, the gate being closed).
+    signals.expect("hold_thread").await;
     for _ in 0..100 {
-        let r = b.op("sensor", Some("gain"), "readproperty", Value::Null).await;
+        let r = b.op("gated", Some("gain"), "readproperty", Value::Null).await;
         assert_eq!(r.payload, json!(1.0));
     }
-    assert!(
-        a.recv_timeout(Duration::ZERO).await.is_none(),
-        "the 100 reads finished while the threaded action still ran"
-    );
+    gate.let_through(1);
+    signals.expect("hold_thread done").await;
     let r = Reply::parse(&a.recv().await);
-    assert_eq!((r.header["messageID"].clone(), r.payload), (block_id, json!("done")));
+    assert_eq!((&r.header["messageID"], r.kind.as_str(), &r.payload), (&h["messageID"], "REPLY", &json!(1.0)));
 
-    // Concurrent async actions too: reads are served while `sleep` runs.
-    let h = a.header("OPERATION", "sensor", Some("sleep"), "invokeaction", json!({}));
-    a.send(&h, to_bytes(&json!({"seconds": 1.0}))).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Concurrent async actions too: reads are served while `hold_shared` runs.
+    let h = a.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({"serverExecutionContext": {}}));
+    a.send(&h, b"{}".to_vec()).await;
+    signals.expect("hold_shared").await;
     for _ in 0..100 {
-        b.op("sensor", Some("gain"), "readproperty", Value::Null).await;
+        let r = b.op("gated", Some("gain"), "readproperty", Value::Null).await;
+        assert_eq!((r.kind.as_str(), &r.payload), ("REPLY", &json!(1.0)));
     }
-    assert!(a.recv_timeout(Duration::ZERO).await.is_none(), "reads finished while the concurrent action ran");
-    assert_eq!(Reply::parse(&a.recv().await).kind, "REPLY");
+    gate.let_through(1);
+    let r = Reply::parse(&a.recv().await);
+    assert_eq!((&r.header["messageID"], r.kind.as_str()), (&h["messageID"], "REPLY"));
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invocation_timeout_answers_at_once_and_skips_the_job() {
-    let (server, address) = sensor_server(Protocol::Inproc).await;
+    let (server, address, gate, mut signals) = gated_server(Protocol::Inproc).await;
     let mut a = RawClient::connect(&address, server.id()).await;
     let mut b = RawClient::connect(&address, server.id()).await;
-    // `slow` occupies the queue for 1 s.
-    let h = a.header("OPERATION", "sensor", Some("slow"), "invokeaction", json!({"serverExecutionContext": {}}));
-    a.send(&h, to_bytes(&json!({"seconds": 1.0}))).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // `hold` occupies the queue until the gate opens.
+    let h = a.header("OPERATION", "gated", Some("hold"), "invokeaction", json!({"serverExecutionContext": {}}));
+    a.send(&h, b"{}".to_vec()).await;
+    signals.expect("hold").await;
+    // The TIMEOUT comes while `hold` still runs: an answer only when the queue reached the request would
+    // never come before `recv`'s 5 s wait ends, the gate being closed.
     let h = b.header(
         "OPERATION",
-        "sensor",
+        "gated",
         Some("record"),
         "invokeaction",
         json!({"serverExecutionContext": {"invokationTimeout": 0.2}}),
     );
     let r = b.exchange(h, to_bytes(&json!({"n": 42})), vec![]).await;
     assert_eq!((r.kind.as_str(), &r.payload), ("TIMEOUT", &json!("invokation")));
-    assert!(a.recv_timeout(Duration::ZERO).await.is_none(), "the TIMEOUT came while the slow action still ran");
+    gate.let_through(1);
     assert_eq!(Reply::parse(&a.recv().await).kind, "REPLY");
-    let order = b.op("sensor", Some("order"), "readproperty", Value::Null).await.payload;
+    // The read queues behind the timed-out `record` if the queue has not reached it yet.
+    let order = b.op("gated", Some("order"), "readproperty", Value::Null).await.payload;
     assert_eq!(order, json!([]), "a request answered with TIMEOUT is skipped, not run late");
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_timeout_cancels_async_actions_and_drops_late_blocking_results() {
-    let (server, address) = sensor_server(Protocol::Tcp).await;
+    let (server, address, gate, mut signals) = gated_server(Protocol::Tcp).await;
     let mut c = RawClient::connect(&address, server.id()).await;
-    // Control: without a timeout, `slow` performs its side effect.
-    let r = c.op("sensor", Some("slow"), "invokeaction", json!({"seconds": 0.05})).await;
-    assert_eq!(r.kind, "REPLY");
-    assert_eq!(c.op("sensor", Some("side_effects"), "readproperty", Value::Null).await.payload, json!(1));
+    let hold = |c: &mut RawClient, action: &str, context: Value| {
+        c.header("OPERATION", "gated", Some(action), "invokeaction", json!({"serverExecutionContext": context}))
+    };
+    // Control: without a timeout, `hold` runs to its end and performs its side effect.
+    let h = hold(&mut c, "hold", json!({}));
+    c.send(&h, b"{}".to_vec()).await;
+    signals.expect("hold").await;
+    gate.let_through(1);
+    let r = Reply::parse(&c.recv().await);
+    assert_eq!((r.kind.as_str(), &r.payload), ("REPLY", &json!(1)));
+    signals.expect("hold done").await;
 
-    let h = c.header(
-        "OPERATION",
-        "sensor",
-        Some("slow"),
-        "invokeaction",
-        json!({"serverExecutionContext": {"executionTimeout": 0.1}}),
-    );
-    let r = c.exchange(h, to_bytes(&json!({"seconds": 0.5})), vec![]).await;
+    // With one, the TIMEOUT answers and the action is cancelled: its future is dropped where it waits.
+    let h = hold(&mut c, "hold", json!({"executionTimeout": 0.1}));
+    let r = c.exchange(h, b"{}".to_vec(), vec![]).await;
     assert_eq!((r.kind.as_str(), &r.payload), ("TIMEOUT", &json!("execution")));
-    // Well past the action's own end: it was cancelled, so the side effect never happened.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(c.op("sensor", Some("side_effects"), "readproperty", Value::Null).await.payload, json!(1));
+    signals.expect("hold").await;
+    signals.expect("hold cancelled").await;
+    assert_eq!(c.op("gated", Some("side_effects"), "readproperty", Value::Null).await.payload, json!(1));
 
-    // A threaded action cannot be cancelled: TIMEOUT at once, the late result is dropped.
-    let h = c.header(
-        "OPERATION",
-        "sensor",
-        Some("block"),
-        "invokeaction",
-        json!({"serverExecutionContext": {"executionTimeout": 0.1}}),
-    );
-    let r = c.exchange(h, to_bytes(&json!({"seconds": 0.5})), vec![]).await;
+    // A threaded action cannot be cancelled: TIMEOUT at once, and its late result is dropped.
+    let h = hold(&mut c, "hold_thread", json!({"executionTimeout": 0.1}));
+    let r = c.exchange(h, b"{}".to_vec(), vec![]).await;
     assert_eq!((r.kind.as_str(), &r.payload), ("TIMEOUT", &json!("execution")));
-    assert!(c.recv_timeout(Duration::from_millis(800)).await.is_none(), "no late reply after the TIMEOUT");
+    signals.expect("hold_thread").await;
+    gate.let_through(1);
+    signals.expect("hold_thread done").await;
+    // The write needs the Thing to itself, so it runs once the thread has let go, and its reply is the next
+    // message; a late reply would come as soon as the thread's result is back, which the window below covers.
+    let h = c.header("OPERATION", "gated", Some("gain"), "writeproperty", json!({}));
+    c.send(&h, b"2.0".to_vec()).await;
+    let r = Reply::parse(&c.recv().await);
+    assert_eq!((&r.header["messageID"], r.kind.as_str()), (&h["messageID"], "REPLY"), "no late reply: {r:?}");
+    assert!(c.recv_timeout(std::time::Duration::from_millis(200)).await.is_none(), "no late reply after the TIMEOUT");
 
     // Oneway requests still get their TIMEOUT, as in hololinked.
-    let h = c.header(
-        "OPERATION",
-        "sensor",
-        Some("slow"),
-        "invokeaction",
-        json!({"serverExecutionContext": {"executionTimeout": 0.1, "oneway": true}}),
-    );
-    let r = c.exchange(h, to_bytes(&json!({"seconds": 0.5})), vec![]).await;
+    let h = hold(&mut c, "hold", json!({"executionTimeout": 0.1, "oneway": true}));
+    let r = c.exchange(h, b"{}".to_vec(), vec![]).await;
     assert_eq!((r.kind.as_str(), &r.payload), ("TIMEOUT", &json!("execution")));
+    signals.expect("hold").await;
+    signals.expect("hold cancelled").await;
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_answers_queued_requests_and_removes_ipc_files() {
-    let (server, address) = sensor_server(Protocol::Ipc).await;
+    let (server, address, gate, mut signals) = gated_server(Protocol::Ipc).await;
     let path = address.strip_prefix("ipc://").expect("ipc").to_owned();
     assert!(std::path::Path::new(&path).exists());
     let mut c = RawClient::connect(&address, server.id()).await;
-    let h1 = c.header("OPERATION", "sensor", Some("slow"), "invokeaction", json!({"serverExecutionContext": {}}));
-    let h2 = c.header("OPERATION", "sensor", Some("record"), "invokeaction", json!({"serverExecutionContext": {}}));
-    c.send(&h1, to_bytes(&json!({"seconds": 0.3}))).await;
-    c.send(&h2, to_bytes(&json!({"n": 1}))).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    server.shutdown().await;
+    let running = c.header("OPERATION", "gated", Some("hold"), "invokeaction", json!({"serverExecutionContext": {}}));
+    let queued = c.header("OPERATION", "gated", Some("record"), "invokeaction", json!({"serverExecutionContext": {}}));
+    let marker = c.header(
+        "OPERATION",
+        "gated",
+        Some("record"),
+        "invokeaction",
+        json!({"serverExecutionContext": {"invokationTimeout": 0.1}}),
+    );
+    c.send(&running, b"{}".to_vec()).await;
+    c.send(&queued, to_bytes(&json!({"n": 1}))).await;
+    c.send(&marker, to_bytes(&json!({"n": 2}))).await;
+    signals.expect("hold").await;
+    // The marker timed out in the queue, so it was queued; the request sent before it on the same
+    // connection was queued before it (one FIFO per Thing, in arrival order).
+    let r = Reply::parse(&c.recv().await);
+    assert_eq!((&r.header["messageID"], r.kind.as_str()), (&marker["messageID"], "TIMEOUT"));
+    let mut shutdown = std::pin::pin!(server.shutdown());
+    // Its first poll stops reading and closes the queues; then it waits for the running action.
+    assert!(futures::poll!(shutdown.as_mut()).is_pending(), "shutdown waits for the running action");
+    gate.let_through(1);
+    shutdown.await;
     let mut replies = [Reply::parse(&c.recv().await), Reply::parse(&c.recv().await)];
-    replies.sort_by_key(|r| r.header["messageID"] != h1["messageID"]);
+    replies.sort_by_key(|r| r.header["messageID"] != running["messageID"]);
     assert_eq!(replies[0].kind, "REPLY", "the running action finished and answered");
+    assert_eq!(replies[1].header["messageID"], queued["messageID"]);
     replies[1].assert_exception("RuntimeError", "shutting down");
     assert!(!std::path::Path::new(&path).exists(), "IPC socket file removed");
 }
@@ -167,22 +192,27 @@ async fn shutdown_answers_queued_requests_and_removes_ipc_files() {
 async fn a_waiting_write_does_not_hold_back_concurrent_actions() {
     // A long concurrent action (think `move_to`) holds the Thing shared; a write then waits for it. Another
     // concurrent action (think `stop()`) must still run at once instead of queueing behind the write.
-    let (server, address) = sensor_server(Protocol::Tcp).await;
+    let (server, address, gate, mut signals) = gated_server(Protocol::Tcp).await;
     let mut a = RawClient::connect(&address, server.id()).await;
     let mut b = RawClient::connect(&address, server.id()).await;
-    let mut c = RawClient::connect(&address, server.id()).await;
-    let long = a.header("OPERATION", "sensor", Some("sleep"), "invokeaction", json!({"serverExecutionContext": {}}));
-    a.send(&long, to_bytes(&json!({"seconds": 1.5}))).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let write = b.header("OPERATION", "sensor", Some("gain"), "writeproperty", json!({"serverExecutionContext": {}}));
+    let long =
+        a.header("OPERATION", "gated", Some("hold_shared"), "invokeaction", json!({"serverExecutionContext": {}}));
+    a.send(&long, b"{}".to_vec()).await;
+    signals.expect("hold_shared").await;
+    // On one connection, so the write arrives first and is waiting when the short action comes.
+    let write = b.header("OPERATION", "gated", Some("gain"), "writeproperty", json!({}));
     b.send(&write, b"9.0".to_vec()).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let r = c.op("sensor", Some("sleep"), "invokeaction", json!({"seconds": 0.0})).await;
-    assert_eq!(r.kind, "REPLY");
-    assert!(a.recv_timeout(Duration::ZERO).await.is_none(), "the short action finished while the long one ran");
-    assert!(b.recv_timeout(Duration::ZERO).await.is_none(), "the write still waits for the long action");
-    assert_eq!(Reply::parse(&a.recv().await).kind, "REPLY");
-    assert_eq!(Reply::parse(&b.recv().await).kind, "REPLY", "the write ran once the long action let go");
-    assert_eq!(c.op("sensor", Some("gain"), "readproperty", Value::Null).await.payload, json!(9.0));
+    let short = b.header("OPERATION", "gated", Some("nudge"), "invokeaction", json!({}));
+    b.send(&short, b"{}".to_vec()).await;
+    // The short action answers first, while the gate holds the long one (had it queued behind the write,
+    // `recv`'s 5 s wait would end first).
+    let r = Reply::parse(&b.recv().await);
+    assert_eq!((&r.header["messageID"], &r.payload), (&short["messageID"], &json!(1.0)), "{r:?}");
+    gate.let_through(1);
+    let r = Reply::parse(&a.recv().await);
+    assert_eq!(r.payload, json!(1.0), "the long action still saw the old gain: the write waited for it");
+    let r = Reply::parse(&b.recv().await);
+    assert_eq!((&r.header["messageID"], r.kind.as_str()), (&write["messageID"], "REPLY"), "the write ran then");
+    assert_eq!(b.op("gated", Some("gain"), "readproperty", Value::Null).await.payload, json!(9.0));
     server.shutdown().await;
 }

@@ -4,6 +4,7 @@
 
 pub mod python;
 pub mod sensor;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
