@@ -10,6 +10,7 @@ use syn::{Attribute, Ident, LitStr, Type};
 
 use crate::attr::{self, ActionOpts, EventOpts, PropertyOpts, ThingAttrs, ValueOpts};
 use crate::ctxt::Ctxt;
+use crate::symbol::{ACTION, EVENT, ID, PARAM, PROPERTY, Symbol};
 
 /// The struct side.
 pub(crate) struct ThingStruct {
@@ -52,8 +53,8 @@ pub(crate) struct FieldEvent {
 }
 
 /// Whether `a` is one of our attributes, written bare (`#[action]`) or with a path (`#[thingwire::action]`).
-fn is_ours(a: &Attribute, names: &[&str]) -> bool {
-    a.path().segments.last().is_some_and(|s| names.iter().any(|n| s.ident == n))
+fn is_ours(a: &Attribute, names: &[Symbol]) -> bool {
+    a.path().segments.last().is_some_and(|s| names.iter().any(|n| s.ident == *n))
 }
 
 /// Reads the struct and strips our attributes from it (the stripped struct is emitted as it is).
@@ -81,20 +82,19 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
     let mut marked_id = None;
     for field in fields.into_iter().flatten() {
         let Some(member) = field.ident.clone() else { continue };
-        let ours: Vec<Attribute> =
-            field.attrs.iter().filter(|a| is_ours(a, &["property", "event", "id"])).cloned().collect();
-        field.attrs.retain(|a| !is_ours(a, &["property", "event", "id"]));
+        let ours: Vec<Attribute> = field.attrs.iter().filter(|a| is_ours(a, &[PROPERTY, EVENT, ID])).cloned().collect();
+        field.attrs.retain(|a| !is_ours(a, &[PROPERTY, EVENT, ID]));
         let docs = attr::docs(&field.attrs);
         let doc_attrs = attr::doc_attrs(&field.attrs);
         let cfgs = attr::cfgs(&field.attrs);
         if member == "id" {
             id_field = Some((member.clone(), Box::new(field.ty.clone())));
         }
-        let kinds: Vec<&Attribute> = ours.iter().filter(|a| !is_ours(a, &["id"])).collect();
+        let kinds: Vec<&Attribute> = ours.iter().filter(|a| !is_ours(a, &[ID])).collect();
         if kinds.len() > 1 {
             cx.error_spanned_by(kinds[1], "a field is either a `#[property]` or an `#[event]`, once");
         }
-        for a in ours.iter().filter(|a| is_ours(a, &["id"])) {
+        for a in ours.iter().filter(|a| is_ours(a, &[ID])) {
             if !matches!(a.meta, syn::Meta::Path(_)) {
                 cx.error_spanned_by(a, "`#[id]` takes no arguments");
             }
@@ -103,7 +103,7 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
             }
         }
         let Some(kind) = kinds.first() else { continue };
-        if is_ours(kind, &["property"]) {
+        if is_ours(kind, &[PROPERTY]) {
             let opts = attr::property_opts(cx, kind, false);
             let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.unraw().to_string());
             properties.push(FieldProperty { member, ty: field.ty.clone(), wire, opts, docs, doc_attrs, cfgs });
@@ -274,14 +274,14 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
     for impl_item in &mut item.items {
         let syn::ImplItem::Fn(method) = impl_item else { continue };
         let ours: Vec<Attribute> =
-            method.attrs.iter().filter(|a| is_ours(a, &["action", "property", "event"])).cloned().collect();
-        method.attrs.retain(|a| !is_ours(a, &["action", "property", "event"]));
+            method.attrs.iter().filter(|a| is_ours(a, &[ACTION, PROPERTY, EVENT])).cloned().collect();
+        method.attrs.retain(|a| !is_ours(a, &[ACTION, PROPERTY, EVENT]));
         // Strip `#[param]` from the arguments whatever happens below.
         let mut param_attrs = Vec::new();
         for input in &mut method.sig.inputs {
             if let syn::FnArg::Typed(pt) = input {
-                param_attrs.push(pt.attrs.iter().filter(|a| is_ours(a, &["param"])).cloned().collect::<Vec<_>>());
-                pt.attrs.retain(|a| !is_ours(a, &["param"]));
+                param_attrs.push(pt.attrs.iter().filter(|a| is_ours(a, &[PARAM])).cloned().collect::<Vec<_>>());
+                pt.attrs.retain(|a| !is_ours(a, &[PARAM]));
             }
         }
         let Some(kind) = ours.first() else {
@@ -293,7 +293,7 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
         if ours.len() > 1 {
             cx.error_spanned_by(&ours[1], "a method is either an `#[action]` or a `#[property]`, once");
         }
-        if is_ours(kind, &["event"]) {
+        if is_ours(kind, &[EVENT]) {
             cx.error_spanned_by(kind, "`#[event]` goes on a struct field of type `Event<T>`, not on a method");
             continue;
         }
@@ -305,7 +305,7 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
         let doc_attrs = attr::doc_attrs(&method.attrs);
         let cfgs = attr::cfgs(&method.attrs);
         let ident = sig.ident.clone();
-        if is_ours(kind, &["action"]) {
+        if is_ours(kind, &[ACTION]) {
             let opts = attr::action_opts(cx, kind);
             let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| ident.unraw().to_string());
             let mut params = params(cx, sig, &param_attrs);
