@@ -18,7 +18,7 @@ pub(crate) fn check_struct(cx: &Ctxt, s: &ThingStruct) {
         cx,
         s.properties
             .iter()
-            .map(|p| (&p.wire, p.member.span()))
+            .map(|p| (&p.wire, p.member().span()))
             .chain(s.events.iter().map(|e| (&e.wire, e.member.span()))),
         "a property or event",
     );
@@ -58,12 +58,13 @@ fn names_are_unique<'a>(cx: &Ctxt, names: impl Iterator<Item = (&'a String, Span
 fn struct_client_names(s: &ThingStruct) -> Vec<(String, Span)> {
     let mut out = Vec::new();
     for p in &s.properties {
-        out.push((p.member.to_string(), p.member.span()));
+        let member = p.member();
+        out.push((member.to_string(), member.span()));
         if p.opts.read_only.is_none() {
-            out.push((format!("set_{}", p.member), p.member.span()));
+            out.push((format!("set_{member}"), member.span()));
         }
         if p.opts.observable {
-            out.push((format!("{}_changes", p.member), p.member.span()));
+            out.push((format!("{member}_changes"), member.span()));
         }
     }
     for e in &s.events {
@@ -97,19 +98,19 @@ pub(crate) fn check_impl(cx: &Ctxt, i: &ThingImpl) {
     names_are_unique(cx, i.actions.iter().map(|a| (&a.wire, a.ident.span())), "an action");
     names_are_unique(
         cx,
-        i.properties.iter().filter_map(|p| p.getter.as_ref().map(|g| (&p.wire, g.span))),
+        i.properties.iter().filter_map(|p| p.accessors()?.getter.as_ref().map(|g| (&p.wire, g.span))),
         "a property",
     );
     let mut names: Vec<(String, Span)> = i.actions.iter().map(|a| (a.ident.to_string(), a.ident.span())).collect();
-    for p in &i.properties {
-        if let Some(g) = &p.getter {
-            names.push((p.name_ident.to_string(), g.span));
+    for (p, a) in i.properties.iter().filter_map(|p| Some((p, p.accessors()?))) {
+        if let Some(g) = &a.getter {
+            names.push((a.name.to_string(), g.span));
         }
-        if let Some(s) = &p.setter {
-            names.push((format!("set_{}", p.name_ident), s.span));
+        if let Some(s) = &a.setter {
+            names.push((format!("set_{}", a.name), s.span));
         }
-        if let Some(g) = p.getter.as_ref().filter(|_| p.opts.observable) {
-            names.push((format!("{}_changes", p.name_ident), g.span));
+        if let Some(g) = a.getter.as_ref().filter(|_| p.opts.observable) {
+            names.push((format!("{}_changes", a.name), g.span));
         }
     }
     client_names_do_not_clash(cx, names);
@@ -143,11 +144,11 @@ fn action_modes(cx: &Ctxt, i: &ThingImpl) {
 }
 
 fn accessor_rules(cx: &Ctxt, i: &ThingImpl) {
-    for p in &i.properties {
-        match (&p.getter, &p.setter) {
+    for (p, a) in i.properties.iter().filter_map(|p| Some((p, p.accessors()?))) {
+        match (&a.getter, &a.setter) {
             (None, Some(s)) => cx.syn_error(syn::Error::new(
                 s.span,
-                format!("setter for `{}` has no getter: add `#[property] fn {}(&self) -> T`", p.wire, p.name_ident),
+                format!("setter for `{}` has no getter: add `#[property] fn {}(&self) -> T`", p.wire, a.name),
             )),
             (Some(_), Some(s)) if p.opts.read_only.is_some() => {
                 let mut e = syn::Error::new(s.span, format!("property `{}` is `read_only` but has a setter", p.wire));

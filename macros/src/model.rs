@@ -19,7 +19,7 @@ pub(crate) struct ThingStruct {
     pub(crate) attrs: ThingAttrs,
     pub(crate) docs: Option<String>,
     pub(crate) id: IdSource,
-    pub(crate) properties: Vec<FieldProperty>,
+    pub(crate) properties: Vec<Property>,
     pub(crate) events: Vec<FieldEvent>,
 }
 
@@ -30,14 +30,89 @@ pub(crate) enum IdSource {
     Missing,
 }
 
-pub(crate) struct FieldProperty {
-    pub(crate) member: Ident,
-    pub(crate) ty: Type,
+/// A property of the Thing, whether a field of the struct or a getter (and setter) of the impl block: one
+/// model, so that its descriptor entry, read and write arms, type assertions and client methods each have
+/// one generator.
+pub(crate) struct Property {
+    /// The name on the wire and in the TD.
     pub(crate) wire: String,
-    pub(crate) opts: PropertyOpts,
+    /// The doc comment (the field's or the getter's): the TD description unless `description` is given.
     pub(crate) docs: Option<String>,
-    pub(crate) doc_attrs: Vec<Attribute>,
-    pub(crate) cfgs: Vec<Attribute>,
+    pub(crate) opts: PropertyOpts,
+    pub(crate) source: PropertySource,
+}
+
+/// Where a property's value lives.
+#[allow(clippy::large_enum_variant, reason = "a handful per macro call, built once and read in place")]
+pub(crate) enum PropertySource {
+    /// A field of the struct, read and written in place.
+    Field { member: Ident, ty: Type, doc_attrs: Vec<Attribute>, cfgs: Vec<Attribute> },
+    /// Methods of the impl block, which run the Thing's own code.
+    Accessor(Accessors),
+}
+
+/// The getter and setter of one property.
+pub(crate) struct Accessors {
+    /// The name the methods share (`x` for `x`/`set_x`), whatever the wire name; raw (`r#type`) for a keyword.
+    pub(crate) name: Ident,
+    pub(crate) getter: Option<Accessor>,
+    pub(crate) setter: Option<Accessor>,
+}
+
+impl Property {
+    /// The type of the value: the field's, or what the getter returns (`None` without a getter, which the
+    /// checks refuse).
+    pub(crate) fn ty(&self) -> Option<&Type> {
+        match &self.source {
+            PropertySource::Field { ty, .. } => Some(ty),
+            PropertySource::Accessor(a) => a.getter.as_ref()?.returns.value(),
+        }
+    }
+
+    /// The `#[cfg]`s repeated on everything generated for the property (the field's, or the getter's).
+    pub(crate) fn cfgs(&self) -> &[Attribute] {
+        match &self.source {
+            PropertySource::Field { cfgs, .. } => cfgs,
+            PropertySource::Accessor(a) => a.getter.as_ref().map_or(&[], |g| &g.cfgs),
+        }
+    }
+
+    /// The doc attributes forwarded to the client's getter.
+    pub(crate) fn doc_attrs(&self) -> &[Attribute] {
+        match &self.source {
+            PropertySource::Field { doc_attrs, .. } => doc_attrs,
+            PropertySource::Accessor(a) => a.getter.as_ref().map_or(&[], |g| &g.doc_attrs),
+        }
+    }
+
+    /// The Rust name the property's client methods are made from: the field, or the accessors' shared name.
+    pub(crate) fn member(&self) -> &Ident {
+        match &self.source {
+            PropertySource::Field { member, .. } => member,
+            PropertySource::Accessor(a) => &a.name,
+        }
+    }
+
+    /// Whether reads and writes run the Thing's own code (`PropertyDescriptor::computed`).
+    pub(crate) fn computed(&self) -> bool {
+        matches!(self.source, PropertySource::Accessor(_))
+    }
+
+    /// The `#[cfg]`s under which the property can be written (its write arm and client setter: the field's
+    /// own, or the setter's); `None` when it is read-only.
+    pub(crate) fn write_cfgs(&self) -> Option<&[Attribute]> {
+        match &self.source {
+            PropertySource::Field { cfgs, .. } => self.opts.read_only.is_none().then_some(cfgs.as_slice()),
+            PropertySource::Accessor(a) => a.setter.as_ref().map(|s| s.cfgs.as_slice()),
+        }
+    }
+
+    pub(crate) fn accessors(&self) -> Option<&Accessors> {
+        match &self.source {
+            PropertySource::Field { .. } => None,
+            PropertySource::Accessor(a) => Some(a),
+        }
+    }
 }
 
 pub(crate) struct FieldEvent {
@@ -106,7 +181,8 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
         if is_ours(kind, &[PROPERTY]) {
             let opts = attr::property_opts(cx, kind, false);
             let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.unraw().to_string());
-            properties.push(FieldProperty { member, ty: field.ty.clone(), wire, opts, docs, doc_attrs, cfgs });
+            let source = PropertySource::Field { member, ty: field.ty.clone(), doc_attrs, cfgs };
+            properties.push(Property { wire, docs, opts, source });
         } else {
             let opts = attr::event_opts(cx, kind);
             let wire = opts.rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.unraw().to_string());
@@ -150,7 +226,7 @@ pub(crate) struct ThingImpl {
     pub(crate) self_ty: Type,
     pub(crate) self_ident: Ident,
     pub(crate) actions: Vec<Action>,
-    pub(crate) properties: Vec<MethodProperty>,
+    pub(crate) properties: Vec<Property>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -232,26 +308,6 @@ pub(crate) struct Accessor {
     pub(crate) span: Span,
 }
 
-pub(crate) struct MethodProperty {
-    pub(crate) wire: String,
-    /// The name the methods share (`x` for `x`/`set_x`), whatever the wire name.
-    pub(crate) base: String,
-    pub(crate) name_ident: Ident,
-    pub(crate) getter: Option<Accessor>,
-    pub(crate) setter: Option<Accessor>,
-    pub(crate) opts: PropertyOpts,
-    pub(crate) docs: Option<String>,
-}
-
-impl MethodProperty {
-    pub(crate) fn ty(&self) -> Option<&Type> {
-        self.getter
-            .as_ref()
-            .and_then(|g| g.returns.value())
-            .or_else(|| self.setter.as_ref().and_then(|s| s.value_ty.as_ref()))
-    }
-}
-
 /// Reads the impl block and strips our attributes from it.
 pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
     if let Some((_, path, _)) = &item.trait_ {
@@ -270,7 +326,7 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
     });
     let self_ty = (*item.self_ty).clone();
     let mut actions = Vec::new();
-    let mut properties: Vec<MethodProperty> = Vec::new();
+    let mut properties: Vec<Property> = Vec::new();
     for impl_item in &mut item.items {
         let syn::ImplItem::Fn(method) = impl_item else { continue };
         let ours: Vec<Attribute> =
@@ -399,22 +455,20 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
             None
         };
         let accessor = Accessor { ident: ident.clone(), returns, value_ty, doc_attrs, cfgs, span: ident.span() };
-        let index = match properties.iter().position(|p| p.base == base) {
+        let index = match properties.iter().position(|p| p.accessors().is_some_and(|a| a.name.unraw() == base)) {
             Some(i) => i,
             None => {
-                properties.push(MethodProperty {
-                    wire: base.clone(),
-                    base: base.clone(),
-                    name_ident: ident_for(&base, ident.span()),
-                    getter: None,
-                    setter: None,
-                    opts: PropertyOpts::default(),
-                    docs: None,
-                });
+                let name = ident_for(&base, ident.span());
+                let source = PropertySource::Accessor(Accessors { name, getter: None, setter: None });
+                properties.push(Property { wire: base.clone(), docs: None, opts: PropertyOpts::default(), source });
                 properties.len() - 1
             }
         };
-        let entry = &mut properties[index];
+        let Property { wire, docs: entry_docs, opts: entry_opts, source: PropertySource::Accessor(entry) } =
+            &mut properties[index]
+        else {
+            continue;
+        };
         if is_setter {
             if let Some(first) = entry.setter.replace(accessor) {
                 let mut e = syn::Error::new(ident.span(), format!("property `{base}` has two setters"));
@@ -422,19 +476,19 @@ pub(crate) fn read_impl(cx: &Ctxt, item: &mut syn::ItemImpl) -> ThingImpl {
                 cx.syn_error(e);
             }
             // Bounds given on the setter count too.
-            entry.opts.value.bounds.extend(opts.value.bounds);
+            entry_opts.value.bounds.extend(opts.value.bounds);
         } else {
             if let Some(first) = entry.getter.replace(accessor) {
-                let mut e = syn::Error::new(ident.span(), format!("property `{}` has two getters", entry.wire));
+                let mut e = syn::Error::new(ident.span(), format!("property `{wire}` has two getters"));
                 e.combine(syn::Error::new(first.span, "the first getter"));
                 cx.syn_error(e);
             }
-            let bounds = std::mem::take(&mut entry.opts.value.bounds);
-            entry.opts = PropertyOpts { setter: None, ..opts };
-            entry.opts.value.bounds.extend(bounds);
-            entry.docs = docs;
-            if let Some(r) = &entry.opts.rename {
-                entry.wire = r.value();
+            let bounds = std::mem::take(&mut entry_opts.value.bounds);
+            *entry_opts = PropertyOpts { setter: None, ..opts };
+            entry_opts.value.bounds.extend(bounds);
+            *entry_docs = docs;
+            if let Some(r) = &entry_opts.rename {
+                *wire = r.value();
             }
         }
     }

@@ -5,8 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, to_output, user_error, value_schema_fn};
-use crate::model::{Action, MethodProperty, Mode, Receiver, Returns, ThingImpl, option_inner};
+use super::property::{self, Dispatch};
+use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, to_output, value_schema_fn};
+use crate::model::{Action, Mode, Receiver, Returns, ThingImpl, option_inner};
 
 pub(crate) fn expand_impl(t: &ThingImpl, item: &syn::ItemImpl, krate: Option<syn::Path>) -> TokenStream {
     let p = Paths::new(krate);
@@ -63,43 +64,7 @@ fn table_impl(p: &Paths, t: &ThingImpl) -> TokenStream {
 
 fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
-    let items = t.properties.iter().filter_map(|prop| {
-        let getter = prop.getter.as_ref()?;
-        let ty = prop.ty()?;
-        let (cfgs, wire) = (&getter.cfgs, &prop.wire);
-        let title = opt_lit(p, &prop.opts.title);
-        let description = opt_str(p, prop.opts.description.as_ref().map(|d| d.value()).or_else(|| prop.docs.clone()));
-        let unit = opt_lit(p, &prop.opts.unit);
-        // Writable only where the setter is compiled in.
-        let read_only = match &prop.setter {
-            None => quote!(true),
-            Some(s) => {
-                let setter_cfgs = &s.cfgs;
-                quote!({
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut read_only = true;
-                    #(#setter_cfgs)*
-                    { read_only = false; }
-                    read_only
-                })
-            }
-        };
-        let observable = prop.opts.observable;
-        let schema = value_schema_fn(p, ty, &prop.opts.value);
-        Some(quote! {
-            #(#cfgs)*
-            properties.push(#krate::PropertyDescriptor {
-                name: #wire,
-                title: #title,
-                description: #description,
-                read_only: #read_only,
-                observable: #observable,
-                computed: true,
-                unit: #unit,
-                schema: #schema,
-            });
-        })
-    });
+    let items = t.properties.iter().filter_map(|prop| property::descriptor(p, prop));
     quote! {
         fn __properties() -> #private::std::vec::Vec<#krate::PropertyDescriptor> {
             #[allow(unused_mut)]
@@ -185,29 +150,16 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 
 fn read_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
-    let arms = t.properties.iter().filter_map(|prop| {
-        let g = prop.getter.as_ref()?;
-        let (cfgs, wire, ident) = (&g.cfgs, &prop.wire, &g.ident);
-        let call = quote!(<#self_ty>::#ident(__this));
-        let body = match &g.returns {
-            Returns::Result { .. } => {
-                let err = user_error(p, quote!(__error));
-                quote!(match #call {
-                    #private::core::result::Result::Ok(__value) => #private::encode_property(__out, &__value, __ct),
-                    #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
-                })
-            }
-            _ => quote!(#private::encode_property(__out, &#call, __ct)),
-        };
-        Some(quote!(#(#cfgs)* #wire => #private::core::option::Option::Some(#body),))
-    });
+    let d = Dispatch::table(self_ty);
+    let arms = t.properties.iter().filter_map(|prop| property::read_arm(p, prop, &d));
+    let Dispatch { this, out, ct, .. } = &d;
     quote! {
         #[allow(unused_variables)]
         fn __read(
-            __this: &#self_ty,
+            #this: &#self_ty,
             __name: &str,
-            __ct: &#private::ContentType,
-            __out: &mut #private::std::vec::Vec<u8>,
+            #ct: &#private::ContentType,
+            #out: &mut #private::std::vec::Vec<u8>,
         ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
             match __name {
                 #(#arms)*
@@ -219,13 +171,15 @@ fn read_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 
 fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
-    let arms = t.properties.iter().filter_map(|prop| setter_arm(p, t, prop));
+    let d = Dispatch::table(self_ty);
+    let arms = t.properties.iter().filter_map(|prop| property::write_arm(p, prop, &d));
+    let Dispatch { this, value, .. } = &d;
     quote! {
         #[allow(unused_variables)]
         fn __write(
-            __this: &mut #self_ty,
+            #this: &mut #self_ty,
             __name: &str,
-            __value_in: #private::ValueDeserializer<'_, '_>,
+            #value: #private::ValueDeserializer<'_, '_>,
         ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
             match __name {
                 #(#arms)*
@@ -233,34 +187,6 @@ fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
             }
         }
     }
-}
-
-fn setter_arm(p: &Paths, t: &ThingImpl, prop: &MethodProperty) -> Option<TokenStream> {
-    let (private, self_ty) = (&p.private, &t.self_ty);
-    let s = prop.setter.as_ref()?;
-    let ty = s.value_ty.as_ref()?;
-    let (cfgs, wire, ident) = (&s.cfgs, &prop.wire, &s.ident);
-    let value = format_ident!("__value");
-    let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
-    let call = quote!(<#self_ty>::#ident(__this, #value));
-    let apply = match &s.returns {
-        Returns::Result { .. } => {
-            let err = user_error(p, quote!(__error));
-            quote!(match #call {
-                #private::core::result::Result::Ok(_) => #private::core::result::Result::Ok(()),
-                #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
-            })
-        }
-        _ => quote!({ #call; #private::core::result::Result::Ok(()) }),
-    };
-    Some(quote! {
-        #(#cfgs)*
-        #wire => #private::core::option::Option::Some((|| -> #private::core::result::Result<(), #private::ThingError> {
-            let #value: #ty = #private::decode_property(__value_in, #wire)?;
-            #checks
-            #apply
-        })()),
-    })
 }
 
 fn decoder_ident(a: &Action) -> syn::Ident {
@@ -399,16 +325,7 @@ fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
         out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
     }
     for prop in &t.properties {
-        if let Some(ty) = prop.ty() {
-            let cfgs = prop.getter.as_ref().map(|g| g.cfgs.clone()).unwrap_or_default();
-            let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(); #private::assert_client_decodable::<#ty>(););
-            if let Some(s) = &prop.setter {
-                let setter_cfgs = &s.cfgs;
-                checks.extend(quote_spanned!(ty.span()=> #(#setter_cfgs)* #private::assert_writable::<#ty>();));
-            }
-            checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
-            out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
-        }
+        out.extend(property::assertions(p, prop));
     }
     let self_ty = &t.self_ty;
     let is_thing = quote_spanned!(self_ty.span()=> #private::assert_thing_struct::<#self_ty>(););
@@ -429,7 +346,7 @@ fn name_clash_checks(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let mut out = TokenStream::new();
     for prop in &t.properties {
-        let Some(g) = &prop.getter else { continue };
+        let Some(g) = prop.accessors().and_then(|a| a.getter.as_ref()) else { continue };
         let (wire, cfgs) = (&prop.wire, &g.cfgs);
         let message = format!(
             "property `{wire}` is defined twice: by a field of the struct and by this getter; rename one of them"
