@@ -141,18 +141,21 @@ pub(crate) fn struct_client_names(s: &ThingStruct) -> Vec<(String, Vec<syn::Attr
 
 /// The client methods the impl side generates, with the span of the member behind each.
 pub(crate) fn impl_client_names(t: &ThingImpl) -> Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> {
-    let mut out: Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> =
-        t.actions.iter().map(|a| (a.ident.unraw().to_string(), a.ident.span(), a.cfgs.clone())).collect();
+    let mut out: Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> = t
+        .actions
+        .iter()
+        .map(|a| (a.method.ident().unraw().to_string(), a.method.ident().span(), a.method.cfgs.clone()))
+        .collect();
     for p in t.properties.iter().filter_map(|p| Some((p, p.accessors()?))) {
         let (p, a) = p;
-        if let Some(g) = &a.getter {
-            out.push((a.name.unraw().to_string(), g.span, g.cfgs.clone()));
+        if let Some(g) = a.getter() {
+            out.push((a.name.unraw().to_string(), g.ident().span(), g.cfgs.clone()));
             if p.opts.observable {
-                out.push((changes_name(&a.name), g.span, g.cfgs.clone()));
+                out.push((changes_name(&a.name), g.ident().span(), g.cfgs.clone()));
             }
         }
-        if let Some(s) = &a.setter {
-            out.push((setter_name(&a.name), s.span, s.cfgs.clone()));
+        if let Some(s) = a.setter() {
+            out.push((setter_name(&a.name), s.method.ident().span(), s.method.cfgs.clone()));
         }
     }
     out
@@ -168,12 +171,12 @@ pub(crate) fn impl_client(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
     let alias = alias_path(&t.self_ty, &t.self_ident);
     let actions = t.actions.iter().map(|a| {
-        let (cfgs, docs, ident, wire) = (&a.cfgs, &a.doc_attrs, &a.ident, &a.wire);
+        let (cfgs, docs, ident, wire) = (&a.method.cfgs, &a.method.doc_attrs, a.method.ident(), &a.wire);
         let idents: Vec<&Ident> = a.params.iter().map(|x| &x.ident).collect();
         let tys: Vec<Type> = a.params.iter().map(|x| for_client(&x.ty, &t.self_ty)).collect();
         let wires: Vec<&String> = a.params.iter().map(|x| &x.wire).collect();
         let count = a.params.len() as u32;
-        let ret = match a.returns.value() {
+        let ret = match a.method.returns.value() {
             Some(ty) => for_client(ty, &t.self_ty),
             None => syn::parse_quote!(()),
         };

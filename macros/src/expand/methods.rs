@@ -78,9 +78,9 @@ fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
     let items = t.actions.iter().map(|a| {
-        let (cfgs, wire) = (&a.cfgs, &a.wire);
+        let (cfgs, wire) = (&a.method.cfgs, &a.wire);
         let title = opt_lit(p, &a.opts.title);
-        let description = opt_str(p, a.opts.description.as_ref().map(|d| d.value()).or_else(|| a.docs.clone()));
+        let description = opt_str(p, a.opts.description.as_ref().map(|d| d.value()).or_else(|| a.method.docs.clone()));
         let mode = match a.mode() {
             Mode::Queued => quote!(#private::ExecutionMode::Queued),
             Mode::Concurrent => quote!(#private::ExecutionMode::Concurrent),
@@ -96,7 +96,7 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
         let invocation = duration(a.opts.invocation_timeout);
         let execution = duration(a.opts.execution_timeout);
         let (safe, idempotent) = (a.opts.safe, a.opts.idempotent);
-        let blocking = !a.is_async;
+        let blocking = !a.method.is_async();
         let input = if a.params.is_empty() {
             quote!(#private::core::option::Option::None)
         } else {
@@ -114,7 +114,7 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
                 __input
             }))
         };
-        let output = match a.returns.value() {
+        let output = match a.method.returns.value() {
             Some(ty) => {
                 let f = value_schema_fn(p, ty, &Default::default());
                 quote!(#private::core::option::Option::Some(#f))
@@ -190,7 +190,7 @@ fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 }
 
 fn decoder_ident(a: &Action) -> syn::Ident {
-    format_ident!("__decode_{}", a.ident)
+    format_ident!("__decode_{}", a.method.ident())
 }
 
 /// One function per action: decodes and checks its arguments.
@@ -198,7 +198,7 @@ fn decoder_fn(p: &Paths, t: &ThingImpl, a: &Action) -> TokenStream {
     let private = &p.private;
     let _ = t;
     let name = decoder_ident(a);
-    let cfgs = &a.cfgs;
+    let cfgs = &a.method.cfgs;
     let tys: Vec<&syn::Type> = a.params.iter().map(|x| &x.ty).collect();
     let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
     let wires: Vec<&String> = a.params.iter().map(|x| &x.wire).collect();
@@ -232,19 +232,19 @@ fn invoke_fn(p: &Paths, t: &ThingImpl, mode: Mode) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let ct = format_ident!("__ct");
     let arms = t.actions.iter().filter(|a| a.mode() == mode).map(|a| {
-        let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
+        let (cfgs, wire, ident) = (&a.method.cfgs, &a.wire, a.method.ident());
         let decoder = decoder_ident(a);
         let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
-        let this = match (mode, a.receiver) {
+        let this = match (mode, a.method.receiver) {
             (Mode::Queued, Receiver::Ref) => quote!(&*__this),
             _ => quote!(__this),
         };
         let call = quote!(<#self_ty>::#ident(#this, #(#idents),*));
-        let run = if a.is_async {
-            let output = to_output(p, &a.returns, quote!(#call.await), &ct);
+        let run = if a.method.is_async() {
+            let output = to_output(p, &a.method.returns, quote!(#call.await), &ct);
             quote!(#private::Invocation::pending(async move { #output }))
         } else {
-            let output = to_output(p, &a.returns, call, &ct);
+            let output = to_output(p, &a.method.returns, call, &ct);
             quote!(#private::Invocation::Done(#output))
         };
         quote! {
@@ -277,10 +277,10 @@ fn invoke_blocking_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let ct = format_ident!("__ct");
     let arms = t.actions.iter().filter(|a| a.mode() == Mode::Threaded).map(|a| {
-        let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
+        let (cfgs, wire, ident) = (&a.method.cfgs, &a.wire, a.method.ident());
         let decoder = decoder_ident(a);
         let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
-        let output = to_output(p, &a.returns, quote!(<#self_ty>::#ident(__this, #(#idents),*)), &ct);
+        let output = to_output(p, &a.method.returns, quote!(<#self_ty>::#ident(__this, #(#idents),*)), &ct);
         quote! {
             #(#cfgs)*
             #wire => #private::core::option::Option::Some(match #decoder(__args) {
@@ -307,7 +307,7 @@ fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
     let private = &p.private;
     let mut out = TokenStream::new();
     for a in &t.actions {
-        let cfgs = &a.cfgs;
+        let cfgs = &a.method.cfgs;
         let mut checks = TokenStream::new();
         for param in &a.params {
             let ty = &param.ty;
@@ -316,10 +316,10 @@ fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
             checks.extend(quote_spanned!(schema_ty.span()=> #private::assert_schema::<#schema_ty>();));
             checks.extend(bound_assertions(p, ty, &param.value.bounds));
         }
-        if let Some(ty) = a.returns.value() {
+        if let Some(ty) = a.method.returns.value() {
             checks.extend(quote_spanned!(ty.span()=> #private::assert_returnable::<#ty>(); #private::assert_client_decodable::<#ty>();));
         }
-        if let Returns::Result { err: Some(err), .. } = &a.returns {
+        if let Returns::Result { err: Some(err), .. } = &a.method.returns {
             checks.extend(quote_spanned!(err.span()=> #private::assert_error::<#err>();));
         }
         out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
@@ -346,12 +346,12 @@ fn name_clash_checks(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let mut out = TokenStream::new();
     for prop in &t.properties {
-        let Some(g) = prop.accessors().and_then(|a| a.getter.as_ref()) else { continue };
+        let Some(g) = prop.accessors().and_then(|a| a.getter()) else { continue };
         let (wire, cfgs) = (&prop.wire, &g.cfgs);
         let message = format!(
             "property `{wire}` is defined twice: by a field of the struct and by this getter; rename one of them"
         );
-        out.extend(quote_spanned!(g.span=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::PROPERTIES, #wire), #message);));
+        out.extend(quote_spanned!(g.ident().span()=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::PROPERTIES, #wire), #message);));
     }
     for (name, span, cfgs) in client::impl_client_names(t) {
         let message = format!(

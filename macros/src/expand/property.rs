@@ -94,11 +94,11 @@ pub(crate) fn descriptor(p: &Paths, prop: &Property) -> Option<TokenStream> {
             let read_only = prop.opts.read_only.is_some();
             quote!(#read_only)
         }
-        PropertySource::Accessor(a) => match &a.setter {
+        PropertySource::Accessor(a) => match a.setter() {
             None => quote!(true),
             // Writable only where the setter is compiled in.
             Some(s) => {
-                let setter_cfgs = &s.cfgs;
+                let setter_cfgs = &s.method.cfgs;
                 quote!({
                     #[allow(unused_mut, unused_assignments)]
                     let mut read_only = true;
@@ -134,8 +134,8 @@ pub(crate) fn read_arm(p: &Paths, prop: &Property, d: &Dispatch) -> Option<Token
     let answer = match &prop.source {
         PropertySource::Field { member, .. } => encode(quote!(#this.#member)),
         PropertySource::Accessor(a) => {
-            let g = a.getter.as_ref()?;
-            let (self_ty, ident) = (&d.self_ty, &g.ident);
+            let g = a.getter()?;
+            let (self_ty, ident) = (&d.self_ty, g.ident());
             let call = quote!(<#self_ty>::#ident(#this));
             match &g.returns {
                 Returns::Result { .. } => {
@@ -169,10 +169,10 @@ pub(crate) fn write_arm(p: &Paths, prop: &Property, d: &Dispatch) -> Option<Toke
             (ty, quote!(#this.#member = #value; #private::core::result::Result::Ok(())))
         }
         PropertySource::Accessor(a) => {
-            let s = a.setter.as_ref()?;
-            let (self_ty, ident) = (&d.self_ty, &s.ident);
+            let s = a.setter()?;
+            let (self_ty, ident) = (&d.self_ty, s.method.ident());
             let call = quote!(<#self_ty>::#ident(#this, #value));
-            let store = match &s.returns {
+            let store = match &s.method.returns {
                 Returns::Result { .. } => {
                     let err = user_error(p, quote!(__error));
                     quote!(match #call {
@@ -204,7 +204,7 @@ pub(crate) fn assertions(p: &Paths, prop: &Property) -> Option<TokenStream> {
     // Inside the property's own `#[cfg]`s, a write needs the setter's too.
     let write_cfgs = match &prop.source {
         PropertySource::Field { .. } => prop.opts.read_only.is_none().then_some(&[][..]),
-        PropertySource::Accessor(a) => a.setter.as_ref().map(|s| s.cfgs.as_slice()),
+        PropertySource::Accessor(a) => a.setter().map(|s| s.method.cfgs.as_slice()),
     };
     if let Some(write_cfgs) = write_cfgs {
         checks.extend(quote_spanned!(ty.span()=> #(#write_cfgs)* #private::assert_writable::<#ty>();));
