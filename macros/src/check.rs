@@ -11,10 +11,7 @@ use syn::ext::IdentExt;
 
 use crate::ctxt::Ctxt;
 use crate::model::{IdSource, Method, Misplaced, Mode, Receiver, ThingImpl, ThingStruct, arg_ident};
-
-/// Names every generated client has; user members cannot take them.
-pub(crate) const CLIENT_RESERVED: &[&str] =
-    &["connect", "from_handle", "handle", "with_timeout", "with_options", "thing_id"];
+use crate::names::{CLIENT_RESERVED, ClientMethod};
 
 pub(crate) fn check_struct(cx: &Ctxt, s: &ThingStruct) {
     struct_is_not_generic(cx, s);
@@ -33,7 +30,7 @@ pub(crate) fn check_struct(cx: &Ctxt, s: &ThingStruct) {
             .chain(s.events.iter().map(|e| (&e.wire, e.member.span()))),
         "a property or event",
     );
-    client_names_do_not_clash(cx, struct_client_names(s));
+    client_names_do_not_clash(cx, s.client_methods());
 }
 
 pub(crate) fn check_impl(cx: &Ctxt, i: &ThingImpl) {
@@ -59,20 +56,7 @@ pub(crate) fn check_impl(cx: &Ctxt, i: &ThingImpl) {
         i.properties.iter().filter_map(|p| p.accessors()?.getter().map(|g| (&p.wire, g.ident().span()))),
         "a property",
     );
-    let mut names: Vec<(String, Span)> =
-        i.actions.iter().map(|a| (a.method.ident().to_string(), a.method.ident().span())).collect();
-    for (p, a) in i.properties.iter().filter_map(|p| Some((p, p.accessors()?))) {
-        if let Some(g) = a.getter() {
-            names.push((a.name.to_string(), g.ident().span()));
-        }
-        if let Some(s) = a.setter() {
-            names.push((format!("set_{}", a.name), s.method.ident().span()));
-        }
-        if let Some(g) = a.getter().filter(|_| p.opts.observable) {
-            names.push((format!("{}_changes", a.name), g.ident().span()));
-        }
-    }
-    client_names_do_not_clash(cx, names);
+    client_names_do_not_clash(cx, i.client_methods());
 }
 
 fn struct_is_not_generic(cx: &Ctxt, s: &ThingStruct) {
@@ -159,28 +143,12 @@ fn names_are_unique<'a>(cx: &Ctxt, names: impl Iterator<Item = (&'a String, Span
     }
 }
 
-/// The client methods the struct side generates, with the user span each comes from.
-fn struct_client_names(s: &ThingStruct) -> Vec<(String, Span)> {
-    let mut out = Vec::new();
-    for p in &s.properties {
-        let member = p.member();
-        out.push((member.to_string(), member.span()));
-        if p.opts.read_only.is_none() {
-            out.push((format!("set_{member}"), member.span()));
-        }
-        if p.opts.observable {
-            out.push((format!("{member}_changes"), member.span()));
-        }
-    }
-    for e in &s.events {
-        out.push((e.member.to_string(), e.member.span()));
-    }
-    out
-}
-
-fn client_names_do_not_clash(cx: &Ctxt, names: Vec<(String, Span)>) {
+/// A member cannot make a client method that the client has already, or that another member makes: the
+/// names compared are the ones callers write (`r#connect` makes `connect`).
+fn client_names_do_not_clash(cx: &Ctxt, methods: Vec<ClientMethod<'_>>) {
     let mut seen: HashMap<String, Span> = HashMap::new();
-    for (name, span) in names {
+    for m in methods {
+        let (name, span) = (m.name(), m.span());
         if CLIENT_RESERVED.contains(&name.as_str()) {
             cx.syn_error(syn::Error::new(
                 span,

@@ -68,6 +68,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod names;
 mod symbol;
 #[cfg(test)]
 mod tests;

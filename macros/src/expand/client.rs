@@ -8,7 +8,7 @@ use syn::{Ident, Type};
 
 use super::{Paths, client_alias};
 use crate::model::{Property, ReplaceSelf, ThingImpl, ThingStruct};
-use syn::ext::IdentExt;
+use crate::names::{ClientMethod, PropertyMethods};
 
 pub(crate) fn struct_client(p: &Paths, s: &ThingStruct) -> TokenStream {
     let (krate, private, vis, thing) = (&p.krate, &p.private, &s.vis, &s.ident);
@@ -20,11 +20,12 @@ pub(crate) fn struct_client(p: &Paths, s: &ThingStruct) -> TokenStream {
     let properties = s.properties.iter().filter_map(|prop| property_methods(p, prop));
     let events = s.events.iter().filter_map(|e| {
         let data = e.data.as_ref()?;
-        let (cfgs, docs, member, wire) = (&e.cfgs, &e.doc_attrs, &e.member, &e.wire);
+        let ClientMethod { ident, cfgs } = e.client_method();
+        let (docs, wire) = (&e.doc_attrs, &e.wire);
         Some(quote! {
             #(#cfgs)*
             #(#docs)*
-            pub fn #member(&self) -> #krate::EventClient<#data> {
+            pub fn #ident(&self) -> #krate::EventClient<#data> {
                 #krate::EventClient::new(#private::core::clone::Clone::clone(&self.handle), #wire)
             }
         })
@@ -74,91 +75,42 @@ pub(crate) fn struct_client(p: &Paths, s: &ThingStruct) -> TokenStream {
     }
 }
 
-/// `x`, `set_x` and `x_changes` for a member `x` (written `r#x` or not).
-pub(crate) fn setter_name(member: &Ident) -> String {
-    format!("set_{}", member.unraw())
-}
-
-pub(crate) fn changes_name(member: &Ident) -> String {
-    format!("{}_changes", member.unraw())
-}
-
 /// The client's getter, setter (when writable) and change subscription (when observable) for a property.
 fn property_methods(p: &Paths, prop: &Property) -> Option<TokenStream> {
     let (krate, private) = (&p.krate, &p.private);
     let ty = prop.ty()?;
-    let (cfgs, docs, member, wire) = (prop.cfgs(), prop.doc_attrs(), prop.member(), &prop.wire);
+    let PropertyMethods { getter, setter, changes } = prop.client_methods();
+    let getter = getter?;
+    let (cfgs, docs, ident, wire) = (getter.cfgs, prop.doc_attrs(), &getter.ident, &prop.wire);
     let mut out = quote! {
         #(#cfgs)*
         #(#docs)*
-        pub async fn #member(&self) -> #private::core::result::Result<#ty, #krate::ClientError> {
+        pub async fn #ident(&self) -> #private::core::result::Result<#ty, #krate::ClientError> {
             self.handle().read(#wire).await
         }
     };
-    if let Some(setter_cfgs) = prop.write_cfgs() {
-        let setter = Ident::new(&setter_name(member), member.span());
+    if let Some(ClientMethod { ident, cfgs }) = setter {
         let doc = format!("Writes the `{wire}` property.");
         out.extend(quote! {
-            #(#setter_cfgs)*
+            #(#cfgs)*
             #[doc = #doc]
-            pub async fn #setter(&self, value: #ty) -> #private::core::result::Result<(), #krate::ClientError> {
+            pub async fn #ident(&self, value: #ty) -> #private::core::result::Result<(), #krate::ClientError> {
                 self.handle().write(#wire, &value).await
             }
         });
     }
-    if prop.opts.observable {
-        let changes = Ident::new(&changes_name(member), member.span());
+    if let Some(ClientMethod { ident, cfgs }) = changes {
         let doc = format!("Subscribes to changes of the observable `{wire}` property.");
         let topic = format!("{wire}_change_event");
         out.extend(quote! {
             #(#cfgs)*
             #[doc = #doc]
-            pub async fn #changes(&self) -> #private::core::result::Result<#krate::Subscription<#ty>, #krate::ClientError> {
+            pub async fn #ident(&self) -> #private::core::result::Result<#krate::Subscription<#ty>, #krate::ClientError> {
                 self.handle().subscribe(#topic).await
             }
         });
     }
     Some(out)
-}
-
-/// The client methods the struct side generates, each with the cfgs it is compiled under.
-pub(crate) fn struct_client_names(s: &ThingStruct) -> Vec<(String, Vec<syn::Attribute>)> {
-    let mut out = Vec::new();
-    for p in &s.properties {
-        out.push((p.member().unraw().to_string(), p.cfgs().to_vec()));
-        if p.opts.read_only.is_none() {
-            out.push((setter_name(p.member()), p.cfgs().to_vec()));
-        }
-        if p.opts.observable {
-            out.push((changes_name(p.member()), p.cfgs().to_vec()));
-        }
-    }
-    for e in &s.events {
-        out.push((e.member.unraw().to_string(), e.cfgs.clone()));
-    }
-    out
-}
-
-/// The client methods the impl side generates, with the span of the member behind each.
-pub(crate) fn impl_client_names(t: &ThingImpl) -> Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> {
-    let mut out: Vec<(String, proc_macro2::Span, Vec<syn::Attribute>)> = t
-        .actions
-        .iter()
-        .map(|a| (a.method.ident().unraw().to_string(), a.method.ident().span(), a.method.cfgs.clone()))
-        .collect();
-    for p in t.properties.iter().filter_map(|p| Some((p, p.accessors()?))) {
-        let (p, a) = p;
-        if let Some(g) = a.getter() {
-            out.push((a.name.unraw().to_string(), g.ident().span(), g.cfgs.clone()));
-            if p.opts.observable {
-                out.push((changes_name(&a.name), g.ident().span(), g.cfgs.clone()));
-            }
-        }
-        if let Some(s) = a.setter() {
-            out.push((setter_name(&a.name), s.method.ident().span(), s.method.cfgs.clone()));
-        }
-    }
-    out
 }
 
 fn for_client(ty: &Type, thing: &Type) -> Type {
@@ -171,7 +123,8 @@ pub(crate) fn impl_client(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
     let alias = alias_path(&t.self_ty, &t.self_ident);
     let actions = t.actions.iter().map(|a| {
-        let (cfgs, docs, ident, wire) = (&a.method.cfgs, &a.method.doc_attrs, a.method.ident(), &a.wire);
+        let ClientMethod { ident, cfgs } = a.client_method();
+        let (docs, wire) = (&a.method.doc_attrs, &a.wire);
         let idents: Vec<&Ident> = a.params.iter().map(|x| &x.ident).collect();
         let tys: Vec<Type> = a.params.iter().map(|x| for_client(&x.ty, &t.self_ty)).collect();
         let wires: Vec<&String> = a.params.iter().map(|x| &x.wire).collect();

@@ -353,7 +353,8 @@ fn name_clash_checks(p: &Paths, t: &ThingImpl) -> TokenStream {
         );
         out.extend(quote_spanned!(g.ident().span()=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::PROPERTIES, #wire), #message);));
     }
-    for (name, span, cfgs) in client::impl_client_names(t) {
+    for m in t.client_methods() {
+        let (name, span, cfgs) = (m.name(), m.span(), m.cfgs);
         let message = format!(
             "the generated client would have two methods named `{name}`: one for a member of the struct and one for this member; rename one of them"
         );

@@ -127,7 +127,10 @@ fn names_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
         let (cfgs, wire) = (prop.cfgs(), &prop.wire);
         quote!(#(#cfgs)* #wire,)
     });
-    let methods = client::struct_client_names(s).into_iter().map(|(name, cfgs)| quote!(#(#cfgs)* #name,));
+    let methods = s.client_methods().into_iter().map(|m| {
+        let (name, cfgs) = (m.name(), m.cfgs);
+        quote!(#(#cfgs)* #name,)
+    });
     quote! {
         #[automatically_derived]
         impl #private::ThingNames for #ident {
