@@ -1,7 +1,6 @@
 //! Reading our attributes: `#[thing(...)]`, `#[property(...)]`, `#[action(...)]`, `#[event(...)]`,
 //! `#[param(...)]`. Each key is checked once; unknown keys get a "did you mean" when one is close.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use proc_macro2::Span;
@@ -10,6 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Expr, LitStr};
 
 use crate::ctxt::{Ctxt, suggest};
+use crate::symbol::*;
 
 /// One bound key with its expression.
 #[derive(Clone)]
@@ -33,19 +33,35 @@ pub(crate) enum BoundKind {
 }
 
 impl BoundKind {
-    fn from_key(key: &str) -> Option<Self> {
-        Some(match key {
-            "minimum" => Self::Minimum,
-            "maximum" => Self::Maximum,
-            "exclusive_minimum" => Self::ExclusiveMinimum,
-            "exclusive_maximum" => Self::ExclusiveMaximum,
-            "multiple_of" => Self::MultipleOf,
-            "min_items" => Self::MinItems,
-            "max_items" => Self::MaxItems,
-            "min_length" => Self::MinLength,
-            "max_length" => Self::MaxLength,
-            _ => return None,
-        })
+    const ALL: [Self; 9] = [
+        Self::Minimum,
+        Self::Maximum,
+        Self::ExclusiveMinimum,
+        Self::ExclusiveMaximum,
+        Self::MultipleOf,
+        Self::MinItems,
+        Self::MaxItems,
+        Self::MinLength,
+        Self::MaxLength,
+    ];
+
+    /// The attribute key that writes this bound.
+    fn key(self) -> Symbol {
+        match self {
+            Self::Minimum => MINIMUM,
+            Self::Maximum => MAXIMUM,
+            Self::ExclusiveMinimum => EXCLUSIVE_MINIMUM,
+            Self::ExclusiveMaximum => EXCLUSIVE_MAXIMUM,
+            Self::MultipleOf => MULTIPLE_OF,
+            Self::MinItems => MIN_ITEMS,
+            Self::MaxItems => MAX_ITEMS,
+            Self::MinLength => MIN_LENGTH,
+            Self::MaxLength => MAX_LENGTH,
+        }
+    }
+
+    fn from_key(key: Symbol) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.key() == key)
     }
 
     pub(crate) fn is_numeric(self) -> bool {
@@ -70,53 +86,54 @@ impl BoundKind {
     }
 }
 
-const BOUND_KEYS: &[&str] = &[
-    "minimum",
-    "maximum",
-    "exclusive_minimum",
-    "exclusive_maximum",
-    "multiple_of",
-    "min_items",
-    "max_items",
-    "min_length",
-    "max_length",
+/// The bound keys, in the order the "expected one of" lists give them.
+const BOUND_KEYS: &[Symbol] = &[
+    MINIMUM,
+    MAXIMUM,
+    EXCLUSIVE_MINIMUM,
+    EXCLUSIVE_MAXIMUM,
+    MULTIPLE_OF,
+    MIN_ITEMS,
+    MAX_ITEMS,
+    MIN_LENGTH,
+    MAX_LENGTH,
 ];
 
 /// Reads the keys of one attribute, refusing unknown and repeated ones.
 struct Keys<'c> {
     cx: &'c Ctxt,
-    attr: &'static str,
-    allowed: &'static [&'static [&'static str]],
-    seen: HashSet<String>,
+    attr: Symbol,
+    allowed: &'static [&'static [Symbol]],
+    seen: Vec<Symbol>,
 }
 
 impl<'c> Keys<'c> {
-    fn new(cx: &'c Ctxt, attr: &'static str, allowed: &'static [&'static [&'static str]]) -> Self {
-        Self { cx, attr, allowed, seen: HashSet::new() }
+    fn new(cx: &'c Ctxt, attr: Symbol, allowed: &'static [&'static [Symbol]]) -> Self {
+        Self { cx, attr, allowed, seen: Vec::new() }
     }
 
-    /// The key's name, or `None` (with an error recorded) when it is unknown or repeated.
-    fn key(&mut self, meta: &ParseNestedMeta<'_>) -> Option<String> {
+    /// The key, or `None` (with an error recorded) when it is unknown or repeated.
+    fn key(&mut self, meta: &ParseNestedMeta<'_>) -> Option<Symbol> {
         let Some(ident) = meta.path.get_ident() else {
             self.cx.error_spanned_by(&meta.path, format!("unknown `{}` attribute; expected a plain name", self.attr));
             return None;
         };
-        let key = ident.to_string();
-        let all: Vec<&str> = self.allowed.iter().flat_map(|k| k.iter().copied()).collect();
-        if !all.contains(&key.as_str()) {
-            let hint = match suggest(&key, &all) {
+        let all: Vec<Symbol> = self.allowed.iter().flat_map(|k| k.iter().copied()).collect();
+        let Some(key) = all.iter().copied().find(|k| ident == k) else {
+            let hint = match suggest(&ident.to_string(), &all) {
                 Some(s) => format!(", did you mean `{s}`?"),
                 None => {
                     format!("; expected one of {}", all.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
                 }
             };
-            self.cx.error_spanned_by(&meta.path, format!("unknown `{}` attribute `{key}`{hint}", self.attr));
+            self.cx.error_spanned_by(&meta.path, format!("unknown `{}` attribute `{ident}`{hint}", self.attr));
             return None;
-        }
-        if !self.seen.insert(key.clone()) {
+        };
+        if self.seen.contains(&key) {
             self.cx.error_spanned_by(&meta.path, format!("duplicate `{}` attribute `{key}`", self.attr));
             return None;
         }
+        self.seen.push(key);
         Some(key)
     }
 }
@@ -142,12 +159,12 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 }
 
 /// A flag key must not carry a value.
-fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: Symbol) -> syn::Result<bool> {
     Ok(flag_at(cx, meta, key)?.is_some())
 }
 
 /// Like [`flag`], keeping where the flag was written.
-fn flag_at(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<proc_macro2::Span>> {
+fn flag_at(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: Symbol) -> syn::Result<Option<proc_macro2::Span>> {
     if meta.input.peek(syn::Token![=]) {
         cx.error_spanned_by(&meta.path, format!("`{key}` is a flag and takes no value: write `{key}`"));
         skip_value(meta)?;
@@ -181,11 +198,11 @@ pub(crate) fn thing_attrs(cx: &Ctxt, args: proc_macro2::TokenStream, for_impl: b
     if args.is_empty() {
         return out;
     }
-    const STRUCT_KEYS: &[&str] = &["title", "description", "crate", "client", "id"];
-    const IMPL_KEYS: &[&str] = &["crate"];
-    let mut keys = Keys::new(cx, "thing", if for_impl { &[IMPL_KEYS] } else { &[STRUCT_KEYS] });
+    const STRUCT_KEYS: &[Symbol] = &[TITLE, DESCRIPTION, CRATE, CLIENT, ID];
+    const IMPL_KEYS: &[Symbol] = &[CRATE];
+    let mut keys = Keys::new(cx, THING, if for_impl { &[IMPL_KEYS] } else { &[STRUCT_KEYS] });
     let parser = syn::meta::parser(|meta| {
-        if for_impl && STRUCT_KEYS.iter().any(|k| meta.path.is_ident(k)) && !meta.path.is_ident("crate") {
+        if for_impl && STRUCT_KEYS.iter().any(|k| meta.path == *k) && meta.path != CRATE {
             cx.error_spanned_by(
                 &meta.path,
                 "this option goes on the struct's `#[thing(...)]`; the impl block's `#[thing]` only takes `crate`",
@@ -193,18 +210,18 @@ pub(crate) fn thing_attrs(cx: &Ctxt, args: proc_macro2::TokenStream, for_impl: b
             return skip_value(&meta);
         }
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
-        match key.as_str() {
-            "title" => out.title = Some(lit_str(&meta)?),
-            "description" => out.description = Some(lit_str(&meta)?),
-            "id" => out.id = Some(lit_str(&meta)?),
-            "crate" => {
+        match key {
+            TITLE => out.title = Some(lit_str(&meta)?),
+            DESCRIPTION => out.description = Some(lit_str(&meta)?),
+            ID => out.id = Some(lit_str(&meta)?),
+            CRATE => {
                 let s = lit_str(&meta)?;
                 match s.parse::<syn::Path>() {
                     Ok(p) => out.crate_path = Some(p),
                     Err(_) => cx.error_spanned_by(&s, "`crate` must be a path such as \"::thingwire\""),
                 }
             }
-            "client" => {
+            CLIENT => {
                 let s = lit_str(&meta)?;
                 match syn::parse_str::<syn::Ident>(&s.value()) {
                     Ok(mut i) => {
@@ -244,7 +261,7 @@ pub(crate) struct PropertyOpts {
     pub(crate) description: Option<LitStr>,
 }
 
-fn bound_or_default(cx: &Ctxt, key: &str, meta: &ParseNestedMeta<'_>, value: &mut ValueOpts) -> syn::Result<bool> {
+fn bound_or_default(cx: &Ctxt, key: Symbol, meta: &ParseNestedMeta<'_>, value: &mut ValueOpts) -> syn::Result<bool> {
     if let Some(kind) = BoundKind::from_key(key) {
         let e = expr(meta)?;
         if !kind.is_numeric() && matches!(&e, Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_))) {
@@ -253,7 +270,7 @@ fn bound_or_default(cx: &Ctxt, key: &str, meta: &ParseNestedMeta<'_>, value: &mu
         value.bounds.push(BoundAttr { kind, span: meta.path.span(), value: e });
         return Ok(true);
     }
-    if key == "default" {
+    if key == DEFAULT {
         value.default = Some(expr(meta)?);
         return Ok(true);
     }
@@ -261,26 +278,26 @@ fn bound_or_default(cx: &Ctxt, key: &str, meta: &ParseNestedMeta<'_>, value: &mu
 }
 
 pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> PropertyOpts {
-    const FIELD_KEYS: &[&str] = &["read_only", "observable", "default", "unit", "rename", "title", "description"];
-    const METHOD_KEYS: &[&str] = &["setter"];
+    const FIELD_KEYS: &[Symbol] = &[READ_ONLY, OBSERVABLE, DEFAULT, UNIT, RENAME, TITLE, DESCRIPTION];
+    const METHOD_KEYS: &[Symbol] = &[SETTER];
     // `setter` is read on fields too, so that the check can explain where it belongs.
     let _ = on_method;
-    let allowed: &'static [&'static [&'static str]] = &[FIELD_KEYS, METHOD_KEYS, BOUND_KEYS];
-    let mut keys = Keys::new(cx, "property", allowed);
+    let allowed: &'static [&'static [Symbol]] = &[FIELD_KEYS, METHOD_KEYS, BOUND_KEYS];
+    let mut keys = Keys::new(cx, PROPERTY, allowed);
     let mut out = PropertyOpts::default();
     parse_list(cx, attr, |meta| {
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
-        if bound_or_default(cx, &key, &meta, &mut out.value)? {
+        if bound_or_default(cx, key, &meta, &mut out.value)? {
             return Ok(());
         }
-        match key.as_str() {
-            "read_only" => out.read_only = flag_at(cx, &meta, &key)?,
-            "observable" => out.observable = flag(cx, &meta, &key)?,
-            "setter" => out.setter = flag_at(cx, &meta, &key)?,
-            "unit" => out.unit = Some(lit_str(&meta)?),
-            "rename" => out.rename = Some(lit_str(&meta)?),
-            "title" => out.title = Some(lit_str(&meta)?),
-            "description" => out.description = Some(lit_str(&meta)?),
+        match key {
+            READ_ONLY => out.read_only = flag_at(cx, &meta, key)?,
+            OBSERVABLE => out.observable = flag(cx, &meta, key)?,
+            SETTER => out.setter = flag_at(cx, &meta, key)?,
+            UNIT => out.unit = Some(lit_str(&meta)?),
+            RENAME => out.rename = Some(lit_str(&meta)?),
+            TITLE => out.title = Some(lit_str(&meta)?),
+            DESCRIPTION => out.description = Some(lit_str(&meta)?),
             _ => {}
         }
         Ok(())
@@ -290,15 +307,15 @@ pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> Pro
 
 /// `#[param(...)]` on an action argument.
 pub(crate) fn param_opts(cx: &Ctxt, attr: &Attribute) -> (ValueOpts, Option<LitStr>) {
-    let mut keys = Keys::new(cx, "param", &[BOUND_KEYS, &["default", "rename"]]);
+    let mut keys = Keys::new(cx, PARAM, &[BOUND_KEYS, &[DEFAULT, RENAME]]);
     let mut out = ValueOpts::default();
     let mut rename = None;
     parse_list(cx, attr, |meta| {
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
-        if bound_or_default(cx, &key, &meta, &mut out)? {
+        if bound_or_default(cx, key, &meta, &mut out)? {
             return Ok(());
         }
-        if key == "rename" {
+        if key == RENAME {
             rename = Some(lit_str(&meta)?);
         }
         Ok(())
@@ -321,34 +338,25 @@ pub(crate) struct ActionOpts {
 }
 
 pub(crate) fn action_opts(cx: &Ctxt, attr: &Attribute) -> ActionOpts {
-    const KEYS: &[&str] = &[
-        "threaded",
-        "concurrent",
-        "invocation_timeout",
-        "execution_timeout",
-        "safe",
-        "idempotent",
-        "rename",
-        "title",
-        "description",
-    ];
-    let mut keys = Keys::new(cx, "action", &[KEYS]);
+    const KEYS: &[Symbol] =
+        &[THREADED, CONCURRENT, INVOCATION_TIMEOUT, EXECUTION_TIMEOUT, SAFE, IDEMPOTENT, RENAME, TITLE, DESCRIPTION];
+    let mut keys = Keys::new(cx, ACTION, &[KEYS]);
     let mut out = ActionOpts::default();
     parse_list(cx, attr, |meta| {
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
-        match key.as_str() {
-            "threaded" => out.threaded = flag_at(cx, &meta, &key)?,
-            "concurrent" => out.concurrent = flag_at(cx, &meta, &key)?,
-            "safe" => out.safe = flag(cx, &meta, &key)?,
-            "idempotent" => out.idempotent = flag(cx, &meta, &key)?,
-            "invocation_timeout" | "execution_timeout" => {
+        match key {
+            THREADED => out.threaded = flag_at(cx, &meta, key)?,
+            CONCURRENT => out.concurrent = flag_at(cx, &meta, key)?,
+            SAFE => out.safe = flag(cx, &meta, key)?,
+            IDEMPOTENT => out.idempotent = flag(cx, &meta, key)?,
+            INVOCATION_TIMEOUT | EXECUTION_TIMEOUT => {
                 let value = expr(&meta)?;
                 let parsed = match &value {
                     Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => parse_duration(&s.value()),
                     _ => None,
                 };
                 match parsed {
-                    Some(d) if key == "invocation_timeout" => out.invocation_timeout = Some(d),
+                    Some(d) if key == INVOCATION_TIMEOUT => out.invocation_timeout = Some(d),
                     Some(d) => out.execution_timeout = Some(d),
                     None => cx.error_spanned_by(
                         &value,
@@ -356,9 +364,9 @@ pub(crate) fn action_opts(cx: &Ctxt, attr: &Attribute) -> ActionOpts {
                     ),
                 }
             }
-            "rename" => out.rename = Some(lit_str(&meta)?),
-            "title" => out.title = Some(lit_str(&meta)?),
-            "description" => out.description = Some(lit_str(&meta)?),
+            RENAME => out.rename = Some(lit_str(&meta)?),
+            TITLE => out.title = Some(lit_str(&meta)?),
+            DESCRIPTION => out.description = Some(lit_str(&meta)?),
             _ => {}
         }
         Ok(())
@@ -375,14 +383,14 @@ pub(crate) struct EventOpts {
 }
 
 pub(crate) fn event_opts(cx: &Ctxt, attr: &Attribute) -> EventOpts {
-    let mut keys = Keys::new(cx, "event", &[&["rename", "title", "description"]]);
+    let mut keys = Keys::new(cx, EVENT, &[&[RENAME, TITLE, DESCRIPTION]]);
     let mut out = EventOpts::default();
     parse_list(cx, attr, |meta| {
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
         let s = lit_str(&meta)?;
-        match key.as_str() {
-            "rename" => out.rename = Some(s),
-            "title" => out.title = Some(s),
+        match key {
+            RENAME => out.rename = Some(s),
+            TITLE => out.title = Some(s),
             _ => out.description = Some(s),
         }
         Ok(())

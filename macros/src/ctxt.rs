@@ -6,6 +6,8 @@ use std::fmt::Display;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
+use crate::symbol::Symbol;
+
 /// Collects errors while a macro input is read and checked.
 #[derive(Default)]
 pub(crate) struct Ctxt {
@@ -63,11 +65,11 @@ pub(crate) fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
 }
 
 /// The closest of `candidates` to `input`, when close enough to be a likely typo.
-pub(crate) fn suggest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest(input: &str, candidates: &[Symbol]) -> Option<Symbol> {
     let limit = (input.chars().count() / 3).max(1);
     candidates
         .iter()
-        .map(|c| (distance(input, c), *c))
+        .map(|c| (distance(input, c.name()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

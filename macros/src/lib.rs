@@ -68,6 +68,8 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod names;
+mod symbol;
 #[cfg(test)]
 mod tests;
 
@@ -133,22 +135,22 @@ fn item_keyword(item: &syn::Item) -> TokenStream2 {
 /// `#[thing]` impl block). On its own it is an error.
 #[proc_macro_attribute]
 pub fn property(_args: TokenStream, input: TokenStream) -> TokenStream {
-    outside("property", "on a field of a `#[thing]` struct or a method of a `#[thing]` impl block", input)
+    outside(symbol::PROPERTY, "on a field of a `#[thing]` struct or a method of a `#[thing]` impl block", input)
 }
 
 /// Marks a method of a `#[thing]` impl block as an action. On its own it is an error.
 #[proc_macro_attribute]
 pub fn action(_args: TokenStream, input: TokenStream) -> TokenStream {
-    outside("action", "on a method of an `impl` block marked `#[thing]`", input)
+    outside(symbol::ACTION, "on a method of an `impl` block marked `#[thing]`", input)
 }
 
 /// Marks an `Event<T>` field of a `#[thing]` struct as an event. On its own it is an error.
 #[proc_macro_attribute]
 pub fn event(_args: TokenStream, input: TokenStream) -> TokenStream {
-    outside("event", "on an `Event<T>` field of a struct marked `#[thing]`", input)
+    outside(symbol::EVENT, "on an `Event<T>` field of a struct marked `#[thing]`", input)
 }
 
-fn outside(name: &str, place: &str, input: TokenStream) -> TokenStream {
+fn outside(name: symbol::Symbol, place: &str, input: TokenStream) -> TokenStream {
     let input = TokenStream2::from(input);
     let span = input
         .clone()

@@ -5,8 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, to_output, user_error, value_schema_fn};
-use crate::model::{Action, MethodProperty, Mode, Receiver, Returns, ThingImpl, option_inner};
+use super::property::{self, Dispatch};
+use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, to_output, value_schema_fn};
+use crate::model::{Action, Mode, Receiver, Returns, ThingImpl, option_inner};
 
 pub(crate) fn expand_impl(t: &ThingImpl, item: &syn::ItemImpl, krate: Option<syn::Path>) -> TokenStream {
     let p = Paths::new(krate);
@@ -63,43 +64,7 @@ fn table_impl(p: &Paths, t: &ThingImpl) -> TokenStream {
 
 fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
-    let items = t.properties.iter().filter_map(|prop| {
-        let getter = prop.getter.as_ref()?;
-        let ty = prop.ty()?;
-        let (cfgs, wire) = (&getter.cfgs, &prop.wire);
-        let title = opt_lit(p, &prop.opts.title);
-        let description = opt_str(p, prop.opts.description.as_ref().map(|d| d.value()).or_else(|| prop.docs.clone()));
-        let unit = opt_lit(p, &prop.opts.unit);
-        // Writable only where the setter is compiled in.
-        let read_only = match &prop.setter {
-            None => quote!(true),
-            Some(s) => {
-                let setter_cfgs = &s.cfgs;
-                quote!({
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut read_only = true;
-                    #(#setter_cfgs)*
-                    { read_only = false; }
-                    read_only
-                })
-            }
-        };
-        let observable = prop.opts.observable;
-        let schema = value_schema_fn(p, ty, &prop.opts.value);
-        Some(quote! {
-            #(#cfgs)*
-            properties.push(#krate::PropertyDescriptor {
-                name: #wire,
-                title: #title,
-                description: #description,
-                read_only: #read_only,
-                observable: #observable,
-                computed: true,
-                unit: #unit,
-                schema: #schema,
-            });
-        })
-    });
+    let items = t.properties.iter().filter_map(|prop| property::descriptor(p, prop));
     quote! {
         fn __properties() -> #private::std::vec::Vec<#krate::PropertyDescriptor> {
             #[allow(unused_mut)]
@@ -113,9 +78,9 @@ fn properties_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (krate, private) = (&p.krate, &p.private);
     let items = t.actions.iter().map(|a| {
-        let (cfgs, wire) = (&a.cfgs, &a.wire);
+        let (cfgs, wire) = (&a.method.cfgs, &a.wire);
         let title = opt_lit(p, &a.opts.title);
-        let description = opt_str(p, a.opts.description.as_ref().map(|d| d.value()).or_else(|| a.docs.clone()));
+        let description = opt_str(p, a.opts.description.as_ref().map(|d| d.value()).or_else(|| a.method.docs.clone()));
         let mode = match a.mode() {
             Mode::Queued => quote!(#private::ExecutionMode::Queued),
             Mode::Concurrent => quote!(#private::ExecutionMode::Concurrent),
@@ -131,7 +96,7 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
         let invocation = duration(a.opts.invocation_timeout);
         let execution = duration(a.opts.execution_timeout);
         let (safe, idempotent) = (a.opts.safe, a.opts.idempotent);
-        let blocking = !a.is_async;
+        let blocking = !a.method.is_async();
         let input = if a.params.is_empty() {
             quote!(#private::core::option::Option::None)
         } else {
@@ -149,7 +114,7 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
                 __input
             }))
         };
-        let output = match a.returns.value() {
+        let output = match a.method.returns.value() {
             Some(ty) => {
                 let f = value_schema_fn(p, ty, &Default::default());
                 quote!(#private::core::option::Option::Some(#f))
@@ -185,29 +150,16 @@ fn actions_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 
 fn read_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
-    let arms = t.properties.iter().filter_map(|prop| {
-        let g = prop.getter.as_ref()?;
-        let (cfgs, wire, ident) = (&g.cfgs, &prop.wire, &g.ident);
-        let call = quote!(<#self_ty>::#ident(__this));
-        let body = match &g.returns {
-            Returns::Result { .. } => {
-                let err = user_error(p, quote!(__error));
-                quote!(match #call {
-                    #private::core::result::Result::Ok(__value) => #private::encode_property(__out, &__value, __ct),
-                    #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
-                })
-            }
-            _ => quote!(#private::encode_property(__out, &#call, __ct)),
-        };
-        Some(quote!(#(#cfgs)* #wire => #private::core::option::Option::Some(#body),))
-    });
+    let d = Dispatch::table(self_ty);
+    let arms = t.properties.iter().filter_map(|prop| property::read_arm(p, prop, &d));
+    let Dispatch { this, out, ct, .. } = &d;
     quote! {
         #[allow(unused_variables)]
         fn __read(
-            __this: &#self_ty,
+            #this: &#self_ty,
             __name: &str,
-            __ct: &#private::ContentType,
-            __out: &mut #private::std::vec::Vec<u8>,
+            #ct: &#private::ContentType,
+            #out: &mut #private::std::vec::Vec<u8>,
         ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
             match __name {
                 #(#arms)*
@@ -219,13 +171,15 @@ fn read_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
 
 fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
-    let arms = t.properties.iter().filter_map(|prop| setter_arm(p, t, prop));
+    let d = Dispatch::table(self_ty);
+    let arms = t.properties.iter().filter_map(|prop| property::write_arm(p, prop, &d));
+    let Dispatch { this, value, .. } = &d;
     quote! {
         #[allow(unused_variables)]
         fn __write(
-            __this: &mut #self_ty,
+            #this: &mut #self_ty,
             __name: &str,
-            __value_in: #private::ValueDeserializer<'_, '_>,
+            #value: #private::ValueDeserializer<'_, '_>,
         ) -> #private::core::option::Option<#private::core::result::Result<(), #private::ThingError>> {
             match __name {
                 #(#arms)*
@@ -235,36 +189,8 @@ fn write_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     }
 }
 
-fn setter_arm(p: &Paths, t: &ThingImpl, prop: &MethodProperty) -> Option<TokenStream> {
-    let (private, self_ty) = (&p.private, &t.self_ty);
-    let s = prop.setter.as_ref()?;
-    let ty = s.value_ty.as_ref()?;
-    let (cfgs, wire, ident) = (&s.cfgs, &prop.wire, &s.ident);
-    let value = format_ident!("__value");
-    let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
-    let call = quote!(<#self_ty>::#ident(__this, #value));
-    let apply = match &s.returns {
-        Returns::Result { .. } => {
-            let err = user_error(p, quote!(__error));
-            quote!(match #call {
-                #private::core::result::Result::Ok(_) => #private::core::result::Result::Ok(()),
-                #private::core::result::Result::Err(__error) => #private::core::result::Result::Err(#err),
-            })
-        }
-        _ => quote!({ #call; #private::core::result::Result::Ok(()) }),
-    };
-    Some(quote! {
-        #(#cfgs)*
-        #wire => #private::core::option::Option::Some((|| -> #private::core::result::Result<(), #private::ThingError> {
-            let #value: #ty = #private::decode_property(__value_in, #wire)?;
-            #checks
-            #apply
-        })()),
-    })
-}
-
 fn decoder_ident(a: &Action) -> syn::Ident {
-    format_ident!("__decode_{}", a.ident)
+    format_ident!("__decode_{}", a.method.ident())
 }
 
 /// One function per action: decodes and checks its arguments.
@@ -272,7 +198,7 @@ fn decoder_fn(p: &Paths, t: &ThingImpl, a: &Action) -> TokenStream {
     let private = &p.private;
     let _ = t;
     let name = decoder_ident(a);
-    let cfgs = &a.cfgs;
+    let cfgs = &a.method.cfgs;
     let tys: Vec<&syn::Type> = a.params.iter().map(|x| &x.ty).collect();
     let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
     let wires: Vec<&String> = a.params.iter().map(|x| &x.wire).collect();
@@ -306,19 +232,19 @@ fn invoke_fn(p: &Paths, t: &ThingImpl, mode: Mode) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let ct = format_ident!("__ct");
     let arms = t.actions.iter().filter(|a| a.mode() == mode).map(|a| {
-        let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
+        let (cfgs, wire, ident) = (&a.method.cfgs, &a.wire, a.method.ident());
         let decoder = decoder_ident(a);
         let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
-        let this = match (mode, a.receiver) {
+        let this = match (mode, a.method.receiver) {
             (Mode::Queued, Receiver::Ref) => quote!(&*__this),
             _ => quote!(__this),
         };
         let call = quote!(<#self_ty>::#ident(#this, #(#idents),*));
-        let run = if a.is_async {
-            let output = to_output(p, &a.returns, quote!(#call.await), &ct);
+        let run = if a.method.is_async() {
+            let output = to_output(p, &a.method.returns, quote!(#call.await), &ct);
             quote!(#private::Invocation::pending(async move { #output }))
         } else {
-            let output = to_output(p, &a.returns, call, &ct);
+            let output = to_output(p, &a.method.returns, call, &ct);
             quote!(#private::Invocation::Done(#output))
         };
         quote! {
@@ -351,10 +277,10 @@ fn invoke_blocking_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let ct = format_ident!("__ct");
     let arms = t.actions.iter().filter(|a| a.mode() == Mode::Threaded).map(|a| {
-        let (cfgs, wire, ident) = (&a.cfgs, &a.wire, &a.ident);
+        let (cfgs, wire, ident) = (&a.method.cfgs, &a.wire, a.method.ident());
         let decoder = decoder_ident(a);
         let idents: Vec<&syn::Ident> = a.params.iter().map(|x| &x.ident).collect();
-        let output = to_output(p, &a.returns, quote!(<#self_ty>::#ident(__this, #(#idents),*)), &ct);
+        let output = to_output(p, &a.method.returns, quote!(<#self_ty>::#ident(__this, #(#idents),*)), &ct);
         quote! {
             #(#cfgs)*
             #wire => #private::core::option::Option::Some(match #decoder(__args) {
@@ -381,7 +307,7 @@ fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
     let private = &p.private;
     let mut out = TokenStream::new();
     for a in &t.actions {
-        let cfgs = &a.cfgs;
+        let cfgs = &a.method.cfgs;
         let mut checks = TokenStream::new();
         for param in &a.params {
             let ty = &param.ty;
@@ -390,25 +316,16 @@ fn assertions(p: &Paths, t: &ThingImpl) -> TokenStream {
             checks.extend(quote_spanned!(schema_ty.span()=> #private::assert_schema::<#schema_ty>();));
             checks.extend(bound_assertions(p, ty, &param.value.bounds));
         }
-        if let Some(ty) = a.returns.value() {
+        if let Some(ty) = a.method.returns.value() {
             checks.extend(quote_spanned!(ty.span()=> #private::assert_returnable::<#ty>(); #private::assert_client_decodable::<#ty>();));
         }
-        if let Returns::Result { err: Some(err), .. } = &a.returns {
+        if let Returns::Result { err: Some(err), .. } = &a.method.returns {
             checks.extend(quote_spanned!(err.span()=> #private::assert_error::<#err>();));
         }
         out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
     }
     for prop in &t.properties {
-        if let Some(ty) = prop.ty() {
-            let cfgs = prop.getter.as_ref().map(|g| g.cfgs.clone()).unwrap_or_default();
-            let mut checks = quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(); #private::assert_client_decodable::<#ty>(););
-            if let Some(s) = &prop.setter {
-                let setter_cfgs = &s.cfgs;
-                checks.extend(quote_spanned!(ty.span()=> #(#setter_cfgs)* #private::assert_writable::<#ty>();));
-            }
-            checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
-            out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
-        }
+        out.extend(property::assertions(p, prop));
     }
     let self_ty = &t.self_ty;
     let is_thing = quote_spanned!(self_ty.span()=> #private::assert_thing_struct::<#self_ty>(););
@@ -429,14 +346,15 @@ fn name_clash_checks(p: &Paths, t: &ThingImpl) -> TokenStream {
     let (private, self_ty) = (&p.private, &t.self_ty);
     let mut out = TokenStream::new();
     for prop in &t.properties {
-        let Some(g) = &prop.getter else { continue };
+        let Some(g) = prop.accessors().and_then(|a| a.getter()) else { continue };
         let (wire, cfgs) = (&prop.wire, &g.cfgs);
         let message = format!(
             "property `{wire}` is defined twice: by a field of the struct and by this getter; rename one of them"
         );
-        out.extend(quote_spanned!(g.span=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::PROPERTIES, #wire), #message);));
+        out.extend(quote_spanned!(g.ident().span()=> #(#cfgs)* const _: () = ::core::assert!(!#private::name_in(<#self_ty as #private::ThingNames>::PROPERTIES, #wire), #message);));
     }
-    for (name, span, cfgs) in client::impl_client_names(t) {
+    for m in t.client_methods() {
+        let (name, span, cfgs) = (m.name(), m.span(), m.cfgs);
         let message = format!(
             "the generated client would have two methods named `{name}`: one for a member of the struct and one for this member; rename one of them"
         );

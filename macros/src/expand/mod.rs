@@ -3,6 +3,7 @@
 
 mod client;
 mod methods;
+mod property;
 mod structure;
 
 pub(crate) use methods::expand_impl;

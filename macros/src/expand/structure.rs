@@ -2,11 +2,12 @@
 //! the id, dispatch falling through to the impl block's table), type assertions, and the client type.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, value_schema_fn};
-use crate::model::{FieldEvent, FieldProperty, IdSource, ThingStruct};
+use super::property::{self, Dispatch};
+use super::{Paths, client, opt_lit, opt_str, value_schema_fn};
+use crate::model::{FieldEvent, IdSource, ThingStruct};
 
 pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStream {
     let p = Paths::new(s.attrs.crate_path.clone());
@@ -36,8 +37,10 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
         IdSource::Fixed(lit) => quote!(#lit),
         IdSource::Missing => quote!(""),
     };
-    let read_arms = s.properties.iter().map(|prop| read_arm(p, prop));
-    let write_arms = s.properties.iter().map(|prop| write_arm(p, prop));
+    let d = Dispatch::thing();
+    let read_arms = s.properties.iter().filter_map(|prop| property::read_arm(p, prop, &d));
+    let write_arms = s.properties.iter().filter_map(|prop| property::write_arm(p, prop, &d));
+    let Dispatch { out, ct, value, .. } = &d;
     let binds = s.events.iter().map(|e| {
         let (cfgs, member, wire) = (&e.cfgs, &e.member, &e.wire);
         quote!(#(#cfgs)* binder.bind(&self.#member, #wire);)
@@ -61,12 +64,12 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
             fn read_property(
                 &self,
                 name: &str,
-                ct: &#private::ContentType,
-                out: &mut #private::std::vec::Vec<u8>,
+                #ct: &#private::ContentType,
+                #out: &mut #private::std::vec::Vec<u8>,
             ) -> #private::core::result::Result<(), #private::ThingError> {
                 match name {
                     #(#read_arms)*
-                    _ => match (#table.read)(self, name, ct, out) {
+                    _ => match (#table.read)(self, name, #ct, #out) {
                         #private::core::option::Option::Some(r) => r,
                         #private::core::option::Option::None => #private::core::result::Result::Err(#private::unknown("property", name)),
                     },
@@ -76,11 +79,11 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
             fn write_property(
                 &mut self,
                 name: &str,
-                value: #private::ValueDeserializer<'_, '_>,
+                #value: #private::ValueDeserializer<'_, '_>,
             ) -> #private::core::result::Result<(), #private::ThingError> {
                 match name {
                     #(#write_arms)*
-                    _ => match (#table.write)(self, name, value) {
+                    _ => match (#table.write)(self, name, #value) {
                         #private::core::option::Option::Some(r) => r,
                         #private::core::option::Option::None => #private::core::result::Result::Err(#private::unknown("writable property", name)),
                     },
@@ -121,10 +124,13 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
 fn names_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
     let (private, ident) = (&p.private, &s.ident);
     let wires = s.properties.iter().map(|prop| {
-        let (cfgs, wire) = (&prop.cfgs, &prop.wire);
+        let (cfgs, wire) = (prop.cfgs(), &prop.wire);
         quote!(#(#cfgs)* #wire,)
     });
-    let methods = client::struct_client_names(s).into_iter().map(|(name, cfgs)| quote!(#(#cfgs)* #name,));
+    let methods = s.client_methods().into_iter().map(|m| {
+        let (name, cfgs) = (m.name(), m.cfgs);
+        quote!(#(#cfgs)* #name,)
+    });
     quote! {
         #[automatically_derived]
         impl #private::ThingNames for #ident {
@@ -134,35 +140,11 @@ fn names_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
     }
 }
 
-fn read_arm(p: &Paths, prop: &FieldProperty) -> TokenStream {
-    let (private, cfgs, wire, member) = (&p.private, &prop.cfgs, &prop.wire, &prop.member);
-    quote!(#(#cfgs)* #wire => #private::encode_property(out, &self.#member, ct),)
-}
-
-fn write_arm(p: &Paths, prop: &FieldProperty) -> TokenStream {
-    let (private, cfgs, wire, member, ty) = (&p.private, &prop.cfgs, &prop.wire, &prop.member, &prop.ty);
-    if prop.opts.read_only.is_some() {
-        let message = format!("property `{wire}` is read-only");
-        return quote!(#(#cfgs)* #wire => #private::core::result::Result::Err(#private::ThingError::attribute_error(#message)),);
-    }
-    let value = format_ident!("__value");
-    let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
-    quote! {
-        #(#cfgs)*
-        #wire => {
-            let #value: #ty = #private::decode_property(value, #wire)?;
-            #checks
-            self.#member = #value;
-            #private::core::result::Result::Ok(())
-        }
-    }
-}
-
 fn describe_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
     let (krate, private, ident) = (&p.krate, &p.private, &s.ident);
     let title = s.attrs.title.as_ref().map(|t| t.value()).unwrap_or_else(|| ident.to_string());
     let description = opt_str(p, s.attrs.description.as_ref().map(|d| d.value()).or_else(|| s.docs.clone()));
-    let properties = s.properties.iter().map(|prop| property_descriptor(p, prop));
+    let properties = s.properties.iter().filter_map(|prop| property::descriptor(p, prop));
     let events = s.events.iter().map(|e| event_descriptor(p, e));
     quote! {
         #[automatically_derived]
@@ -183,29 +165,6 @@ fn describe_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
                 })
             }
         }
-    }
-}
-
-fn property_descriptor(p: &Paths, prop: &FieldProperty) -> TokenStream {
-    let (krate, cfgs, wire) = (&p.krate, &prop.cfgs, &prop.wire);
-    let title = opt_lit(p, &prop.opts.title);
-    let description = opt_str(p, prop.opts.description.as_ref().map(|d| d.value()).or_else(|| prop.docs.clone()));
-    let unit = opt_lit(p, &prop.opts.unit);
-    let read_only = prop.opts.read_only.is_some();
-    let observable = prop.opts.observable;
-    let schema = value_schema_fn(p, &prop.ty, &prop.opts.value);
-    quote! {
-        #(#cfgs)*
-        properties.push(#krate::PropertyDescriptor {
-            name: #wire,
-            title: #title,
-            description: #description,
-            read_only: #read_only,
-            observable: #observable,
-            computed: false,
-            unit: #unit,
-            schema: #schema,
-        });
     }
 }
 
@@ -234,14 +193,7 @@ fn assertions(p: &Paths, s: &ThingStruct) -> TokenStream {
         out.extend(quote_spanned!(ty.span()=> #private::assert_id::<#ty>();));
     }
     for prop in &s.properties {
-        let (ty, cfgs) = (&prop.ty, &prop.cfgs);
-        let mut checks =
-            quote_spanned!(ty.span()=> #private::assert_readable::<#ty>(); #private::assert_client_decodable::<#ty>(););
-        if prop.opts.read_only.is_none() {
-            checks.extend(quote_spanned!(ty.span()=> #private::assert_writable::<#ty>();));
-        }
-        checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
-        out.extend(quote!(#(#cfgs)* let _ = || { #checks };));
+        out.extend(property::assertions(p, prop));
     }
     for e in &s.events {
         if let Some(data) = &e.data {
