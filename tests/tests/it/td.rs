@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thingwire::prelude::*;
-use thingwire::td::{ThingDescription, tcp_addresses};
+use thingwire::td::{SecurityScheme, ThingDescription, tcp_addresses};
+use thingwire::transport::{BoundAddresses, Protocol};
 
 fn schema_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
@@ -113,6 +114,89 @@ fn macro_thing_td_snapshot() {
     assert_valid(&validator("td-json-schema-validation.json"), &td, "the macro sensor TD");
     let text = serde_json::to_string_pretty(&td).expect("json") + "\n";
     expect_test::expect_file!["snapshots/macro-sensor.td.json"].assert_eq(&text);
+}
+
+fn addresses(protocol: Protocol, request: &str, event: &str) -> BoundAddresses {
+    let (request, event) = (request.to_owned(), event.to_owned());
+    BoundAddresses {
+        protocol,
+        requests: request.clone(),
+        events: event.clone(),
+        request_href: request,
+        event_href: event,
+    }
+}
+
+/// A Thing with no description, one property and no events.
+static BARE: thingwire::ThingDescriptor = thingwire::ThingDescriptor {
+    title: "Bare",
+    description: None,
+    properties: &[thingwire::PropertyDescriptor {
+        name: "count",
+        title: Some("Count"),
+        description: None,
+        read_only: false,
+        observable: false,
+        computed: false,
+        unit: Some("1"),
+        schema: |g| g.subschema_for::<u32>(),
+    }],
+    actions: &[],
+    events: &[],
+};
+
+/// The TD in every shape the builder has: secured TCP with IPC forms beside it (per-form `nosec`), CURVE
+/// (the `tw` context), INPROC with skipped names, an allow-list, a hand-written descriptor, no events.
+#[test]
+fn td_shapes_match_their_snapshots() {
+    use thingwire::DescribeThing;
+    let tcp = tcp_addresses("lab-pc", 5555);
+    let ipc = addresses(Protocol::Ipc, "ipc:///tmp/lab.ipc", "ipc:///tmp/lab.event-publisher.ipc");
+    let inproc = addresses(Protocol::Inproc, "inproc://lab", "inproc://lab/event-publisher");
+    let basic = SecurityScheme::Basic { allow_list: false };
+    let curve =
+        SecurityScheme::Curve { server_key: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7".into(), allow_list: true };
+    let allow_list = SecurityScheme::NoSec { allow_list: true };
+    let skipped = ["gain".to_owned(), "ping".to_owned(), "tick".to_owned()];
+    let macro_sensor = crate::macros::MacroSensor::thing_descriptor();
+    let cases = [
+        (
+            "macro-sensor-basic-mixed.td.json",
+            ThingDescription::new(macro_sensor, "lab", "sensor")
+                .served_on(&tcp)
+                .served_on(&ipc)
+                .secured_by(&basic)
+                .to_json(),
+        ),
+        (
+            "macro-sensor-curve.td.json",
+            ThingDescription::new(macro_sensor, "lab", "sensor").served_on(&tcp).secured_by(&curve).to_json(),
+        ),
+        (
+            "sensor-inproc-skipped.td.json",
+            ThingDescription::new(&crate::common::sensor::DESCRIPTOR, "lab", "sensor")
+                .served_on(&inproc)
+                .secured_by(&basic)
+                .skip(&skipped)
+                .to_json(),
+        ),
+        (
+            "rich-allow-list.td.json",
+            ThingDescription::new(Rich::thing_descriptor(), "lab", "rich")
+                .served_on(&tcp)
+                .secured_by(&allow_list)
+                .to_json(),
+        ),
+        ("bare.td.json", ThingDescription::new(&BARE, "lab server", "bare/1").served_on(&ipc).to_json()),
+        ("bare.tm.json", ThingDescription::new(&BARE, "lab", "bare").to_thing_model()),
+    ];
+    let td = validator("td-json-schema-validation.json");
+    let tm = validator("tm-json-schema-validation.json");
+    for (name, doc) in cases {
+        assert_valid(if name.ends_with(".tm.json") { &tm } else { &td }, &doc, name);
+        let text = serde_json::to_string_pretty(&doc).expect("json") + "\n";
+        expect_test::expect_file![format!("snapshots/{name}")].assert_eq(&text);
+    }
 }
 
 /// A calibration point.
