@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thingwire::prelude::*;
-use thingwire::td::{SecurityScheme, ThingDescription, tcp_addresses};
+use thingwire::td::{Document, SecurityScheme, ThingDescription, tcp_addresses};
 use thingwire::transport::{BoundAddresses, Protocol};
 
 fn schema_dir() -> PathBuf {
@@ -287,4 +287,42 @@ fn rich_types_have_readable_self_contained_schemas() {
     let model = ThingDescription::new(Rich::thing_descriptor(), "lab", "rich").to_thing_model();
     let text = serde_json::to_string_pretty(&model).expect("json") + "\n";
     expect_test::expect_file!["snapshots/rich.tm.json"].assert_eq(&text);
+}
+
+/// What other servers wrote: hololinked 0.4.2 over ZeroMQ (TCP, IPC, INPROC, its Thing Model), HTTP and MQTT,
+/// and the W3C samples, read into the typed TD and written again, give back the same JSON value (members of an
+/// object may come back in another order: the typed terms are written in the TD's usual order).
+#[test]
+fn foreign_tds_round_trip_through_the_typed_document() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = ["tds/hololinked-0.4.2", "schemas/samples"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dir.join(d)).unwrap_or_else(|e| panic!("{d}: {e}")))
+        .map(|entry| entry.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("invalid-")))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 10, "{files:?}");
+    for path in files {
+        let original = load(path.clone());
+        let typed: Document = serde_json::from_value(original.clone())
+            .unwrap_or_else(|e| panic!("{} does not read as a TD: {e}", path.display()));
+        let back = serde_json::to_value(&typed).expect("json");
+        assert_eq!(back, original, "{} changed in the round trip", path.display());
+        // The typed terms were read as such: what is left over is hololinked's `context` and prefixed terms.
+        let definitions = typed.security_definitions.values().flat_map(|d| d.extra.keys());
+        let unnamed = typed.extra.keys().chain(definitions).chain(all_forms(&typed).flat_map(|f| f.extra.keys()));
+        for key in unnamed {
+            assert!(key == "context" || key.contains(':'), "{}: `{key}` was not read as a TD term", path.display());
+        }
+        assert!(all_forms(&typed).all(|f| !f.ops().is_empty()), "{}: a form lost its op", path.display());
+    }
+}
+
+fn all_forms(td: &Document) -> impl Iterator<Item = &thingwire::td::Form> {
+    let properties = td.properties.iter().flat_map(|m| m.values()).flat_map(|p| &p.forms);
+    let actions = td.actions.iter().flat_map(|m| m.values()).flat_map(|a| &a.forms);
+    let events = td.events.iter().flat_map(|m| m.values()).flat_map(|e| &e.forms);
+    td.forms.iter().chain(properties).chain(actions).chain(events)
 }

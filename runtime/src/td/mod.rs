@@ -25,7 +25,15 @@
 //! * the built-in actions `ping` and `get_thing_model` that hololinked lists too (not `exit`: a remote stop
 //!   is not a Thing's business); the bootstrap `get_thing_description` is not listed, as in hololinked.
 
+mod model;
+
 use serde_json::{Map, Value, json};
+
+pub use model::{
+    ActionAffordance, AdditionalResponse, ContextEntry, DataSchema, Document, EventAffordance, ExpectedResponse, Extra,
+    Form, HTV_METHOD_NAME, InteractionAffordance, Link, MQV_QOS, MQV_RETAIN, MQV_TOPIC, MultiLanguage, OneOrMany,
+    Operation, PropertyAffordance, SecurityDefinition, VersionInfo,
+};
 
 use crate::thing::{ExecutionMode, SchemaFn, ThingDescriptor};
 use crate::transport::{BoundAddresses, Protocol};
