@@ -11,6 +11,11 @@
 //! # let _ = td; }
 //! ```
 //!
+//! The builder makes a typed [`Document`] ([`ThingDescription::build`]), which [`ThingDescription::to_json`]
+//! writes as JSON; the same types read foreign TDs without losing what they do not name. Each protocol
+//! binding adds its forms through a [`FormSource`]: the ZeroMQ forms ([`ZmqForms`]) come from
+//! [`ThingDescription::served_on`], others from [`ThingDescription::with_forms`].
+//!
 //! What the TDs contain, and why:
 //!
 //! * `@context` TD 1.1; `id` the URN `urn:thingwire:<server>:<thing>` (TD ids are URIs). hololinked's
@@ -21,36 +26,70 @@
 //! * data schemas from schemars, draft-07, with subschemas inlined so each affordance stands alone;
 //! * forms per transport: `href` the ZeroMQ address a client connects to (the host's name instead of
 //!   `0.0.0.0`/`*`), one form per operation and content type, JSON first (hololinked's client takes the
-//!   first form) and msgpack second;
+//!   first form) and msgpack second (see [`ZmqForms`]); then the forms of other bindings;
 //! * the built-in actions `ping` and `get_thing_model` that hololinked lists too (not `exit`: a remote stop
 //!   is not a Thing's business); the bootstrap `get_thing_description` is not listed, as in hololinked.
 
+mod forms;
 mod model;
+mod schemas;
+mod security;
+mod zmq_forms;
 
-use serde_json::{Map, Value, json};
+use indexmap::IndexMap;
+use serde_json::Value;
 
+pub use forms::{Affordance, FormSource, ThingInfo};
 pub use model::{
     ActionAffordance, AdditionalResponse, ContextEntry, DataSchema, Document, EventAffordance, ExpectedResponse, Extra,
     Form, HTV_METHOD_NAME, InteractionAffordance, Link, MQV_QOS, MQV_RETAIN, MQV_TOPIC, MultiLanguage, OneOrMany,
     Operation, PropertyAffordance, SecurityDefinition, VersionInfo,
 };
+pub use security::SecurityScheme;
+pub use zmq_forms::{CONTENT_TYPES, ZmqForms};
 
-use crate::thing::{ExecutionMode, SchemaFn, ThingDescriptor};
+use crate::thing::{ActionDescriptor, ExecutionMode, SchemaFn, ThingDescriptor};
 use crate::transport::{BoundAddresses, Protocol};
+use security::NOSEC;
 
 /// The TD 1.1 context URI.
 pub const TD_CONTEXT: &str = "https://www.w3.org/2022/wot/td/v1.1";
-
-/// The content types every affordance is offered in, in order.
-pub const CONTENT_TYPES: [&str; 2] = ["application/json", "application/msgpack"];
-
-const NOSEC: &str = "nosec_sc";
 
 /// Built-in action answering `null` once the Thing's queue reaches it (a liveness check of the Thing).
 pub const PING: &str = "ping";
 
 /// Built-in action returning the Thing Model.
 pub const GET_THING_MODEL: &str = "get_thing_model";
+
+/// The built-in actions that hololinked lists too, after the Thing's own unless it has one of the same name.
+static BUILT_IN_ACTIONS: [ActionDescriptor; 2] = [
+    built_in(
+        PING,
+        "Answers once the Thing's queue reaches it: a liveness check",
+        |_| schemars::json_schema!({"type": "null"}),
+    ),
+    built_in(
+        GET_THING_MODEL,
+        "The Thing Model: this description without forms",
+        |_| schemars::json_schema!({"type": "object"}),
+    ),
+];
+
+const fn built_in(name: &'static str, description: &'static str, output: SchemaFn) -> ActionDescriptor {
+    ActionDescriptor {
+        name,
+        title: None,
+        description: Some(description),
+        mode: ExecutionMode::Queued,
+        blocking: false,
+        invocation_timeout: None,
+        execution_timeout: None,
+        safe: true,
+        idempotent: true,
+        input: None,
+        output: Some(output),
+    }
+}
 
 /// The TD `id` of Thing `thing_id` on server `server_id`: `urn:thingwire:<server>:<thing>`, with anything
 /// but letters, digits and `-._~` percent-encoded so that the URN is valid and unambiguous.
@@ -77,73 +116,6 @@ pub const EXTENSION_CONTEXT: &str = "https://example.invalid/thingwire/td#";
 /// The prefix of thingwire's TD terms, e.g. the `tw:curve` security scheme.
 pub const EXTENSION_PREFIX: &str = "tw";
 
-/// What a server's TCP transport requires of its clients (from [`crate::auth::Auth::td_scheme`]), as the TD
-/// says it. IPC and INPROC forms are always `nosec`: thingwire does not authenticate them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SecurityScheme {
-    /// No credentials (`nosec`); `allow_list`: only some addresses may connect.
-    NoSec {
-        /// An IP allow-list is in force.
-        allow_list: bool,
-    },
-    /// ZeroMQ PLAIN username and password, as the TD's `basic` scheme with `"in": "auto"` (the protocol
-    /// binding decides where the credentials go: the PLAIN handshake).
-    Basic {
-        /// An IP allow-list is in force too.
-        allow_list: bool,
-    },
-    /// ZeroMQ CURVE, as the extension scheme `tw:curve` with the server's public key in `tw:serverKey`.
-    Curve {
-        /// The server's public key, Z85.
-        server_key: String,
-        /// An IP allow-list is in force too.
-        allow_list: bool,
-    },
-}
-
-impl SecurityScheme {
-    /// The name under `securityDefinitions`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::NoSec { .. } => "nosec_sc",
-            Self::Basic { .. } => "basic_sc",
-            Self::Curve { .. } => "curve_sc",
-        }
-    }
-
-    fn definition(&self) -> Value {
-        let allow = |allow_list: bool| {
-            if allow_list { " Connections are accepted only from the server's IP allow-list." } else { "" }
-        };
-        match self {
-            Self::NoSec { allow_list: false } => json!({"scheme": "nosec"}),
-            Self::NoSec { allow_list: true } => json!({
-                "scheme": "nosec",
-                "description": format!("No credentials.{}", allow(true)),
-            }),
-            Self::Basic { allow_list } => json!({
-                "scheme": "basic",
-                "in": "auto",
-                "description": format!(
-                    "ZeroMQ PLAIN (ZMTP 3.0, RFC 24): a username and password in the connection handshake, sent in \
-                     clear text.{}",
-                    allow(*allow_list)
-                ),
-            }),
-            Self::Curve { server_key, allow_list } => json!({
-                "scheme": format!("{EXTENSION_PREFIX}:curve"),
-                format!("{EXTENSION_PREFIX}:serverKey"): server_key,
-                "description": format!(
-                    "ZeroMQ CURVE (ZMTP 3.0, RFC 26): encrypted connections; the client needs the server's public key \
-                     (tw:serverKey, Z85) and a key pair whose public key the server lists.{}",
-                    allow(*allow_list)
-                ),
-            }),
-        }
-    }
-}
-
 /// The addresses a TCP server on `host:port` is reached at (events on port + 1), for TDs made without a
 /// running server.
 pub fn tcp_addresses(host: &str, port: u16) -> BoundAddresses {
@@ -162,7 +134,8 @@ pub struct ThingDescription<'a> {
     descriptor: &'a ThingDescriptor,
     server_id: &'a str,
     thing_id: &'a str,
-    addresses: Vec<&'a BoundAddresses>,
+    zmq: ZmqForms<'a>,
+    sources: Vec<&'a dyn FormSource>,
     skip_names: &'a [String],
     security: Option<&'a SecurityScheme>,
 }
@@ -170,12 +143,26 @@ pub struct ThingDescription<'a> {
 impl<'a> ThingDescription<'a> {
     /// The description of `descriptor`, served as `thing_id` by server `server_id`.
     pub fn new(descriptor: &'a ThingDescriptor, server_id: &'a str, thing_id: &'a str) -> Self {
-        Self { descriptor, server_id, thing_id, addresses: Vec::new(), skip_names: &[], security: None }
+        Self {
+            descriptor,
+            server_id,
+            thing_id,
+            zmq: ZmqForms::default(),
+            sources: Vec::new(),
+            skip_names: &[],
+            security: None,
+        }
     }
 
-    /// Adds forms for a transport.
+    /// Adds ZeroMQ forms for a transport (see [`ZmqForms`]).
     pub fn served_on(mut self, addresses: &'a BoundAddresses) -> Self {
-        self.addresses.push(addresses);
+        self.zmq.push(addresses);
+        self
+    }
+
+    /// Adds the forms of another binding, after the ZeroMQ ones and those of sources added before.
+    pub fn with_forms(mut self, source: &'a dyn FormSource) -> Self {
+        self.sources.push(source);
         self
     }
 
@@ -187,264 +174,190 @@ impl<'a> ThingDescription<'a> {
         self
     }
 
-    /// The scheme that applies to the TD as a whole, and whether non-TCP forms must override it.
-    fn security(&self) -> (Option<&'a SecurityScheme>, bool) {
-        let tcp = self.addresses.iter().any(|a| a.protocol == Protocol::Tcp);
-        let secured = self.security.filter(|s| tcp && !matches!(s, SecurityScheme::NoSec { allow_list: false }));
-        let mixed = secured.is_some_and(|s| !matches!(s, SecurityScheme::NoSec { .. }))
-            && self.addresses.iter().any(|a| a.protocol != Protocol::Tcp);
-        (secured, mixed)
-    }
-
     /// Leaves out these affordances (hololinked's `skip_names`).
     pub fn skip(mut self, names: &'a [String]) -> Self {
         self.skip_names = names;
         self
     }
 
+    /// The TD.
+    pub fn build(&self) -> Document {
+        self.document(false)
+    }
+
+    /// The Thing Model: no id, no forms, no security.
+    pub fn build_thing_model(&self) -> Document {
+        self.document(true)
+    }
+
     /// The TD as JSON.
     pub fn to_json(&self) -> Value {
-        self.build(false)
+        self.build().to_value()
     }
 
     /// The Thing Model (no id, no forms, no security) as JSON.
     pub fn to_thing_model(&self) -> Value {
-        self.build(true)
+        self.build_thing_model().to_value()
     }
 
-    fn forms(&self, ops: &[&str], event: bool) -> Value {
-        let mut forms = Vec::new();
-        let (_, mixed) = self.security();
-        for a in &self.addresses {
-            let href = if event { &a.event_href } else { &a.request_href };
-            for ct in CONTENT_TYPES {
-                for op in ops {
-                    let mut form = json!({"href": href, "op": op, "contentType": ct});
-                    if mixed && a.protocol != Protocol::Tcp {
-                        form["security"] = json!([NOSEC]);
-                    }
-                    forms.push(form);
-                }
-            }
-        }
-        Value::Array(forms)
+    /// The form sources, ZeroMQ's first.
+    fn sources(&self) -> impl Iterator<Item = &dyn FormSource> {
+        std::iter::once(&self.zmq as &dyn FormSource).chain(self.sources.iter().copied())
     }
 
-    fn build(&self, model: bool) -> Value {
+    fn document(&self, model: bool) -> Document {
         let d = self.descriptor;
-        let mut generator = generator();
+        let thing = ThingInfo {
+            descriptor: d,
+            server_id: self.server_id,
+            thing_id: self.thing_id,
+            security: if model { None } else { self.zmq.document_security(self.security) },
+        };
+        let forms = |affordance: Affordance<'_>| -> Vec<Form> {
+            if model { Vec::new() } else { self.sources().flat_map(|s| s.forms(&thing, affordance)).collect() }
+        };
+        let mut generator = schemas::generator();
         let skip = |name: &str| self.skip_names.iter().any(|s| s == name);
 
-        let mut properties = Map::new();
-        for p in d.properties.iter().filter(|p| !skip(p.name)) {
-            let mut entry = match schema_value(p.schema, &mut generator) {
-                Value::Object(m) => m,
-                other => Map::from_iter([("allOf".to_owned(), Value::Array(vec![other]))]),
+        let properties = d.properties.iter().filter(|p| !skip(p.name)).map(|p| {
+            let mut schema = schemas::data_schema(p.schema, &mut generator);
+            let members = schema.as_map_mut();
+            // The affordance's own terms are typed fields; a schema that has them too would write them twice.
+            for term in ["readOnly", "writeOnly", "observable", "unit", "uriVariables", "forms"] {
+                members.shift_remove(term);
+            }
+            // Title and description are the schema's (a property is a data schema): in place when it has them.
+            for (term, text) in [("title", p.title), ("description", p.description)] {
+                if let Some(text) = text {
+                    members.insert(term.into(), Value::String(text.into()));
+                }
+            }
+            let property = PropertyAffordance {
+                schema,
+                read_only: Some(p.read_only),
+                write_only: Some(false),
+                observable: Some(p.observable),
+                unit: p.unit.map(Into::into),
+                forms: forms(Affordance::Property(p)),
+                ..PropertyAffordance::default()
             };
-            put_texts(&mut entry, p.title, p.description);
-            entry.insert("readOnly".into(), Value::Bool(p.read_only));
-            entry.insert("writeOnly".into(), Value::Bool(false));
-            entry.insert("observable".into(), Value::Bool(p.observable));
-            if let Some(unit) = p.unit {
-                entry.insert("unit".into(), Value::String(unit.into()));
-            }
-            if !model {
-                let mut ops = vec!["readproperty"];
-                if !p.read_only {
-                    ops.push("writeproperty");
-                }
-                let mut forms = self.forms(&ops, false);
-                if let (true, Value::Array(f), Value::Array(more)) =
-                    (p.observable, &mut forms, self.forms(&["observeproperty"], true))
-                {
-                    f.extend(more);
-                }
-                entry.insert("forms".into(), forms);
-            }
-            properties.insert(p.name.into(), Value::Object(entry));
-        }
+            (p.name.to_owned(), property)
+        });
+        let properties = properties.collect();
 
-        let mut actions = Map::new();
-        for a in d.actions.iter().filter(|a| !skip(a.name)) {
-            let mut entry = Map::new();
-            put_texts(&mut entry, a.title, a.description);
-            if let Some(input) = a.input {
-                entry.insert("input".into(), schema_value(input, &mut generator));
-            }
-            if let Some(output) = a.output {
-                entry.insert("output".into(), schema_value(output, &mut generator));
-            }
-            entry.insert("safe".into(), Value::Bool(a.safe));
-            entry.insert("idempotent".into(), Value::Bool(a.idempotent));
-            entry.insert("synchronous".into(), Value::Bool(a.mode == ExecutionMode::Queued));
-            if !model {
-                entry.insert("forms".into(), self.forms(&["invokeaction"], false));
-            }
-            actions.insert(a.name.into(), Value::Object(entry));
-        }
-        for (name, description, output) in [
-            (PING, "Answers once the Thing's queue reaches it: a liveness check", json!({"type": "null"})),
-            (GET_THING_MODEL, "The Thing Model: this description without forms", json!({"type": "object"})),
-        ] {
-            if skip(name) || actions.contains_key(name) {
-                continue;
-            }
-            let mut entry = json!({"description": description, "output": output, "safe": true, "idempotent": true, "synchronous": true});
-            if !model {
-                entry["forms"] = self.forms(&["invokeaction"], false);
-            }
-            actions.insert(name.into(), entry);
-        }
+        let own_or_built_in = d.actions.iter().chain(BUILT_IN_ACTIONS.iter().filter(|b| d.action(b.name).is_none()));
+        let actions = own_or_built_in.filter(|a| !skip(a.name)).map(|a| {
+            let action = ActionAffordance {
+                interaction: texts(a.title, a.description),
+                input: a.input.map(|f| schemas::data_schema(f, &mut generator)),
+                output: a.output.map(|f| schemas::data_schema(f, &mut generator)),
+                safe: Some(a.safe),
+                idempotent: Some(a.idempotent),
+                synchronous: Some(a.mode == ExecutionMode::Queued),
+                forms: forms(Affordance::Action(a)),
+                ..ActionAffordance::default()
+            };
+            (a.name.to_owned(), action)
+        });
+        let actions = actions.collect();
 
-        let mut events = Map::new();
-        for e in d.events.iter().filter(|e| !skip(e.name)) {
-            let mut entry = Map::new();
-            put_texts(&mut entry, e.title, e.description);
-            if let Some(data) = e.data {
-                entry.insert("data".into(), schema_value(data, &mut generator));
-            }
-            if !model {
-                entry.insert("forms".into(), self.forms(&["subscribeevent", "unsubscribeevent"], true));
-            }
-            events.insert(e.name.into(), Value::Object(entry));
-        }
+        let events = d.events.iter().filter(|e| !skip(e.name)).map(|e| {
+            let event = EventAffordance {
+                interaction: texts(e.title, e.description),
+                data: e.data.map(|f| schemas::data_schema(f, &mut generator)),
+                forms: forms(Affordance::Event(e)),
+                ..EventAffordance::default()
+            };
+            (e.name.to_owned(), event)
+        });
+        let events = events.collect();
 
-        let (secured, mixed) = if model { (None, false) } else { self.security() };
-        let mut td = Map::new();
-        if matches!(secured, Some(SecurityScheme::Curve { .. })) {
-            td.insert("@context".into(), json!([TD_CONTEXT, {EXTENSION_PREFIX: EXTENSION_CONTEXT}]));
-        } else {
-            td.insert("@context".into(), json!([TD_CONTEXT]));
+        let mut context = vec![ContextEntry::Uri(TD_CONTEXT.into())];
+        if matches!(thing.security, Some(SecurityScheme::Curve { .. })) {
+            let terms = [(EXTENSION_PREFIX.to_owned(), Value::String(EXTENSION_CONTEXT.into()))];
+            context.push(ContextEntry::Terms(terms.into_iter().collect()));
         }
+        let mut td = Document {
+            context: Some(OneOrMany::Many(context)),
+            title: d.title.to_owned(),
+            description: d.description.map(Into::into),
+            properties: Some(properties),
+            actions: Some(actions),
+            events: Some(events),
+            ..Document::default()
+        };
         if model {
-            td.insert("@type".into(), json!("tm:ThingModel"));
+            td.semantic_type = Some(OneOrMany::One("tm:ThingModel".into()));
         } else {
-            td.insert("id".into(), Value::String(thing_urn(self.server_id, self.thing_id)));
+            td.id = Some(thing.id());
+            td.security_definitions = self.security_definitions(&thing);
+            td.security = Some(OneOrMany::Many(vec![thing.security.map_or(NOSEC, SecurityScheme::name).into()]));
+            td.forms = forms(Affordance::Thing);
         }
-        td.insert("title".into(), Value::String(d.title.to_owned()));
-        if let Some(desc) = d.description {
-            td.insert("description".into(), Value::String(desc.to_owned()));
+        td
+    }
+
+    /// The TD's own scheme first, then those the form sources name.
+    fn security_definitions(&self, thing: &ThingInfo<'_>) -> IndexMap<String, SecurityDefinition> {
+        let own = match thing.security {
+            Some(scheme) => (scheme.name().to_owned(), scheme.definition()),
+            None => (NOSEC.to_owned(), SecurityDefinition::new("nosec")),
+        };
+        let mut definitions = IndexMap::from([own]);
+        for (name, definition) in self.sources().flat_map(|s| s.security_definitions(thing)) {
+            definitions.entry(name).or_insert(definition);
         }
-        if !model {
-            let mut definitions = Map::new();
-            match secured {
-                Some(scheme) => {
-                    definitions.insert(scheme.name().into(), scheme.definition());
-                    if mixed {
-                        definitions.insert(NOSEC.into(), json!({"scheme": "nosec"}));
-                    }
-                    td.insert("securityDefinitions".into(), Value::Object(definitions));
-                    td.insert("security".into(), json!([scheme.name()]));
-                }
-                None => {
-                    definitions.insert(NOSEC.into(), json!({"scheme": "nosec"}));
-                    td.insert("securityDefinitions".into(), Value::Object(definitions));
-                    td.insert("security".into(), json!([NOSEC]));
-                }
-            }
-        }
-        td.insert("properties".into(), Value::Object(properties));
-        td.insert("actions".into(), Value::Object(actions));
-        td.insert("events".into(), Value::Object(events));
-        Value::Object(td)
+        definitions
     }
 }
 
-fn generator() -> schemars::SchemaGenerator {
-    schemars::generate::SchemaSettings::draft07()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.meta_schema = None;
-        })
-        .into_generator()
-}
-
-fn schema_value(f: SchemaFn, generator: &mut schemars::SchemaGenerator) -> Value {
-    let mut value = f(generator).to_value();
-    if let Value::Object(map) = &mut value {
-        map.remove("$schema");
-    }
-    tidy(&mut value);
-    value
-}
-
-/// Makes a schemars schema fit the TD's data-schema vocabulary:
-///
-/// * `"type": ["number", "null"]` (how schemars spells `Option<f64>`) becomes
-///   `"oneOf": [{"type": "number", …}, {"type": "null"}]`, as hololinked writes it: a TD `type` is one string;
-/// * `format` annotations that are not JSON Schema formats (`uint32`, `double`, …) are dropped: they mean
-///   nothing to other tools, and the bounds already say what they would.
-fn tidy(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            let known = |f: &str| {
-                matches!(
-                    f,
-                    "date-time"
-                        | "date"
-                        | "time"
-                        | "duration"
-                        | "email"
-                        | "hostname"
-                        | "ipv4"
-                        | "ipv6"
-                        | "uri"
-                        | "uri-reference"
-                        | "uuid"
-                )
-            };
-            if map.get("format").and_then(Value::as_str).is_some_and(|f| !known(f)) {
-                map.remove("format");
-            }
-            if let Some(Value::Array(types)) = map.get("type").cloned() {
-                split_type_array(map, types);
-            }
-            map.values_mut().for_each(tidy);
-        }
-        Value::Array(items) => items.iter_mut().for_each(tidy),
-        _ => {}
-    }
-}
-
-/// Annotations stay on the outer schema when a type array is split.
-const ANNOTATIONS: &[&str] =
-    &["title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"];
-
-fn split_type_array(map: &mut Map<String, Value>, types: Vec<Value>) {
-    map.remove("type");
-    let keys: Vec<String> = map.keys().filter(|k| !ANNOTATIONS.contains(&k.as_str())).cloned().collect();
-    let constraints: Map<String, Value> = keys.iter().filter_map(|k| map.remove(k).map(|v| (k.clone(), v))).collect();
-    let branches = types
-        .into_iter()
-        .map(|t| {
-            if t == "null" {
-                json!({"type": "null"})
-            } else {
-                let mut branch = constraints.clone();
-                // An `enum` listing `null` keeps it only on the null branch.
-                if let Some(Value::Array(values)) = branch.get_mut("enum") {
-                    values.retain(|v| !v.is_null());
-                }
-                branch.insert("type".into(), t);
-                Value::Object(branch)
-            }
-        })
-        .collect();
-    map.insert("oneOf".into(), Value::Array(branches));
-}
-
-fn put_texts(entry: &mut Map<String, Value>, title: Option<&str>, description: Option<&str>) {
-    if let Some(t) = title {
-        entry.insert("title".into(), Value::String(t.to_owned()));
-    }
-    if let Some(d) = description {
-        entry.insert("description".into(), Value::String(d.to_owned()));
+fn texts(title: Option<&str>, description: Option<&str>) -> InteractionAffordance {
+    InteractionAffordance {
+        title: title.map(Into::into),
+        description: description.map(Into::into),
+        ..InteractionAffordance::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A TD data schema is an object (the W3C schema says so), so a boolean schema — what schemars gives
+    /// `serde_json::Value` — is wrapped in `allOf`, for actions and events as for properties.
+    #[test]
+    fn boolean_schemas_become_objects() {
+        static ANYTHING: ThingDescriptor = ThingDescriptor {
+            title: "Anything",
+            description: None,
+            properties: &[crate::PropertyDescriptor {
+                name: "value",
+                title: None,
+                description: None,
+                read_only: false,
+                observable: false,
+                computed: false,
+                unit: None,
+                schema: |g| g.subschema_for::<Value>(),
+            }],
+            actions: &[ActionDescriptor {
+                name: "echo",
+                input: None,
+                ..built_in("echo", "e", |g| g.subschema_for::<Value>())
+            }],
+            events: &[crate::EventDescriptor {
+                name: "any",
+                title: None,
+                description: None,
+                data: Some(|g| g.subschema_for::<Value>()),
+            }],
+        };
+        let td = ThingDescription::new(&ANYTHING, "lab", "anything").to_json();
+        let wrapped = serde_json::json!({"allOf": [true]});
+        assert_eq!(td["properties"]["value"]["allOf"], wrapped["allOf"]);
+        assert_eq!(td["actions"]["echo"]["output"], wrapped);
+        assert_eq!(td["events"]["any"]["data"], wrapped);
+    }
 
     #[test]
     fn urns_are_valid_and_unambiguous() {
