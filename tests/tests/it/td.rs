@@ -6,9 +6,12 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thingwire::prelude::*;
-use thingwire::td::{Document, SecurityScheme, ThingDescription, tcp_addresses};
+use thingwire::td::{
+    Affordance, Document, Form, FormSource, HTV_METHOD_NAME, Operation, SecurityDefinition, SecurityScheme,
+    ThingDescription, ThingInfo, tcp_addresses,
+};
 use thingwire::transport::{BoundAddresses, Protocol};
 
 fn schema_dir() -> PathBuf {
@@ -325,4 +328,106 @@ fn all_forms(td: &Document) -> impl Iterator<Item = &thingwire::td::Form> {
     let actions = td.actions.iter().flat_map(|m| m.values()).flat_map(|a| &a.forms);
     let events = td.events.iter().flat_map(|m| m.values()).flat_map(|e| &e.forms);
     td.forms.iter().chain(properties).chain(actions).chain(events)
+}
+
+/// An HTTP binding's forms as hololinked's HTTP server writes them (`http/td-*.json` in `tests/tds/`): one method
+/// per form, Server-Sent Events for observing and subscribing, Thing-level forms for all and multiple properties;
+/// and, unlike hololinked, a bearer token its forms name.
+#[derive(Debug)]
+struct HttpForms {
+    base: &'static str,
+}
+
+impl HttpForms {
+    fn form(&self, thing: &ThingInfo<'_>, path: &str, ops: &[Operation], method: &str) -> Form {
+        let href = format!("{}/{}/{}", self.base, thing.thing_id, path.replace('_', "-"));
+        let form = match ops {
+            [op] => Form::new(href, op.clone()),
+            _ => Form::with_ops(href, ops.iter().cloned()),
+        };
+        form.with_term(HTV_METHOD_NAME, method).with_content_type("application/json").with_security(["bearer_sc"])
+    }
+}
+
+impl FormSource for HttpForms {
+    fn forms(&self, thing: &ThingInfo<'_>, affordance: Affordance<'_>) -> Vec<Form> {
+        use Operation::*;
+        match affordance {
+            Affordance::Thing => vec![
+                self.form(thing, "properties", &[ReadAllProperties, ReadMultipleProperties], "GET"),
+                self.form(thing, "properties", &[WriteAllProperties], "PUT"),
+                self.form(thing, "properties", &[WriteMultipleProperties], "PATCH"),
+            ],
+            Affordance::Property(p) => {
+                let mut forms = vec![self.form(thing, p.name, &[ReadProperty], "GET")];
+                if !p.read_only {
+                    forms.push(self.form(thing, p.name, &[WriteProperty], "PUT"));
+                }
+                if p.observable {
+                    let path = format!("{}/change-event", p.name);
+                    forms.push(
+                        self.form(thing, &path, &[ObserveProperty, UnobserveProperty], "GET").with_subprotocol("sse"),
+                    );
+                }
+                forms
+            }
+            Affordance::Action(a) => vec![self.form(thing, a.name, &[InvokeAction], "POST")],
+            Affordance::Event(e) => {
+                vec![self.form(thing, e.name, &[SubscribeEvent, UnsubscribeEvent], "GET").with_subprotocol("sse")]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn security_definitions(&self, _: &ThingInfo<'_>) -> Vec<(String, SecurityDefinition)> {
+        let mut bearer = SecurityDefinition::new("bearer");
+        bearer.location = Some("header".into());
+        bearer.name = Some("Authorization".into());
+        vec![("bearer_sc".into(), bearer)]
+    }
+}
+
+/// Another binding's forms go into the TD through a `FormSource`: after the ZeroMQ ones (hololinked's client
+/// takes the first form), with the security definition they name, valid TD 1.1, and read back by the typed TD
+/// as it was built.
+#[test]
+fn a_binding_adds_http_forms_to_a_valid_td() {
+    use thingwire::DescribeThing;
+    let tcp = tcp_addresses("lab-pc", 5555);
+    let http = HttpForms { base: "http://lab-pc:8080" };
+    let basic = SecurityScheme::Basic { allow_list: false };
+    let builder = ThingDescription::new(crate::macros::MacroSensor::thing_descriptor(), "lab", "sensor")
+        .served_on(&tcp)
+        .secured_by(&basic)
+        .with_forms(&http);
+    let td = builder.to_json();
+    assert_valid(&validator("td-json-schema-validation.json"), &td, "a TD with HTTP forms");
+
+    let definitions: Vec<&str> =
+        td["securityDefinitions"].as_object().expect("defined").keys().map(String::as_str).collect();
+    assert_eq!(definitions, ["basic_sc", "bearer_sc"]);
+    assert_eq!(td["forms"][0]["op"], json!(["readallproperties", "readmultipleproperties"]));
+    assert_eq!(td["forms"][2]["htv:methodName"], "PATCH");
+    let gain: Vec<(&str, &Value)> = td["properties"]["gain"]["forms"]
+        .as_array()
+        .expect("forms")
+        .iter()
+        .map(|f| (f["href"].as_str().unwrap_or_default(), &f["op"]))
+        .collect();
+    assert_eq!(gain.len(), 6 + 3, "ZeroMQ: read, write and observe in JSON and msgpack; HTTP: GET, PUT, SSE");
+    assert!(gain[..6].iter().all(|(href, _)| href.starts_with("tcp://")), "ZeroMQ first: {gain:?}");
+    assert_eq!(
+        gain[8],
+        ("http://lab-pc:8080/sensor/gain/change-event", &json!(["observeproperty", "unobserveproperty"]))
+    );
+    let tick = &td["events"]["tick"]["forms"];
+    assert_eq!(tick.as_array().map(Vec::len), Some(4 + 1));
+    assert_eq!(tick[4]["subprotocol"], "sse");
+    assert_eq!(tick[4]["security"], json!(["bearer_sc"]));
+    assert_eq!(td["actions"]["ping"]["forms"][2]["htv:methodName"], "POST", "built-in actions get the binding's forms");
+
+    let typed = builder.build();
+    assert_eq!(typed.to_value(), td);
+    let read: Document = serde_json::from_value(td).expect("reads back");
+    assert_eq!(read, typed);
 }
