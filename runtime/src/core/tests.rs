@@ -38,13 +38,15 @@ impl Gate {
 struct Lab {
     id: String,
     /// A plain field: reading it never blocks.
-    #[property]
+    #[property(observable)]
     level: u32,
     #[property(read_only)]
     order: Vec<u32>,
     gate: Gate,
     /// Set when cancellable code ran to its end.
     finished: Arc<AtomicBool>,
+    #[event]
+    alarm: Event<u32>,
 }
 
 #[thing]
@@ -114,8 +116,14 @@ async fn lab_with(
 ) -> (Server, MemoryBinding, Gate, Arc<AtomicBool>) {
     let gate = Gate::default();
     let finished = Arc::new(AtomicBool::new(false));
-    let thing =
-        Lab { id: "lab".into(), level: 0, order: Vec::new(), gate: gate.clone(), finished: Arc::clone(&finished) };
+    let thing = Lab {
+        id: "lab".into(),
+        level: 0,
+        order: Vec::new(),
+        gate: gate.clone(),
+        finished: Arc::clone(&finished),
+        alarm: Event::new(),
+    };
     let builder = configure(Server::builder("core-tests").thing(thing).in_memory());
     let server = builder.start().await.expect("start");
     let memory = server.memory();
@@ -335,5 +343,109 @@ async fn the_built_ins_answer_through_the_same_core() {
     assert_eq!(all.json::<serde_json::Value>(), Ok(json!({"level": 0})));
     assert!(matches!(memory.invoke("lab", "_set_properties", &json!({"level": 4})).await, Answer::Value { .. }));
     assert_eq!(memory.read("lab", "level").await.json::<u32>(), Ok(4));
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn both_spellings_of_unsubscribe_are_refused_as_subscriptions() {
+    let (server, memory, _, _) = lab().await;
+    for op in ["unsubscribeevent", "unsubscribevent", "subscribeevent", "observeproperty", "unobserveproperty"] {
+        let parsed = Operation::parse(op).expect("a known operation");
+        let mut request = read("level");
+        request.operation = parsed;
+        let answer = memory.request(request).await;
+        let Answer::Error { class, error } = &answer else { panic!("{op}: expected an error, got {answer:?}") };
+        assert_eq!(*class, ErrorClass::Unsupported, "{op}");
+        assert!(error.message.contains("is not a request"), "{op}: {error}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_operation_a_thing_description_names_is_one_the_core_understands() {
+    let (server, memory, _, _) = lab().await;
+    let td = crate::td::ThingDescription::new(<Lab as crate::DescribeThing>::thing_descriptor(), "s", "lab")
+        .served_on(&crate::td::tcp_addresses("127.0.0.1", 5555))
+        .to_json();
+    let mut ops = Vec::new();
+    for kind in ["properties", "actions", "events"] {
+        for (_, affordance) in td[kind].as_object().expect("affordances") {
+            for form in affordance["forms"].as_array().expect("forms") {
+                match &form["op"] {
+                    serde_json::Value::String(op) => ops.push(op.clone()),
+                    serde_json::Value::Array(list) => {
+                        ops.extend(list.iter().filter_map(|o| o.as_str().map(String::from)))
+                    }
+                    other => panic!("op {other}"),
+                }
+            }
+        }
+    }
+    assert!(ops.iter().any(|o| o == "unsubscribeevent"), "{ops:?}");
+    for op in &ops {
+        assert!(Operation::parse(op).is_some(), "the TD advertises `{op}`, which the core does not know");
+    }
+    drop(memory);
+    server.shutdown().await;
+}
+
+/// Records the events of the failure log (target `thingwire::failures`) and their fields.
+#[derive(Clone, Default)]
+struct FailureLog(Arc<Mutex<Vec<(tracing::Level, Vec<(String, String)>)>>>);
+
+impl tracing::Subscriber for FailureLog {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "thingwire::failures"
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Fields(Vec<(String, String)>);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push((field.name().to_owned(), format!("{value:?}").trim_matches('"').to_owned()));
+            }
+        }
+        let mut fields = Fields(Vec::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((*event.metadata().level(), fields.0));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_operations_are_logged_with_fields_to_alert_on_unless_turned_off() {
+    let log = FailureLog::default();
+    let _guard = tracing::subscriber::set_default(log.clone());
+    let (server, memory, _, _) = lab_with(|b| b.failure_log(Some(tracing::Level::ERROR))).await;
+    // Refused in the core, answered on this thread: the log line is written here.
+    let _ = memory.read("lab", "levle").await;
+    let lines = log.0.lock().expect("lock").clone();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (level, fields) = &lines[0];
+    assert_eq!(*level, tracing::Level::ERROR);
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(field("thing"), Some("lab"));
+    assert_eq!(field("name"), Some("levle"));
+    assert_eq!(field("operation"), Some("readproperty"));
+    assert_eq!(field("client"), Some("in-memory"));
+    assert_eq!(field("error_type"), Some("KeyError"));
+    server.shutdown().await;
+
+    let log = FailureLog::default();
+    let _guard = tracing::subscriber::set_default(log.clone());
+    let (server, memory, _, _) = lab_with(|b| b.failure_log(None)).await;
+    let _ = memory.read("lab", "levle").await;
+    assert!(log.0.lock().expect("lock").is_empty(), "turned off");
     server.shutdown().await;
 }

@@ -10,10 +10,11 @@
 //! subscriber from stalling the Thing — and events emitted before a subscription has reached the server are
 //! not delivered to it ("slow joiner").
 
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -98,7 +99,8 @@ pub struct Publisher {
 struct PublisherInner {
     server_id: String,
     sinks: Vec<Arc<dyn EventSink>>,
-    counter: AtomicU64,
+    /// The running numbers of the topics published by [`Publisher::publish_encoded`], one per topic.
+    counters: Mutex<HashMap<String, u64>>,
     published: AtomicU64,
     closed: AtomicBool,
 }
@@ -141,7 +143,7 @@ impl Publisher {
             inner: Arc::new(PublisherInner {
                 server_id: server_id.to_owned(),
                 sinks,
-                counter: AtomicU64::new(0),
+                counters: Mutex::new(HashMap::new()),
                 published: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
             }),
@@ -165,12 +167,19 @@ impl Publisher {
     }
 
     /// Publishes already-encoded JSON (and raw bytes beside it) as event `<thing>/<event>` (`topic`), on
-    /// every binding. Prefer an [`Event`] handle, which finds its routes once.
+    /// every binding, numbered per topic (so a subscriber counts only its topic's missed events). Prefer an
+    /// [`Event`] handle, which finds its routes once.
     pub fn publish_encoded(&self, topic: &str, payload: &[u8], preserialized: &[u8]) -> Result<(), EventError> {
         let (thing_id, name) =
             crate::protocol::names::split_topic(topic).ok_or_else(|| EventError::Topic(topic.to_owned()))?;
         let routes = self.routes(&EventSource { thing_id, aliases: &[], name, kind: EventKind::Event });
-        routes.send(self.inner.counter.fetch_add(1, Ordering::Relaxed), payload, preserialized)
+        let sequence = {
+            let mut counters = self.inner.counters.lock().unwrap_or_else(|p| p.into_inner());
+            let counter = counters.entry(topic.to_owned()).or_insert(0);
+            *counter += 1;
+            *counter - 1
+        };
+        routes.send(sequence, payload, preserialized)
     }
 
     /// Encodes `value` as JSON and publishes it as event `<thing>/<event>` (`topic`).

@@ -369,6 +369,16 @@ async fn header_fields() {
             Exception("NotImplementedError", "is not a request"),
         );
         add(
+            "operation unsubscribeevent (as the TD spells it)",
+            with(read_serial(c), "operation", json!("unsubscribeevent")),
+            Exception("NotImplementedError", "is not a request"),
+        );
+        add(
+            "operation unsubscribevent (as hololinked spells it)",
+            with(read_serial(c), "operation", json!("unsubscribevent")),
+            Exception("NotImplementedError", "is not a request"),
+        );
+        add(
             "operation observeproperty (a TD-only form)",
             with(read_serial(c), "operation", json!("observeproperty")),
             Exception("NotImplementedError", "is not a request"),

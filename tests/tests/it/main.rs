@@ -7,6 +7,7 @@ mod events;
 mod faults;
 mod fuzz_regressions;
 mod interop;
+mod lifecycle;
 mod limits;
 mod load;
 mod macros;
