@@ -25,6 +25,7 @@ type Refusal = (ErrorClass, ThingError);
 pub(super) fn resolve<S>(
     core: &Core,
     runner: &dyn Runner,
+    operation: Option<Operation>,
     head: &RequestHead<'_>,
     body: &dyn Body,
     binding: &mut dyn BindingContext<S>,
@@ -34,7 +35,7 @@ pub(super) fn resolve<S>(
     let name = head.name;
     let unknown = |e: ThingError| (ErrorClass::UnknownName, e);
     let property = |name: &str| check_property(descriptor, thing_id, name).map_err(unknown);
-    let Some(operation) = Operation::parse(head.operation) else {
+    let Some(operation) = operation else {
         return Err((
             ErrorClass::Unsupported,
             ThingError::not_implemented(format!(

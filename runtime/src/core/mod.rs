@@ -146,7 +146,8 @@ impl Core {
         mut sink: S,
         binding: &mut dyn BindingContext<S>,
     ) {
-        let op_name = Operation::parse(head.operation).map_or("unknown operation", Operation::as_str);
+        let operation = Operation::parse(head.operation);
+        let op_name = operation.map_or("unknown operation", Operation::as_str);
         if head.thing_id.is_empty() && head.name == names::LIST_THINGS && op_name == names::op::INVOKE_ACTION {
             let reply = self.responder(sink, "", op_name, head.name);
             return builtins::list_things(self, &reply, &head.content_type);
@@ -181,7 +182,7 @@ impl Core {
                 head.name.to_owned(),
             )
         };
-        let op = match builtins::resolve(self, runner.as_ref(), head, &body, binding) {
+        let op = match builtins::resolve(self, runner.as_ref(), operation, head, &body, binding) {
             Ok(builtins::Resolved::Op(op)) => op,
             Ok(builtins::Resolved::Answer(output)) => {
                 let ct = head.content_type.for_reply();

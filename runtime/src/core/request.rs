@@ -73,10 +73,14 @@ impl Operation {
 
     /// Parses a W3C operation name, or hololinked's spelling `unsubscribevent`.
     pub fn parse(name: &str) -> Option<Self> {
-        if name == crate::protocol::op::UNSUBSCRIBE_EVENT_HOLOLINKED {
-            return Some(Self::UnsubscribeEvent);
+        // The common ones first: this runs for every request.
+        match name {
+            "readproperty" => Some(Self::ReadProperty),
+            "invokeaction" => Some(Self::InvokeAction),
+            "writeproperty" => Some(Self::WriteProperty),
+            crate::protocol::op::UNSUBSCRIBE_EVENT_HOLOLINKED => Some(Self::UnsubscribeEvent),
+            _ => Self::ALL.into_iter().find(|op| op.as_str() == name),
         }
-        Self::ALL.into_iter().find(|op| op.as_str() == name)
     }
 }
 
