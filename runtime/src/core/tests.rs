@@ -391,7 +391,10 @@ async fn every_operation_a_thing_description_names_is_one_the_core_understands()
 
 /// Records the events of the failure log (target `thingwire::failures`) and their fields.
 #[derive(Clone, Default)]
-struct FailureLog(Arc<Mutex<Vec<(tracing::Level, Vec<(String, String)>)>>>);
+struct FailureLog(Arc<Mutex<Vec<LogLine>>>);
+
+/// One logged event: its level and its fields, as text.
+type LogLine = (tracing::Level, Vec<(String, String)>);
 
 impl tracing::Subscriber for FailureLog {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
