@@ -134,15 +134,15 @@ impl Core {
 
     /// Answers a request at once, with no Thing involved (errors of resolution, built-ins).
     fn responder<S: ReplySink>(&self, sink: S, thing: &str, operation: &'static str, name: &str) -> Responder {
-        Responder::new(sink, Arc::clone(&self.answering), Arc::from(thing), operation, name.to_owned())
+        Responder::new(Vec::new(), sink, Arc::clone(&self.answering), Arc::from(thing), operation, name.to_owned())
     }
 
     /// Turns one request into an operation on a Thing and answers it through `sink`: at once when it is
     /// refused or built in, else when the Thing's scheduler is done with it.
-    pub fn submit<S: ReplySink>(
+    pub fn submit<B: Body, S: ReplySink>(
         &self,
         head: &RequestHead<'_>,
-        body: impl Body,
+        body: B,
         mut sink: S,
         binding: &mut dyn BindingContext<S>,
     ) {
@@ -173,29 +173,24 @@ impl Core {
             id = head.id,
         );
         let entered = span.enter();
-        let reply_now = |sink: S| {
-            Responder::new(
-                sink,
-                Arc::clone(&self.answering),
-                Arc::clone(runner.thing_id()),
-                op_name,
-                head.name.to_owned(),
-            )
+        let reply_now = |body, sink: S| {
+            let thing = Arc::clone(runner.thing_id());
+            Responder::new(body, sink, Arc::clone(&self.answering), thing, op_name, head.name.to_owned())
         };
         let op = match builtins::resolve(self, runner.as_ref(), operation, head, &body, binding) {
             Ok(builtins::Resolved::Op(op)) => op,
             Ok(builtins::Resolved::Answer(output)) => {
                 let ct = head.content_type.for_reply();
-                return reply_now(sink).value(&ct, output, None);
+                return reply_now(body, sink).value(&ct, output, None);
             }
-            Err((class, e)) => return reply_now(sink).error(class, &e, None),
+            Err((class, e)) => return reply_now(body, sink).error(class, &e, None),
         };
         if let Err(e) = binding.admit(&mut sink) {
-            return reply_now(sink).error(ErrorClass::Busy, &e, None);
+            return reply_now(body, sink).error(ErrorClass::Busy, &e, None);
         }
-        let reply = reply_now(sink);
+        let reply = reply_now(body, sink);
         drop(entered);
-        let job = Job::new(Box::new(body), op, head.content_type.clone(), head.context, reply, span);
+        let job = Job::new(op, head.content_type.clone(), head.context, reply, span);
         Arc::clone(runner).submit(job);
     }
 }

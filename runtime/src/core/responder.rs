@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::core::request::Body;
 use crate::error::ThingError;
 use crate::protocol::{ContentType, TimeoutKind};
 use crate::thing::Output;
@@ -140,19 +141,38 @@ impl Answering {
     }
 }
 
-struct Inner<S: ?Sized> {
+/// What a request brings from its binding: its body and the sink for its answer, in one allocation with
+/// the core's bookkeeping.
+trait Parts: Send + Sync {
+    fn body(&self) -> &dyn Body;
+    fn sink(&self) -> &dyn ReplySink;
+}
+
+struct Pair<B, S>(B, S);
+
+impl<B: Body, S: ReplySink> Parts for Pair<B, S> {
+    fn body(&self) -> &dyn Body {
+        &self.0
+    }
+
+    fn sink(&self) -> &dyn ReplySink {
+        &self.1
+    }
+}
+
+struct Inner<P: ?Sized> {
     answered: AtomicBool,
     answering: Arc<Answering>,
     thing: Arc<str>,
     operation: &'static str,
     name: String,
-    sink: S,
+    parts: P,
 }
 
-/// The core's handle on a request's answer, with where the request went (for tracebacks and the failure
+/// The core's handle on a request: its body, its answer, and where it went (for tracebacks and the failure
 /// log). Clones answer the same request (the timeout timers hold clones); the first answer wins.
 #[derive(Clone)]
-pub(crate) struct Responder(Arc<Inner<dyn ReplySink>>);
+pub(crate) struct Responder(Arc<Inner<dyn Parts>>);
 
 impl fmt::Debug for Responder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,14 +184,25 @@ impl fmt::Debug for Responder {
 }
 
 impl Responder {
-    pub(crate) fn new<S: ReplySink>(
+    pub(crate) fn new<B: Body, S: ReplySink>(
+        body: B,
         sink: S,
         answering: Arc<Answering>,
         thing: Arc<str>,
         operation: &'static str,
         name: String,
     ) -> Self {
-        Self(Arc::new(Inner { answered: AtomicBool::new(false), answering, thing, operation, name, sink }))
+        let parts = Pair(body, sink);
+        Self(Arc::new(Inner { answered: AtomicBool::new(false), answering, thing, operation, name, parts }))
+    }
+
+    /// The request's payload and raw bytes.
+    pub(crate) fn body(&self) -> &dyn Body {
+        self.0.parts.body()
+    }
+
+    fn sink(&self) -> &dyn ReplySink {
+        self.0.parts.sink()
     }
 
     /// The property or action the request names.
@@ -195,7 +226,7 @@ impl Responder {
     /// Answers with a result; a result that comes after a timeout answered is dropped and counted.
     pub(crate) fn value(&self, content_type: &ContentType, output: Output, logs: Option<&[String]>) {
         if self.claim() {
-            self.0.sink.send(Reply::Value { content_type, output, logs });
+            self.sink().send(Reply::Value { content_type, output, logs });
         } else {
             self.late();
         }
@@ -211,8 +242,8 @@ impl Responder {
         let answering = &self.0.answering;
         answering.counters.failed.fetch_add(1, Ordering::Relaxed);
         let origin = self.origin();
-        answering.log_failure(&origin, &|| self.0.sink.client(), &error.kind, &error.message);
-        self.0.sink.send(Reply::Error { class, error, origin, logs });
+        answering.log_failure(&origin, &|| self.sink().client(), &error.kind, &error.message);
+        self.sink().send(Reply::Error { class, error, origin, logs });
     }
 
     /// Answers with a timeout, unless an answer went out already.
@@ -227,8 +258,8 @@ impl Responder {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let what = format!("the {} timeout expired", kind.as_str());
-        answering.log_failure(&self.origin(), &|| self.0.sink.client(), "TimeoutError", &what);
-        self.0.sink.send(Reply::Timeout(kind));
+        answering.log_failure(&self.origin(), &|| self.sink().client(), "TimeoutError", &what);
+        self.sink().send(Reply::Timeout(kind));
     }
 
     fn late(&self) {
@@ -283,7 +314,7 @@ mod tests {
     }
 
     fn responder(recorder: &Recorder, answering: &Arc<Answering>) -> Responder {
-        Responder::new(recorder.clone(), Arc::clone(answering), Arc::from("t"), "readproperty", "x".into())
+        Responder::new(Vec::new(), recorder.clone(), Arc::clone(answering), Arc::from("t"), "readproperty", "x".into())
     }
 
     #[test]

@@ -34,7 +34,7 @@ use tracing::Instrument;
 
 use crate::args;
 use crate::core::logs::{self, LogBuffer};
-use crate::core::request::{Body, ExecutionContext};
+use crate::core::request::ExecutionContext;
 use crate::core::responder::{ErrorClass, Responder};
 use crate::error::ThingError;
 use crate::event::{EventBinder, EventKind, Publisher, Routes};
@@ -74,7 +74,6 @@ const TIMED_OUT: u8 = 2;
 
 /// One request on its way to a Thing.
 pub(crate) struct Job {
-    pub(crate) body: Box<dyn Body>,
     pub(crate) op: Op,
     pub(crate) content_type: ContentType,
     pub(crate) ctx: ExecutionContext,
@@ -87,14 +86,13 @@ pub(crate) struct Job {
 
 impl Job {
     pub(crate) fn new(
-        body: Box<dyn Body>,
         op: Op,
         content_type: ContentType,
         ctx: ExecutionContext,
         reply: Responder,
         span: tracing::Span,
     ) -> Self {
-        Self { body, op, content_type, ctx, reply, span, state: None, timer: None }
+        Self { op, content_type, ctx, reply, span, state: None, timer: None }
     }
 
     fn name(&self) -> &str {
@@ -102,11 +100,8 @@ impl Job {
     }
 
     fn args(&self) -> Args<'_> {
-        Args {
-            payload: self.body.payload(),
-            content_type: &self.content_type,
-            preserialized: self.body.preserialized(),
-        }
+        let body = self.reply.body();
+        Args { payload: body.payload(), content_type: &self.content_type, preserialized: body.preserialized() }
     }
 
     /// Marks the request as started; `false` when its invocation timeout already answered it.
@@ -479,7 +474,8 @@ impl<T: Thing> Scheduler<T> {
     fn property_op_mut(&self, thing: &mut T, job: &Job) -> Result<Output, ThingError> {
         match &job.op {
             Op::WriteProperty(_) => {
-                args::with_value_deserializer(job.body.payload(), &job.content_type, job.body.preserialized(), |de| {
+                let body = job.reply.body();
+                args::with_value_deserializer(body.payload(), &job.content_type, body.preserialized(), |de| {
                     thing.write_property(job.name(), de)
                 })?;
                 Ok(Output::none(&job.content_type))
@@ -562,7 +558,7 @@ impl<T: Thing> Scheduler<T> {
     /// written (as hololinked does).
     fn write_many(&self, thing: &mut T, job: &Job) -> Result<(), ThingError> {
         // Each value is buffered on its own, so a refused value can never leave the payload half-read.
-        let entries = args::with_value_deserializer(job.body.payload(), &job.content_type, &[], |de| {
+        let entries = args::with_value_deserializer(job.reply.body().payload(), &job.content_type, &[], |de| {
             erased_serde::deserialize::<args::OrderedEntries>(de)
                 .map_err(|e| ThingError::type_error(format!("expected an object of property values: {e}")))
         })?;

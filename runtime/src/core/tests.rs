@@ -452,3 +452,52 @@ async fn failed_operations_are_logged_with_fields_to_alert_on_unless_turned_off(
     assert!(log.0.lock().expect("lock").is_empty(), "turned off");
     server.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_queued_operation_kind_times_out_at_its_invocation_deadline() {
+    let (server, memory, _, _) = lab().await;
+    let start = Instant::now();
+    let holding = memory.submit(invoke("hold", json!({"seconds": 10})));
+    let write = Request::json(Operation::WriteProperty, "lab", "level", Some(&3)).expect("request");
+    let mut multiple = read("level,order");
+    multiple.operation = Operation::ReadMultipleProperties;
+    let mut all = read("");
+    all.operation = Operation::ReadAllProperties;
+    let write_all =
+        Request::json(Operation::WriteMultipleProperties, "lab", "", Some(&json!({"level": 3}))).expect("request");
+    let waiting: Vec<_> = [read("level"), write, multiple, all, write_all, invoke("record", json!({"n": 1}))]
+        .into_iter()
+        .map(|r| memory.submit(with_timeouts(r, Some(1_000), None)))
+        .collect();
+    for pending in waiting {
+        assert_eq!(pending.await, Answer::Timeout(TimeoutKind::Invocation));
+    }
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert!(matches!(holding.await, Answer::Value { .. }));
+    assert_eq!(memory.read("lab", "level").await.json::<u32>(), Ok(0), "the timed-out write never ran");
+    assert_eq!(memory.read("lab", "order").await.json::<Vec<u32>>(), Ok(vec![]), "nor the action");
+    assert_eq!(server.stats().invocation_timeouts, 6);
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn multiple_and_all_properties_go_through_the_same_core() {
+    let (server, memory, gate, _) = lab().await;
+    gate.open(); // `slow` answers at once
+    let mut write_all =
+        Request::json(Operation::WriteMultipleProperties, "lab", "", Some(&json!({"level": 3}))).expect("request");
+    assert!(matches!(memory.request(write_all.clone()).await, Answer::Value { .. }));
+    let mut multiple = read("level, order");
+    multiple.operation = Operation::ReadMultipleProperties;
+    assert_eq!(memory.request(multiple).await.json::<serde_json::Value>(), Ok(json!({"level": 3, "order": []})));
+    let mut all = read("");
+    all.operation = Operation::ReadAllProperties;
+    let everything = memory.request(all).await;
+    assert!(matches!(everything, Answer::Error { class: ErrorClass::Failed, .. }), "`broken` panics: {everything:?}");
+    write_all.payload = br#"{"level": 1, "order": [5]}"#.to_vec();
+    let refused = memory.request(write_all).await;
+    let error = refused.error().expect("an error");
+    assert!(error.notes.as_ref().is_some_and(|n| n.iter().any(|n| n.contains("read-only"))), "{error:?}");
+    assert_eq!(memory.read("lab", "level").await.json::<u32>(), Ok(1), "the writable one was written");
+    server.shutdown().await;
+}

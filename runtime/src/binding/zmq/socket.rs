@@ -29,7 +29,8 @@ pub(crate) struct Shared {
     pub(crate) security: Option<SecurityScheme>,
 }
 
-/// Frames 3 and 4 of a request, as the core's body: the frames are handed over as they were read.
+/// Frames 3 and 4 of a request, as the core's body: the frames are handed over as they were read, less the
+/// header, whose place the last frame took: `[peer, delimiter, preserialized, payload]`.
 struct Frames(Vec<zmq::Message>);
 
 impl Body for Frames {
@@ -38,7 +39,7 @@ impl Body for Frames {
     }
 
     fn preserialized(&self) -> &[u8] {
-        &self.0[4]
+        &self.0[2]
     }
 }
 
@@ -265,8 +266,9 @@ fn handle_message(
         return invalid_to_peer(&frames, String::new(), count_message(count));
     }
     // The header frame leaves the message, so that the header can borrow from it while the rest of the
-    // frames become the request's body.
-    let header_frame = std::mem::replace(&mut frames[2], zmq::Message::new());
+    // frames become the request's body: `[peer, delimiter, preserialized, payload]` once the last frame has
+    // taken its place (when there are five; the count is checked below, before the frames are used).
+    let header_frame = frames.swap_remove(2);
     let header = match RequestHeader::decode(&header_frame) {
         Ok(h) => h,
         // The identity frame is the real peer; a salvaged senderID may be anything.
