@@ -12,7 +12,11 @@ Interface (kept identical to what `hololinked_client_check.py` and the Rust inte
     event    tick
 
 Usage:
-    python hololinked_server.py --port 5601 --server-id interop-server --thing-id interop
+    python hololinked_server.py --port 5601 --server-id interop-server --thing-id interop [--http-port 8095]
+
+With --http-port the same Thing is also served by hololinked's own HTTP server (tornado) on that port of the same
+host: `GET http://<host>:<http-port>/<thing-id>/resources/wot-td` gives its TD, and "READY" then also waits until
+that answers.
 
 The request ROUTER binds tcp://<host>:<port> (host defaults to 127.0.0.1) and hololinked binds the event PUB socket at
 port + 1 on the same host, so both ports must be free. "READY" is printed on stdout (and flushed) only after a raw
@@ -123,6 +127,23 @@ def wait_until_serving(server_id: str, endpoint: str, timeout: float) -> bool:
         sock.close(0)
 
 
+def wait_until_http(host: str, port: int, thing_id: str, timeout: float) -> bool:
+    """Fetch the Thing's TD from hololinked's HTTP server until it answers 200."""
+    import urllib.request
+
+    url = f"http://{host}:{port}/{thing_id}/resources/wot-td"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True, help="request port; events are published on port + 1")
@@ -131,6 +152,7 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--log-level", default="WARNING", help="hololinked log level, logged to stderr")
     parser.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin is closed")
+    parser.add_argument("--http-port", type=int, default=None, help="also serve the Thing over HTTP on this port")
     args = parser.parse_args()
 
     # hololinked logs to stdout by default; keep stdout for READY only.
@@ -143,7 +165,12 @@ def main() -> int:
     # instead of socket.gethostname().
     access_point = f"tcp://{args.host}:{args.port}"
     server = ZMQServer(id=args.server_id, things=[thing], access_points=[access_point])
-    run(server, forked=True, print_welcome_message=False)
+    servers = [server]
+    if args.http_port is not None:
+        from hololinked.server.http import HTTPServer
+
+        servers.append(HTTPServer(port=args.http_port, address=args.host, things=[thing]))
+    run(*servers, forked=True, print_welcome_message=False)
 
     shutdown = threading.Event()
 
@@ -169,6 +196,9 @@ def main() -> int:
     probe_host = "127.0.0.1" if args.host in ("*", "0.0.0.0") else args.host
     if not wait_until_serving(args.server_id, f"tcp://{probe_host}:{args.port}", timeout=30.0):
         print("hololinked_server: server did not answer a handshake within 30 s", file=sys.stderr, flush=True)
+        os._exit(2)
+    if args.http_port is not None and not wait_until_http(probe_host, args.http_port, args.thing_id, timeout=30.0):
+        print("hololinked_server: the HTTP server did not serve the TD within 30 s", file=sys.stderr, flush=True)
         os._exit(2)
     print("READY", flush=True)
 
