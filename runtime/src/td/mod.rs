@@ -134,6 +134,7 @@ pub struct ThingDescription<'a> {
     descriptor: &'a ThingDescriptor,
     server_id: &'a str,
     thing_id: &'a str,
+    first: Vec<&'a dyn FormSource>,
     zmq: ZmqForms<'a>,
     sources: Vec<&'a dyn FormSource>,
     skip_names: &'a [String],
@@ -147,6 +148,7 @@ impl<'a> ThingDescription<'a> {
             descriptor,
             server_id,
             thing_id,
+            first: Vec::new(),
             zmq: ZmqForms::default(),
             sources: Vec::new(),
             skip_names: &[],
@@ -163,6 +165,13 @@ impl<'a> ThingDescription<'a> {
     /// Adds the forms of another binding, after the ZeroMQ ones and those of sources added before.
     pub fn with_forms(mut self, source: &'a dyn FormSource) -> Self {
         self.sources.push(source);
+        self
+    }
+
+    /// Adds the forms of a binding before all others, the ZeroMQ ones included: the TD of a Thing as served
+    /// through that binding (hololinked's clients take the first form of an operation).
+    pub fn with_forms_first(mut self, source: &'a dyn FormSource) -> Self {
+        self.first.push(source);
         self
     }
 
@@ -200,9 +209,10 @@ impl<'a> ThingDescription<'a> {
         self.build_thing_model().to_value()
     }
 
-    /// The form sources, ZeroMQ's first.
+    /// The form sources: those put first, ZeroMQ's, then the others.
     fn sources(&self) -> impl Iterator<Item = &dyn FormSource> {
-        std::iter::once(&self.zmq as &dyn FormSource).chain(self.sources.iter().copied())
+        let zmq = std::iter::once(&self.zmq as &dyn FormSource);
+        self.first.iter().copied().chain(zmq).chain(self.sources.iter().copied())
     }
 
     fn document(&self, model: bool) -> Document {
