@@ -235,7 +235,7 @@ async fn events_and_property_changes_stream_as_server_sent_events() {
     assert_eq!(changes.status(), StatusCode::OK);
     // The limit: a third stream is refused, and a slot comes back when a client goes away.
     let third = c.get(format!("{s}/tick")).send().await.expect("third");
-    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
     // The headers arrived: the streams are subscribed. Emit and change.
     for n in 0..3 {
         assert_eq!(post(&c, &format!("{s}/emit"), json!({"value": n})).await.0, StatusCode::OK);

@@ -53,13 +53,22 @@ impl FormSource for HttpForms {
                     forms.push(self.form(thing, &path, Operation::WriteProperty, "PUT"));
                 }
                 if p.observable {
+                    // node-wot ends an observation through the `unobserveproperty` form: the same stream, after
+                    // the observe form (it matches operations by substring, so the order matters).
                     let changes = format!("{path}/change-event");
                     forms.push(sse(self.form(thing, &changes, Operation::ObserveProperty, "GET")));
+                    forms.push(sse(self.form(thing, &changes, Operation::UnobserveProperty, "GET")));
                 }
                 forms
             }
             Affordance::Action(a) => vec![self.form(thing, &dashed(a.name), Operation::InvokeAction, "POST")],
-            Affordance::Event(e) => vec![sse(self.form(thing, &dashed(e.name), Operation::SubscribeEvent, "GET"))],
+            Affordance::Event(e) => {
+                let path = dashed(e.name);
+                vec![
+                    sse(self.form(thing, &path, Operation::SubscribeEvent, "GET")),
+                    sse(self.form(thing, &path, Operation::UnsubscribeEvent, "GET")),
+                ]
+            }
         }
     }
 

@@ -573,8 +573,9 @@ async fn changes(State(shared): State<Arc<Shared>>, Path((thing_id, segment)): P
 /// An event stream, if a slot is free.
 fn events(shared: &Shared, thing: &str, name: &str, kind: EventKind) -> Response {
     let Ok(slot) = Arc::clone(&shared.streams).try_acquire_owned() else {
+        // 429, not 503: event-stream clients (node-wot's) retry a 503 every second, forever.
         return reply::refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
             ThingError::runtime(format!(
                 "the server has {} event streams open, its limit: close unused ones or raise HttpOptions::max_event_streams",
                 shared.options.max_event_streams

@@ -4,7 +4,9 @@
 //! publisher's route for it formats the event once as `data: <json>\n\n` and hands it to the channel, and every
 //! open stream of that source reads from it. Sending never waits for a subscriber: one that falls more than
 //! [`CHANNEL`] events behind loses the oldest ones, and its stream says so in a comment line
-//! (`: 12 events dropped: this client did not keep up`) — its connection stays open. A comment every
+//! (`: 12 events dropped: this client did not keep up`) — its connection stays open. Comments are single lines
+//! with no blank line after them, so that no client mistakes one for an empty event (hololinked's logs a
+//! warning for each). A comment every
 //! [`KEEP_ALIVE`] keeps idle streams open through proxies and finds clients that went away; a stream's slot
 //! (of [`HttpOptions::max_event_streams`](super::HttpOptions::max_event_streams)) is given back when its
 //! client disconnects.
@@ -94,7 +96,7 @@ struct Open {
 }
 
 fn dropped(n: u64) -> String {
-    format!(": {n} events dropped: this client did not keep up\n\n")
+    format!(": {n} events dropped: this client did not keep up\n")
 }
 
 /// The bytes of one stream: events as they come, batched, with comments for drops and keep-alives.
@@ -106,11 +108,11 @@ pub(crate) fn stream(
         // The first chunk opens the stream at once (clients wait for the headers and a first byte).
         if !open.opened {
             open.opened = true;
-            return Some((Ok(Bytes::from_static(b": stream open\n\n")), open));
+            return Some((Ok(Bytes::from_static(b": stream open\n")), open));
         }
         let mut chunk = BytesMut::new();
         match tokio::time::timeout(KEEP_ALIVE, open.rx.recv()).await {
-            Err(_) => chunk.extend_from_slice(b": keep-alive\n\n"),
+            Err(_) => chunk.extend_from_slice(b": keep-alive\n"),
             Ok(Ok(event)) => chunk.extend_from_slice(&event),
             Ok(Err(broadcast::error::RecvError::Lagged(n))) => chunk.extend_from_slice(dropped(n).as_bytes()),
             Ok(Err(broadcast::error::RecvError::Closed)) => return None,
