@@ -43,6 +43,19 @@ import { join } from "node:path";
 const STEP_TIMEOUT_MS = 10_000;
 const EVENT_TIMEOUT_MS = 10_000;
 const RETRIGGER_MS = 200;
+const PLAN_KEYS = [
+    "td",
+    "tdValidation",
+    "errors",
+    "write",
+    "read",
+    "refusedWrite",
+    "invoke",
+    "readAll",
+    "observe",
+    "subscribe",
+    "unsubscribeCloses",
+];
 
 // ---- command line --------------------------------------------------------------------------------------------
 
@@ -81,6 +94,9 @@ function parseArgs(argv) {
     if (things.length === 0) usage("the plan names no Thing");
     for (const thing of things) {
         if (typeof thing?.td !== "string") usage(`every Thing in the plan needs "td" (a URL): ${JSON.stringify(thing)}`);
+        // a misspelt key would silently skip its step
+        const unknown = Object.keys(thing).filter((key) => !PLAN_KEYS.includes(key));
+        if (unknown.length) usage(`unknown plan key(s) ${unknown.join(", ")} for ${thing.td}; known: ${PLAN_KEYS.join(", ")}`);
         if (!["strict", "lenient", undefined].includes(thing.tdValidation)) usage(`bad tdValidation in ${thing.td}`);
         if (!["status", "hololinked", undefined].includes(thing.errors)) usage(`bad errors in ${thing.td}`);
     }
