@@ -18,7 +18,7 @@
 //!
 //! What the TDs contain, and why:
 //!
-//! * `@context` TD 1.1; `id` the URN `urn:thingwire:<server>:<thing>` (TD ids are URIs). hololinked's
+//! * `@context` TD 1.0 then TD 1.1 (both, as TD 1.1 allows, for consumers that check the TD 1.0 schema); `id` the URN `urn:thingwire:<server>:<thing>` (TD ids are URIs). hololinked's
 //!   client takes the TD `id` as the `thingID` of its requests and as the prefix of its event topics, so the
 //!   server answers to the URN as well as to the plain id, and publishes events under both;
 //! * `securityDefinitions`/`security`: what the transports in the TD require (see [`SecurityScheme`]):
@@ -54,6 +54,10 @@ use security::NOSEC;
 
 /// The TD 1.1 context URI.
 pub const TD_CONTEXT: &str = "https://www.w3.org/2022/wot/td/v1.1";
+
+/// The TD 1.0 context URI, written before [`TD_CONTEXT`] (as TD 1.1 allows) so that consumers that validate
+/// against the TD 1.0 schema (node-wot 0.9) accept the TD too.
+pub const TD_CONTEXT_V1: &str = "https://www.w3.org/2019/wot/td/v1";
 
 /// Built-in action answering `null` once the Thing's queue reaches it (a liveness check of the Thing).
 pub const PING: &str = "ping";
@@ -299,7 +303,7 @@ impl<'a> ThingDescription<'a> {
         let events = events.collect();
 
         let definitions = if model { IndexMap::new() } else { self.security_definitions(&thing) };
-        let mut context = vec![ContextEntry::Uri(TD_CONTEXT.into())];
+        let mut context = vec![ContextEntry::Uri(TD_CONTEXT_V1.into()), ContextEntry::Uri(TD_CONTEXT.into())];
         let extension = format!("{EXTENSION_PREFIX}:");
         if definitions.values().any(|d| d.scheme.starts_with(&extension)) {
             let terms = [(EXTENSION_PREFIX.to_owned(), Value::String(EXTENSION_CONTEXT.into()))];

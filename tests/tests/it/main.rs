@@ -7,6 +7,7 @@ mod events;
 mod faults;
 mod fuzz_regressions;
 mod http;
+mod http_clients;
 mod interop;
 mod lifecycle;
 mod limits;

@@ -282,7 +282,7 @@ async fn the_td_says_what_is_required_and_still_validates() {
             if let SecurityScheme::Curve { .. } = scheme {
                 assert_eq!(td["securityDefinitions"]["curve_sc"]["scheme"], "tw:curve");
                 assert_eq!(td["securityDefinitions"]["curve_sc"]["tw:serverKey"], key.as_str());
-                assert_eq!(td["@context"][1]["tw"], thingwire::td::EXTENSION_CONTEXT, "the prefix is declared");
+                assert_eq!(td["@context"][2]["tw"], thingwire::td::EXTENSION_CONTEXT, "the prefix is declared");
             }
         }
     }

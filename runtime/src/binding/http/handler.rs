@@ -656,10 +656,13 @@ async fn description(
             );
         }
     };
-    let query = match query_or_refusal(raw.as_deref()) {
+    let mut query = match query_or_refusal(raw.as_deref()) {
         Ok(q) => q,
         Err(response) => return response,
     };
+    // hololinked's client adds `use_localhost` (and may add more): only the description's own arguments count.
+    let own = |key: &str| action == names::GET_THING_DESCRIPTION && (key == "skip_names" || key == "ignore_errors");
+    query.extra.retain(|key, _| own(key));
     let id = Arc::clone(&routes.id);
     let mut response = run(
         &shared,
