@@ -17,6 +17,7 @@ mod address;
 mod commands;
 mod describe;
 mod failure;
+mod http;
 mod output;
 mod progress;
 mod suggest;
