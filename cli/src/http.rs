@@ -142,7 +142,8 @@ impl HttpLink {
                 "the description of `{thing}` offers no Thing Model over HTTP (no `{THING_MODEL_ACTION}` action)"
             )));
         };
-        self.invoke(thing, &td, THING_MODEL_ACTION, action, &Map::new(), &CallOptions::default()).await
+        let options = CallOptions { timeout: self.timeout, ..CallOptions::default() };
+        self.invoke(thing, &td, THING_MODEL_ACTION, action, &Map::new(), &options).await
     }
 
     /// Reads property `name` (whose affordance is `property`) of `thing`.
@@ -250,9 +251,10 @@ impl HttpLink {
         if !response.status().is_success() || !is_stream {
             let outcome = self.outcome(thing, event, &target.url, response).await?;
             let outcome = match outcome {
-                Outcome::Value(v) => {
-                    Outcome::Status(StatusCode::OK, format!("not an event stream: {}", clip(&output::one_line(&v))))
-                }
+                Outcome::Value(v) => Outcome::Status(
+                    StatusCode::OK,
+                    format!("200 OK, not an event stream: {}", clip(&output::one_line(&v))),
+                ),
                 other => other,
             };
             return Err(self.failure(thing, event, &target.url, outcome, Operation::Watch));
