@@ -532,7 +532,7 @@ async fn timeouts_say_what_to_do() {
 fn help_texts_have_examples() {
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_thingwire")).arg("--help").output().expect("runs");
     let help = String::from_utf8_lossy(&help.stdout);
-    for part in ["Examples:", "thingwire list", "thingwire watch", "Exit status:", "--json", "--timeout"] {
+    for part in ["Examples:", "thingwire list", "thingwire watch", "Exit status:", "--json", "--timeout", "http://"] {
         assert!(help.contains(part), "--help lacks {part:?}:\n{help}");
     }
     for (command, part) in [
@@ -550,6 +550,9 @@ fn help_texts_have_examples() {
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Examples:") && text.contains(part), "`{command} --help` lacks {part:?}:\n{text}");
+        if command != "list" {
+            assert!(text.contains(&format!("thingwire {command} http://")), "`{command} --help` has no HTTP example");
+        }
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_thingwire")).arg("raed").output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
