@@ -69,8 +69,8 @@ pub struct Target {
 pub enum Outcome {
     /// Success, with the body as JSON (`null` when empty).
     Value(Value),
-    /// The server raised an exception.
-    Remote(ErrorObject),
+    /// The server raised an exception (with the status it came with: hololinked says 200).
+    Remote(StatusCode, ErrorObject),
     /// The server gave up on the operation (`408`, `504`).
     Timeout(TimeoutKind, Option<ErrorObject>),
     /// Any other error status, as `404 Not Found` (the server's own reason phrase when it sent one).
@@ -124,11 +124,20 @@ impl HttpLink {
                 clip(&output::one_line(&other))
             ))
             .detail("is the address the base URL of a thingwire or hololinked HTTP server?")),
-            Outcome::Status(StatusCode::NOT_FOUND, _) => Err(Failure::failed(format!(
-                "the server at {} serves no thing `{thing}` (404 at {url})",
-                self.display()
-            ))
-            .detail("it cannot list its Things over HTTP: check the thing id, and that the address is the server's base URL")),
+            Outcome::Status(StatusCode::NOT_FOUND, _) | Outcome::Remote(StatusCode::NOT_FOUND, _) => {
+                let mut failure = Failure::failed(format!(
+                    "the server at {} serves no thing `{thing}` (404 at {url})",
+                    self.display()
+                ));
+                if let Outcome::Remote(_, e) = reply {
+                    // thingwire's binding says which Things there are, or which one was meant.
+                    failure = failure.detail(format!("the server said: {}", e.message));
+                }
+                Err(failure.detail(
+                    "it cannot list its Things over HTTP: check the thing id, and that the address is the server's \
+                     base URL",
+                ))
+            }
             other => Err(self.failure(thing, "resources/wot-td", &url, other, Operation::Describe)),
         }
     }
@@ -364,7 +373,15 @@ impl HttpLink {
     fn failure(&self, thing: &str, name: &str, url: &Url, outcome: Outcome, operation: Operation) -> Failure {
         match outcome {
             Outcome::Value(_) => Failure::failed(format!("{thing}.{name}: unexpected reply from {url}")),
-            Outcome::Remote(error) => self.client_error(remote(thing, name, error)),
+            Outcome::Remote(StatusCode::METHOD_NOT_ALLOWED, error) if operation == Operation::Write => {
+                Failure::failed(format!("property `{name}` of `{thing}` is read-only: the server refused to write it"))
+                    .detail(format!("the server said: {}: {}", error.kind, error.message))
+            }
+            Outcome::Remote(StatusCode::SERVICE_UNAVAILABLE, error) => Failure::new(
+                Kind::NoAnswer,
+                format!("{thing}.{name}: the server cannot serve the Thing right now: {}", error.message),
+            ),
+            Outcome::Remote(_, error) => self.client_error(remote(thing, name, error)),
             Outcome::Timeout(kind, error) => {
                 let mut f =
                     self.client_error(ClientError::ServerTimeout { thing: thing.into(), name: name.into(), kind });
@@ -449,7 +466,7 @@ pub fn interpret(status: StatusCode, reason: Option<&str>, content_type: Option<
         return Outcome::Timeout(kind, exception);
     }
     if let Some(e) = exception {
-        return Outcome::Remote(e);
+        return Outcome::Remote(status, e);
     }
     if !status.is_success() {
         return Outcome::Status(status, describe_status(status, reason));
@@ -670,11 +687,14 @@ mod tests {
         assert_eq!(ok("null"), Outcome::Value(Value::Null));
         let error =
             r#"{"exception": {"message": "at most 100", "type": "ValueError", "traceback": ["a"], "notes": null}}"#;
-        let Outcome::Remote(e) = ok(error) else { panic!("an exception body is an error") };
+        let Outcome::Remote(StatusCode::OK, e) = ok(error) else { panic!("an exception body is an error") };
         assert_eq!((e.kind.as_str(), e.message.as_str(), e.traceback.len()), ("ValueError", "at most 100", 1));
         // thingwire's binding: the same body with a status.
         let refused = interpret(StatusCode::BAD_REQUEST, None, Some("application/json"), error.as_bytes());
-        assert!(matches!(refused, Outcome::Remote(ref e) if e.kind == "ValueError"), "{refused:?}");
+        assert!(
+            matches!(refused, Outcome::Remote(StatusCode::BAD_REQUEST, ref e) if e.kind == "ValueError"),
+            "{refused:?}"
+        );
         // hololinked: an empty body, the reason in the status line.
         let read_only = interpret(StatusCode::METHOD_NOT_ALLOWED, Some("method not allowed"), Some("text/html"), b"");
         assert_eq!(read_only, Outcome::Status(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed".into()));
@@ -700,6 +720,48 @@ mod tests {
         assert_eq!(interpret(StatusCode::OK, None, Some("text/plain"), b"hi there"), Outcome::Value(json!("hi there")));
         // A property whose value merely has a key `exception` that is not an error object stays a value.
         assert_eq!(ok(r#"{"exception": 3}"#), Outcome::Value(json!({"exception": 3})));
+    }
+
+    #[test]
+    fn error_statuses_of_thingwires_binding_say_what_happened() {
+        let address = match crate::address::parse("http://127.0.0.1:8095") {
+            Ok(crate::address::Address::Http(a)) => a,
+            other => panic!("{other:?}"),
+        };
+        let link = HttpLink::new(address, None, Duration::from_secs(1), true, false).expect("client");
+        let url = Url::parse("http://127.0.0.1:8095/interop/gain").expect("url");
+        let body = |kind: &str, message: &str| {
+            json!({"exception": {"message": message, "type": kind, "traceback": [], "notes": null}}).to_string()
+        };
+        let with = |status: StatusCode, body: &str| interpret(status, None, Some("application/json"), body.as_bytes());
+        let fail = |outcome, operation| link.failure("interop", "gain", &url, outcome, operation);
+
+        let refused = fail(with(StatusCode::BAD_REQUEST, &body("ValueError", "at most 100")), Operation::Write);
+        assert_eq!(
+            (refused.kind, refused.message.as_str()),
+            (Kind::Failed, "interop.gain: the server raised ValueError: at most 100")
+        );
+        let read_only =
+            fail(with(StatusCode::METHOD_NOT_ALLOWED, &body("AttributeError", "read-only")), Operation::Write);
+        assert!(read_only.message.contains("property `gain` of `interop` is read-only"), "{read_only:?}");
+        let plain_405 = fail(interpret(StatusCode::METHOD_NOT_ALLOWED, None, None, b""), Operation::Write);
+        assert!(plain_405.message.contains("is read-only") && plain_405.message.contains("405"), "{plain_405:?}");
+        let timeout = fail(with(StatusCode::GATEWAY_TIMEOUT, &body("TimeoutError", "execution")), Operation::Invoke);
+        assert_eq!(timeout.kind, Kind::NoAnswer);
+        assert!(timeout.message.contains("execution timeout"), "{timeout:?}");
+        let unavailable =
+            fail(with(StatusCode::SERVICE_UNAVAILABLE, &body("RuntimeError", "stopping")), Operation::Read);
+        assert_eq!(
+            (unavailable.kind, unavailable.message.as_str()),
+            (Kind::NoAnswer, "interop.gain: the server cannot serve the Thing right now: stopping")
+        );
+        let broken = fail(with(StatusCode::INTERNAL_SERVER_ERROR, &body("RuntimeError", "bug")), Operation::Read);
+        assert_eq!(broken.kind, Kind::Failed);
+        let missing = fail(interpret(StatusCode::NOT_FOUND, None, None, b""), Operation::Read);
+        assert!(
+            missing.message.contains("nothing at http://127.0.0.1:8095/interop/gain (404 Not Found)"),
+            "{missing:?}"
+        );
     }
 
     #[test]
