@@ -1,4 +1,5 @@
-//! The commands: connect, check names against the Thing Description, send, print.
+//! The commands: connect, check names against the Thing Description, send, print. The same for every
+//! transport: only fetching the description and the exchanges themselves differ between ZeroMQ and HTTP.
 
 use std::io::Write;
 use std::time::Duration;
@@ -10,8 +11,10 @@ use thingwire::protocol::{MessageType, op};
 use thingwire::server::{GET_THING_DESCRIPTION, LIST_THINGS, ThingSummary};
 use thingwire::{CallOptions, Client, ClientError, ConnectOptions, Protocol};
 
+use crate::address::Address;
 use crate::describe::Affordances;
 use crate::failure::{Failure, Kind};
+use crate::http::{EventStream, HttpLink};
 use crate::{Command, Global, address, output, progress, suggest, values};
 
 /// The reply deadline when `--timeout` is not given.
@@ -37,6 +40,11 @@ pub async fn run(command: Command, global: Global) -> Result<(), Failure> {
                 return Err(Failure::usage(format!("unknown protocol `{p}`; expected TCP, IPC or INPROC")));
             }
             let s = Session::connect(&address, &global).await?;
+            if protocol.is_some() && matches!(s.link, Link::Http(_)) {
+                return Err(Failure::usage(
+                    "--protocol chooses a ZeroMQ transport; over HTTP the description's forms are HTTP",
+                ));
+            }
             s.td(&thing, protocol.as_deref(), model, summary).await
         }
         Command::Read { address, thing, property } => {
@@ -69,9 +77,17 @@ pub async fn run(command: Command, global: Global) -> Result<(), Failure> {
     }
 }
 
+/// How this run reaches the server.
+enum Link {
+    /// A ZeroMQ client (`tcp://`, `ipc://`).
+    Zmq(Client),
+    /// An HTTP client (`http://`, `https://`).
+    Http(HttpLink),
+}
+
 /// A connection and the options of this run.
 struct Session {
-    client: Client,
+    link: Link,
     address: String,
     options: CallOptions,
     json: bool,
@@ -81,7 +97,23 @@ struct Session {
 
 impl Session {
     async fn connect(input: &str, global: &Global) -> Result<Self, Failure> {
-        let address = address::resolve(input).map_err(Failure::usage)?;
+        let timeout = global.timeout.map_or(Some(DEFAULT_TIMEOUT), |l| l.0);
+        let options = CallOptions { timeout, ..CallOptions::default() };
+        let address = match address::parse(input).map_err(Failure::usage)? {
+            Address::Zmq(address) => address,
+            Address::Http(http) => {
+                let link = HttpLink::new(http, timeout, global.connect_timeout, global.quiet, global.verbose)?;
+                let address = link.display();
+                return Ok(Self {
+                    link: Link::Http(link),
+                    address,
+                    options,
+                    json: global.json,
+                    quiet: global.quiet,
+                    verbose: global.verbose,
+                });
+            }
+        };
         let connect = ConnectOptions { handshake_timeout: global.connect_timeout, ..ConnectOptions::default() };
         let client = progress::waiting(
             &format!("connecting to {address}"),
@@ -90,9 +122,27 @@ impl Session {
         )
         .await
         .map_err(|e| Failure::from_client(&e, global.verbose))?;
-        let options =
-            CallOptions { timeout: global.timeout.map_or(Some(DEFAULT_TIMEOUT), |l| l.0), ..CallOptions::default() };
-        Ok(Self { client, address, options, json: global.json, quiet: global.quiet, verbose: global.verbose })
+        Ok(Self {
+            link: Link::Zmq(client),
+            address,
+            options,
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+        })
+    }
+
+    /// The ZeroMQ client; `None` over HTTP.
+    fn zmq(&self) -> Option<&Client> {
+        match &self.link {
+            Link::Zmq(client) => Some(client),
+            Link::Http(_) => None,
+        }
+    }
+
+    /// The ZeroMQ server's id, for messages.
+    fn server_id(&self) -> String {
+        self.zmq().map(Client::server_id).unwrap_or_default()
     }
 
     fn fail(&self, error: &ClientError) -> Failure {
@@ -118,7 +168,10 @@ impl Session {
         let request =
             RawRequest { thing_id: thing, objekt: Some(name), operation, payload: encoded, preserialized: Vec::new() };
         let what = format!("waiting for {thing}.{name} from {}", self.address);
-        let Some(reply) = progress::waiting(&what, self.quiet, self.client.request(request, options)).await? else {
+        let Some(client) = self.zmq() else {
+            return Err(ClientError::Codec(format!("{} is not a ZeroMQ server", self.address)));
+        };
+        let Some(reply) = progress::waiting(&what, self.quiet, client.request(request, options)).await? else {
             return Ok(Value::Null);
         };
         let null_payload = reply.payload.is_empty() || reply.payload == b"null" || reply.payload == [0xc0];
@@ -139,17 +192,25 @@ impl Session {
             preserialized: Vec::new(),
         };
         let what = format!("waiting for the list of Things from {}", self.address);
-        progress::waiting(&what, self.quiet, self.client.call(request, &self.options)).await
+        let Some(client) = self.zmq() else {
+            return Err(ClientError::Codec(format!("{} is not a ZeroMQ server", self.address)));
+        };
+        progress::waiting(&what, self.quiet, client.call(request, &self.options)).await
     }
 
     async fn list(&self) -> Result<(), Failure> {
+        if matches!(self.link, Link::Http(_)) {
+            return Err(Failure::usage(format!("listing Things is not supported over HTTP yet ({})", self.address))
+                .detail("name a Thing by its id, e.g.")
+                .detail(format!("thingwire td {} <thing-id>", self.address)));
+        }
         let things = match self.list_things().await {
             Ok(things) => things,
             Err(e @ (ClientError::InvalidMessage { .. } | ClientError::Remote(_))) => {
                 let mut failure = Failure::failed(format!(
                     "the server at {} (id `{}`) cannot list its Things",
                     self.address,
-                    self.client.server_id()
+                    self.server_id()
                 ))
                 .detail("hololinked servers have no such operation: name a Thing by its id, e.g.")
                 .detail(format!("thingwire td {} <thing-id>", self.address));
@@ -177,6 +238,9 @@ impl Session {
 
     /// The Thing Description for `protocol` (default: the transport connected over).
     async fn fetch_td(&self, thing: &str, protocol: Option<&str>) -> Result<Value, Failure> {
+        if let Link::Http(http) = &self.link {
+            return http.thing_description(thing).await;
+        }
         let protocol =
             protocol.and_then(Protocol::parse).or_else(|| Protocol::of_address(&self.address)).unwrap_or(Protocol::Tcp);
         let args = json!({"protocol": protocol.as_str(), "ignore_errors": false, "skip_names": []});
@@ -188,6 +252,9 @@ impl Session {
     }
 
     async fn fetch_model(&self, thing: &str) -> Result<Value, Failure> {
+        if let Link::Http(http) = &self.link {
+            return http.thing_model(thing).await;
+        }
         let args = json!({"ignore_errors": false, "skip_names": []});
         match self.exchange(thing, "get_thing_model", op::INVOKE_ACTION, &args).await {
             Ok(model) => Ok(model),
@@ -199,6 +266,10 @@ impl Session {
     /// What the Thing offers, to check names and read values: its Thing Description, or, when the server
     /// cannot describe this transport (hololinked over IPC), its Thing Model.
     async fn affordances(&self, thing: &str) -> Result<Value, Failure> {
+        if let Link::Http(http) = &self.link {
+            // Over HTTP the forms are needed: the Thing Model has none.
+            return http.thing_description(thing).await;
+        }
         match self.fetch_td(thing, None).await {
             Ok(td) => Ok(td),
             Err(failure) if failure.exception.is_some() => self.fetch_model(thing).await.map_err(|_| failure),
@@ -228,7 +299,7 @@ impl Session {
             Err(_) => Failure::failed(format!(
                 "the server at {} (id `{}`) serves no thing `{thing}`",
                 self.address,
-                self.client.server_id()
+                self.server_id()
             ))
             .detail("it cannot list its Things (hololinked servers cannot): check the thing id"),
         }
@@ -257,8 +328,13 @@ impl Session {
 
     async fn read(&self, thing: &str, property: &str) -> Result<(), Failure> {
         let td = self.affordances(thing).await?;
-        Affordances::new(thing, &td).property(property)?;
-        let value = self.exchange(thing, property, op::READ_PROPERTY, &Value::Null).await.map_err(|e| self.fail(&e))?;
+        let affordance = Affordances::new(thing, &td).property(property)?;
+        let value = match &self.link {
+            Link::Http(http) => http.read(thing, &td, property, affordance).await?,
+            Link::Zmq(_) => {
+                self.exchange(thing, property, op::READ_PROPERTY, &Value::Null).await.map_err(|e| self.fail(&e))?
+            }
+        };
         print_line(&if self.json { output::one_line(&value) } else { output::human(&value) });
         Ok(())
     }
@@ -268,7 +344,12 @@ impl Session {
         let schema = Affordances::new(thing, &td).writable_property(property)?;
         let value = values::parse(text, Some(schema))
             .map_err(|e| Failure::usage(format!("property `{property}` of `{thing}` {e}")))?;
-        self.exchange(thing, property, op::WRITE_PROPERTY, &value).await.map_err(|e| self.fail(&e))?;
+        match &self.link {
+            Link::Http(http) => http.write(thing, &td, property, schema, &value).await?,
+            Link::Zmq(_) => {
+                self.exchange(thing, property, op::WRITE_PROPERTY, &value).await.map_err(|e| self.fail(&e))?;
+            }
+        }
         if self.json {
             print_line(&json!({"thing": thing, "property": property, "value": value}).to_string());
         } else {
@@ -286,17 +367,34 @@ impl Session {
         options: &CallOptions,
     ) -> Result<(), Failure> {
         let td = self.affordances(thing).await?;
-        let input = if UNLISTED_ACTIONS.contains(&action) {
+        let http = match &self.link {
+            Link::Http(http) => Some(http),
+            Link::Zmq(_) => None,
+        };
+        // Over HTTP an action is reachable only through its form in the description.
+        let affordance = if UNLISTED_ACTIONS.contains(&action) && http.is_none() {
             None
         } else {
-            Affordances::new(thing, &td).action(action)?.get("input")
+            Some(Affordances::new(thing, &td).action(action)?)
         };
+        let input = affordance.and_then(|a| a.get("input"));
         let args = values::action_args(action, input, base, words).map_err(Failure::usage)?;
-        let result = self
-            .exchange_with(thing, action, op::INVOKE_ACTION, &Value::Object(args), options)
-            .await
-            .map_err(|e| self.fail(&e))?;
-        if options.oneway {
+        let result = match (http, affordance) {
+            (Some(http), Some(affordance)) => http.invoke(thing, &td, action, affordance, &args, options).await?,
+            _ => self
+                .exchange_with(thing, action, op::INVOKE_ACTION, &Value::Object(args), options)
+                .await
+                .map_err(|e| self.fail(&e))?,
+        };
+        if options.oneway && http.is_some() {
+            // The server answered 204 once it had the request.
+            if !self.quiet {
+                eprintln!("sent {thing}.{action} (oneway: no reply)");
+            }
+            if self.json {
+                print_line("null");
+            }
+        } else if options.oneway {
             // The request only sits in the socket's queue so far, and this process is about to end: any
             // reply to a later request on the same connection proves the server got it. `list_things` is
             // answered at once, outside every Thing's queue (by hololinked too, with INVALID_MESSAGE).
@@ -320,12 +418,22 @@ impl Session {
     async fn watch(&self, thing: &str, name: &str, count: Option<u64>, idle: Option<Duration>) -> Result<(), Failure> {
         let td = self.affordances(thing).await?;
         let watched = Affordances::new(thing, &td).watched(name)?;
-        let mut events = self.client.subscribe::<Value>(thing, &watched.event).await.map_err(|e| self.fail(&e))?;
+        let (source, mut events): (String, EventStream) = match &self.link {
+            Link::Http(http) => {
+                let (url, events) = http.subscribe(thing, &td, &watched.event, watched.property.as_deref()).await?;
+                (url.to_string(), events)
+            }
+            Link::Zmq(client) => {
+                let events = client.subscribe::<Value>(thing, &watched.event).await.map_err(|e| self.fail(&e))?;
+                let events = events.map(|item| item.map(|message| message.data).map_err(|e| e.to_string()));
+                (client.event_address().to_owned(), Box::pin(events))
+            }
+        };
         if !self.quiet {
             eprintln!(
                 "watching {thing}/{} at {}{}",
                 watched.event,
-                self.client.event_address(),
+                source,
                 match count {
                     Some(n) => format!(" for {n} event{}; ctrl-c stops", if n == 1 { "" } else { "s" }),
                     None => "; ctrl-c stops".into(),
@@ -347,7 +455,7 @@ impl Session {
                 _ = &mut ctrl_c => return Ok(()),
                 item = next => item,
             };
-            let message = match item {
+            let data = match item {
                 None => {
                     let limit = idle.map(values::human_duration).unwrap_or_default();
                     let what = match &watched.property {
@@ -365,7 +473,7 @@ impl Session {
                     eprintln!("warning: an event of {thing}/{} could not be read: {e}", watched.event);
                     continue;
                 }
-                Some(Some(Ok(message))) => message,
+                Some(Some(Ok(data))) => data,
             };
             seen += 1;
             let now = chrono::Utc::now();
@@ -374,10 +482,10 @@ impl Session {
                 if let Some(p) = &watched.property {
                     line["property"] = json!(p);
                 }
-                line["data"] = message.data;
+                line["data"] = data;
                 line.to_string()
             } else {
-                format!("{}  {label}  {}", output::local_time(now), output::one_line(&message.data))
+                format!("{}  {label}  {}", output::local_time(now), output::one_line(&data))
             };
             if !print_line(&line) {
                 return Ok(());

@@ -1,5 +1,5 @@
 //! The `thingwire` command: inspect and drive the Things of any thingwire or hololinked 0.4 server from a
-//! shell, as `busctl` does for D-Bus.
+//! shell, as `busctl` does for D-Bus, over ZeroMQ or HTTP.
 //!
 //! ```text
 //! thingwire list  tcp://127.0.0.1:5555
@@ -8,6 +8,7 @@
 //! thingwire write tcp://127.0.0.1:5555 spectrometer integration_time_ms 200
 //! thingwire call  tcp://127.0.0.1:5555 stage move_to target=12.5
 //! thingwire watch tcp://127.0.0.1:5555 thermostat temperature --count 3
+//! thingwire read  http://127.0.0.1:8095 thermostat temperature
 //! ```
 //!
 //! Exit status: 0 on success, 1 when the server reports an error or a name is unknown, 2 for a mistake on
@@ -17,6 +18,7 @@ mod address;
 mod commands;
 mod describe;
 mod failure;
+mod http;
 mod output;
 mod progress;
 mod suggest;
@@ -30,14 +32,16 @@ use clap::{Args, Parser, Subcommand};
 use crate::failure::{Failure, Kind};
 use crate::values::{Limit, parse_duration, parse_limit};
 
-const ABOUT: &str = "Inspect and drive Things served by thingwire or hololinked 0.4 over ZeroMQ";
+const ABOUT: &str = "Inspect and drive Things served by thingwire or hololinked 0.4 over ZeroMQ or HTTP";
 
 const LONG_ABOUT: &str = "\
-Inspect and drive Things served by thingwire or hololinked 0.4 over ZeroMQ.
+Inspect and drive Things served by thingwire or hololinked 0.4 over ZeroMQ or HTTP.
 
 A server is named by its address: tcp://host:port, host:port, a bare port (on this machine),
-ipc:///path/to/socket.ipc, or the id of a server whose IPC socket is in ~/.hololinked/sockets.
-A Thing is named by its id; `thingwire list` shows the ids a thingwire server serves.
+ipc:///path/to/socket.ipc, the id of a server whose IPC socket is in ~/.hololinked/sockets, or the
+base URL of an HTTP server, http(s)://host:port (its Things' descriptions are at
+<base>/<thing>/resources/wot-td; events come as Server-Sent Events).
+A Thing is named by its id; `thingwire list` shows the ids a thingwire server serves over ZeroMQ.
 
 Output is for people by default; --json prints JSON on stdout (JSON lines for `watch`) and errors
 as JSON on stderr. Slow answers show progress on stderr (-q hides it).";
@@ -52,6 +56,7 @@ Examples:
   thingwire call localhost:5555 thermostat wait_until_settled tolerance=0.5 --timeout 2m
   thingwire watch localhost:5555 thermostat temperature --count 3
   thingwire --json read localhost:5555 thermostat temperature
+  thingwire read http://127.0.0.1:8095 thermostat temperature
 
 Exit status:
   0 success, 1 the server reported an error or a name is unknown, 2 a mistake on the command line,
@@ -89,10 +94,10 @@ struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the Things a thingwire server serves (hololinked servers cannot list theirs)
+    /// List the Things a thingwire server serves over ZeroMQ (hololinked servers cannot list theirs)
     #[command(after_help = "Examples:\n  thingwire list tcp://127.0.0.1:5555\n  thingwire --json list 5555")]
     List {
-        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id (not over HTTP yet)
         address: String,
     },
     /// Print a Thing's Thing Description (W3C TD JSON), or a summary of it
@@ -101,9 +106,10 @@ Examples:
   thingwire td tcp://127.0.0.1:5555 spectrometer
   thingwire td tcp://127.0.0.1:5555 spectrometer --summary
   thingwire td tcp://127.0.0.1:5555 spectrometer --protocol IPC
-  thingwire td tcp://127.0.0.1:5555 spectrometer --model")]
+  thingwire td tcp://127.0.0.1:5555 spectrometer --model
+  thingwire td http://127.0.0.1:8095 spectrometer --summary")]
     Td {
-        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        /// The server: tcp://host:port, host:port, port, ipc://path, an IPC server id, or http(s)://host:port
         address: String,
         /// The Thing's id
         thing: String,
@@ -122,9 +128,10 @@ Examples:
     #[command(after_help = "\
 Examples:
   thingwire read tcp://127.0.0.1:5555 spectrometer integration_time_ms
-  thingwire --json read localhost:5555 thermostat pid")]
+  thingwire --json read localhost:5555 thermostat pid
+  thingwire read http://127.0.0.1:8095 spectrometer integration_time_ms")]
     Read {
-        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        /// The server: tcp://host:port, host:port, port, ipc://path, an IPC server id, or http(s)://host:port
         address: String,
         /// The Thing's id
         thing: String,
@@ -140,10 +147,11 @@ Examples:
   thingwire write tcp://127.0.0.1:5555 spectrometer integration_time_ms 200
   thingwire write localhost:5555 spectrometer trigger_mode external
   thingwire write localhost:5555 thermostat pid '{\"kp\": 2.0, \"ki\": 0.1, \"kd\": 0.0}'
-  thingwire write localhost:5555 stage limits '{\"min\": 0, \"max\": 80}'"
+  thingwire write localhost:5555 stage limits '{\"min\": 0, \"max\": 80}'
+  thingwire write http://127.0.0.1:8095 spectrometer integration_time_ms 200"
     )]
     Write {
-        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        /// The server: tcp://host:port, host:port, port, ipc://path, an IPC server id, or http(s)://host:port
         address: String,
         /// The Thing's id
         thing: String,
@@ -164,10 +172,11 @@ Examples:
   thingwire call localhost:5555 stage move_to 12.5
   thingwire call localhost:5555 thermostat wait_until_settled tolerance=0.5 timeout_s=60 --timeout 2m
   thingwire call localhost:5555 stage move_to --args '{\"target\": 25}'
-  thingwire call localhost:5555 spectrometer acquire --timeout 30s --execution-timeout 20s"
+  thingwire call localhost:5555 spectrometer acquire --timeout 30s --execution-timeout 20s
+  thingwire call http://127.0.0.1:8095 stage move_to target=12.5"
     )]
     Call {
-        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        /// The server: tcp://host:port, host:port, port, ipc://path, an IPC server id, or http(s)://host:port
         address: String,
         /// The Thing's id
         thing: String,
@@ -198,9 +207,10 @@ naming the property is enough.
 Examples:
   thingwire watch tcp://127.0.0.1:5555 spectrometer spectrum_ready
   thingwire watch localhost:5555 thermostat temperature --count 10
-  thingwire --json watch localhost:5555 stage limit_reached --count 1 --timeout 60s")]
+  thingwire --json watch localhost:5555 stage limit_reached --count 1 --timeout 60s
+  thingwire watch http://127.0.0.1:8095 thermostat temperature --count 3")]
     Watch {
-        /// The server: tcp://host:port, host:port, port, ipc://path or an IPC server id
+        /// The server: tcp://host:port, host:port, port, ipc://path, an IPC server id, or http(s)://host:port
         address: String,
         /// The Thing's id
         thing: String,

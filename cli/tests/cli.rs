@@ -532,7 +532,7 @@ async fn timeouts_say_what_to_do() {
 fn help_texts_have_examples() {
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_thingwire")).arg("--help").output().expect("runs");
     let help = String::from_utf8_lossy(&help.stdout);
-    for part in ["Examples:", "thingwire list", "thingwire watch", "Exit status:", "--json", "--timeout"] {
+    for part in ["Examples:", "thingwire list", "thingwire watch", "Exit status:", "--json", "--timeout", "http://"] {
         assert!(help.contains(part), "--help lacks {part:?}:\n{help}");
     }
     for (command, part) in [
@@ -550,6 +550,9 @@ fn help_texts_have_examples() {
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Examples:") && text.contains(part), "`{command} --help` lacks {part:?}:\n{text}");
+        if command != "list" {
+            assert!(text.contains(&format!("thingwire {command} http://")), "`{command} --help` has no HTTP example");
+        }
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_thingwire")).arg("raed").output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
@@ -562,6 +565,12 @@ fn help_texts_have_examples() {
 fn hololinked_python() -> Option<PathBuf> {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/hololinked-venv/bin/python");
     python.exists().then_some(python)
+}
+
+/// A free loopback TCP port (free when asked: another process may take it before it is used).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
 }
 
 /// A free loopback TCP port whose successor is free too (hololinked publishes events on port + 1).
@@ -579,13 +588,35 @@ fn free_port_pair() -> u16 {
 /// Starts `tests/python/hololinked_server.py`; the process ends when the returned child is dropped (its
 /// stdin closes and it is killed).
 async fn hololinked_server(python: &PathBuf, thing_id: &str) -> (tokio::process::Child, String) {
+    let (child, address, _) = start_hololinked(python, thing_id, false).await;
+    (child, address)
+}
+
+/// [`hololinked_server`] that also serves the Thing over hololinked's own HTTP server; returns its base URL
+/// (`http://127.0.0.1:<port>`) too.
+async fn hololinked_http_server(python: &PathBuf, thing_id: &str) -> (tokio::process::Child, String, String) {
+    let (child, address, http) = start_hololinked(python, thing_id, true).await;
+    (child, address, http.expect("an HTTP port"))
+}
+
+async fn start_hololinked(
+    python: &PathBuf,
+    thing_id: &str,
+    http: bool,
+) -> (tokio::process::Child, String, Option<String>) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/hololinked_server.py");
     let mut last_error = String::new();
     for _ in 0..3 {
         let port = free_port_pair();
+        let http_port = http.then(free_port);
+        let mut args = vec!["--port".to_owned(), port.to_string(), "--server-id".into(), "cli-holo".into()];
+        args.extend(["--thing-id".to_owned(), thing_id.to_owned()]);
+        if let Some(p) = http_port {
+            args.extend(["--http-port".to_owned(), p.to_string()]);
+        }
         let mut child = Command::new(python)
             .arg(&script)
-            .args(["--port", &port.to_string(), "--server-id", "cli-holo", "--thing-id", thing_id])
+            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -604,7 +635,7 @@ async fn hololinked_server(python: &PathBuf, thing_id: &str) -> (tokio::process:
         })
         .await;
         if ready == Ok(true) {
-            return (child, format!("tcp://127.0.0.1:{port}"));
+            return (child, format!("tcp://127.0.0.1:{port}"), http_port.map(|p| format!("http://127.0.0.1:{p}")));
         }
         let _ = child.start_kill();
         let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await;
@@ -669,6 +700,194 @@ async fn drives_a_real_hololinked_server() {
     assert_eq!(run.stdout.lines().count(), 2, "{run:#?}");
     assert!(run.stdout.lines().all(|l| l.contains("  tick  {\"value\":")), "{run:#?}");
     drop(server);
+}
+
+// ---- over HTTP ----------------------------------------------------------------------------------------
+
+/// The venv's python, or `None` after saying the test is skipped.
+fn hololinked_python_for(test: &str) -> Option<PathBuf> {
+    let python = hololinked_python();
+    if python.is_none() {
+        eprintln!("SKIPPED {test}: no venv at target/hololinked-venv (`cargo test -p thingwire-tests` creates it)");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drives_hololinked_over_http() {
+    let Some(python) = hololinked_python_for("drives_hololinked_over_http") else { return };
+    let (server, _, base) = hololinked_http_server(&python, "interop").await;
+    let a = base.as_str();
+
+    // The description, as hololinked serves it (its hrefs name this machine's host name).
+    let td = thingwire(&["td", a, "interop"]).await.ok().json();
+    assert_eq!(td["properties"]["gain"]["maximum"], json!(100.0));
+    let forms = td["properties"]["gain"]["forms"].to_string();
+    assert!(forms.contains("\"htv:methodName\":\"PUT\"") && forms.contains("\"sse\""), "{forms}");
+    let summary = thingwire(&["td", a, "interop", "--summary"]).await.ok().stdout.clone();
+    for line in ["interop (InteropThing)", "gain: number, 0.1..100.0, observable", "serial: string, read-only"] {
+        assert!(summary.contains(line), "summary lacks {line:?}:\n{summary}");
+    }
+    assert!(summary.contains("add(a: number, b: number) -> number"), "{summary}");
+    assert!(summary.contains("tick: {value: integer}"), "{summary}");
+    let model = thingwire(&["--json", "td", a, "interop", "--model"]).await.ok().json();
+    assert!(model["properties"]["gain"].get("forms").is_none(), "a Thing Model has no forms: {model}");
+    thingwire(&["td", a, "interop", "--protocol", "TCP"]).await.fails_with(2).stderr_has("over HTTP");
+
+    // Properties.
+    thingwire(&["read", a, "interop", "serial"]).await.ok().stdout_is("SN-001\n");
+    thingwire(&["write", a, "interop", "gain", "2.5"]).await.ok().stdout_is("interop.gain = 2.5\n");
+    thingwire(&["read", a, "interop", "gain"]).await.ok().stdout_is("2.5\n");
+    thingwire(&["write", a, "interop", "mode", "external"]).await.ok();
+    thingwire(&["--json", "read", a, "interop", "mode"]).await.ok().stdout_is("\"external\"\n");
+    // A refused value: hololinked answers 200 with an exception body.
+    thingwire(&["write", a, "interop", "gain", "1000"])
+        .await
+        .fails_with(1)
+        .stderr_has("interop.gain: the server raised ValueError")
+        .stderr_has("at most 100");
+    let run = thingwire(&["--json", "write", a, "interop", "gain", "1000"]).await;
+    run.fails_with(1);
+    assert_eq!(run.stdout, "", "nothing on stdout when a command fails");
+    let error: Value = serde_json::from_str(run.stderr.trim()).expect("a JSON error on stderr");
+    assert_eq!(error["error"]["exception"]["type"], "ValueError", "{error}");
+    thingwire(&["read", a, "interop", "gain"]).await.ok().stdout_is("2.5\n");
+    thingwire(&["write", a, "interop", "gain", "high"])
+        .await
+        .fails_with(2)
+        .stderr_has("property `gain` of `interop` expects a number, got `high`");
+    thingwire(&["write", a, "interop", "serial", "SN-2"])
+        .await
+        .fails_with(1)
+        .stderr_has("property `serial` of `interop` is read-only")
+        .stderr_has("writable properties of `interop`: gain, mode");
+
+    // Unknown names: suggestions from the description.
+    thingwire(&["read", a, "interop", "gian"])
+        .await
+        .fails_with(1)
+        .stderr_has("`interop` has no property `gian`; did you mean `gain`?");
+    thingwire(&["read", a, "interop", "add"])
+        .await
+        .fails_with(1)
+        .stderr_has("`add` is an action: use `thingwire call`");
+    thingwire(&["call", a, "interop", "ad", "1", "2"]).await.fails_with(1).stderr_has("did you mean `add`?");
+    thingwire(&["td", a, "intrope"])
+        .await
+        .fails_with(1)
+        .stderr_has("serves no thing `intrope`")
+        .stderr_has("cannot list its Things over HTTP");
+    thingwire(&["list", a]).await.fails_with(2).stderr_has("not supported over HTTP");
+
+    // Actions.
+    thingwire(&["call", a, "interop", "add", "a=1", "b=2.5"]).await.ok().stdout_is("3.5\n");
+    thingwire(&["call", a, "interop", "add", "1.5", "-0.5"]).await.ok().stdout_is("1.0\n");
+    thingwire(&["--json", "call", a, "interop", "add", "--args", r#"{"a": 1, "b": 2}"#]).await.ok().stdout_is("3\n");
+    thingwire(&["call", a, "interop", "emit", "value=1"]).await.ok().stdout_is("interop.emit: done\n");
+    thingwire(&["call", a, "interop", "add", "a=1"]).await.fails_with(2).stderr_has("`add` needs argument `b`");
+    thingwire(&["call", a, "interop", "fail", "message=boom"])
+        .await
+        .fails_with(1)
+        .stderr_has("interop.fail: the server raised ValueError: boom")
+        .stderr_has("-v shows the server's traceback");
+    thingwire(&["-v", "call", a, "interop", "fail", "message=boom"]).await.fails_with(1).stderr_has("Traceback");
+    thingwire(&["call", a, "interop", "add", "--oneway", "1", "2"])
+        .await
+        .ok()
+        .stdout_is("")
+        .stderr_has("sent interop.add (oneway: no reply)");
+    // hololinked's 408: the server stopped the action.
+    thingwire(&["call", a, "interop", "sleep", "seconds=2", "--execution-timeout", "200ms"])
+        .await
+        .fails_with(3)
+        .stderr_has("interop.sleep: ran longer than allowed (execution timeout)");
+    thingwire(&["call", a, "interop", "sleep", "seconds=2", "--timeout", "300ms"])
+        .await
+        .fails_with(3)
+        .stderr_has(&format!("interop.sleep: no reply from {a}/interop/sleep within 300ms"));
+
+    // The description's URL is an address too.
+    let td_url = format!("{a}/interop/resources/wot-td");
+    thingwire(&["read", &td_url, "interop", "serial"]).await.ok().stdout_is("SN-001\n");
+    thingwire(&["read", &td_url, "other", "serial"]).await.fails_with(2).stderr_has("the description of `interop`");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_hololinked_over_server_sent_events() {
+    let Some(python) = hololinked_python_for("watches_hololinked_over_server_sent_events") else { return };
+    let (server, _, base) = hololinked_http_server(&python, "interop").await;
+    let a = base.as_str();
+
+    let run = thingwire_while(&["watch", a, "interop", "tick", "--count", "2", "--timeout", "20s"], |n| {
+        let a = a.to_owned();
+        async move {
+            thingwire(&["call", &a, "interop", "emit", &format!("value={n}")]).await.ok();
+        }
+    })
+    .await;
+    run.ok().stderr_has(&format!("watching interop/tick at {a}/interop/tick"));
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    for line in lines {
+        assert!(starts_with_local_timestamp(line), "{line:?}");
+        assert!(line[23..].starts_with("  tick  {\"value\":"), "{line:?}");
+    }
+
+    // An observable property's changes, as JSON lines; each write is a new value, or hololinked sends nothing.
+    let run = thingwire_while(&["--json", "watch", a, "interop", "gain", "-n", "2", "--timeout", "20s"], |n| {
+        let a = a.to_owned();
+        async move {
+            thingwire(&["write", &a, "interop", "gain", &(1 + n % 20).to_string()]).await.ok();
+        }
+    })
+    .await;
+    run.ok();
+    let lines: Vec<Value> =
+        run.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is a JSON document")).collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    for line in &lines {
+        assert_eq!(
+            (&line["thing"], &line["event"], &line["property"]),
+            (&json!("interop"), &json!("gain_change_event"), &json!("gain"))
+        );
+        assert!(line["data"].is_number(), "{line}");
+    }
+
+    thingwire(&["watch", a, "interop", "tick", "--timeout", "300ms"])
+        .await
+        .fails_with(3)
+        .stderr_has("no `tick` from `interop` within 300ms");
+    thingwire(&["watch", a, "interop", "mode"]).await.fails_with(1).stderr_has("is not observable");
+    thingwire(&["watch", a, "interop", "tik"]).await.fails_with(1).stderr_has("did you mean `tick`?");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_http_servers_and_bad_urls() {
+    // Nothing listens on the port: the connection is refused.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let run = thingwire(&["read", &closed, "interop", "gain"]).await;
+    run.fails_with(3).stderr_has(&format!("could not reach a server at {closed}")).stderr_has("refused");
+    assert_eq!(run.stdout, "");
+    let run = thingwire(&["--json", "watch", &closed, "interop", "tick"]).await;
+    run.fails_with(3);
+    let error: Value = serde_json::from_str(run.stderr.trim()).expect("a JSON error on stderr");
+    assert_eq!(error["error"]["kind"], "no-answer");
+
+    // A port that accepts connections but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("http://{}", silent.local_addr().expect("addr"));
+    thingwire(&["td", &address, "interop", "--timeout", "500ms"])
+        .await
+        .fails_with(3)
+        .stderr_has("the description of `interop`: no reply from")
+        .stderr_has("within 500ms");
+    drop(silent);
+
+    thingwire(&["read", "http://0.0.0.0:8080", "interop", "gain"]).await.fails_with(2).stderr_has("try 127.0.0.1");
+    thingwire(&["read", "http://lab:notaport", "interop", "gain"]).await.fails_with(2).stderr_has("not a URL");
+    thingwire(&["list", "http://127.0.0.1:8080"]).await.fails_with(2).stderr_has("not supported over HTTP");
 }
 
 /// Every command against the simulated lab of the examples, as the README's quick start uses them.
