@@ -914,3 +914,43 @@ async fn every_command_against_the_lab() {
     assert_eq!(watched.ok().stdout.lines().filter(|l| starts_with_local_timestamp(l)).count(), 2, "{watched:#?}");
     server.shutdown().await;
 }
+
+/// The same commands against thingwire's own HTTP binding: its status codes (400, 404, 405) read as they
+/// should, and events come over its Server-Sent Events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drives_a_thingwire_server_over_http() {
+    let server = Server::builder("cli-http")
+        .thing(Supply::new("supply"))
+        .tcp("127.0.0.1:0")
+        .http("127.0.0.1:0")
+        .start()
+        .await
+        .expect("the server starts");
+    let base = server.http_base_url().expect("http").to_owned();
+    let tcp = server.address(thingwire::Protocol::Tcp).expect("tcp").to_owned();
+    thingwire(&["read", &base, "supply", "voltage"]).await.ok().stdout_is("5.0\n");
+    thingwire(&["write", &base, "supply", "voltage", "12.5"]).await.ok().stdout_is("supply.voltage = 12.5\n");
+    thingwire(&["read", &base, "supply", "voltage"]).await.ok().stdout_is("12.5\n");
+    thingwire(&["write", &base, "supply", "voltage", "99"])
+        .await
+        .fails_with(1)
+        .stderr_has("ValueError")
+        .stderr_has("at most 30");
+    thingwire(&["call", &base, "supply", "add", "a=1", "b=2"]).await.ok().stdout_is("3.0\n");
+    thingwire(&["call", &base, "supply", "fail", "message=no sample"]).await.fails_with(1).stderr_has("no sample");
+    thingwire(&["read", &base, "supply", "voltag"]).await.fails_with(1).stderr_has("did you mean `voltage`");
+    let summary = thingwire(&["td", &base, "supply", "--summary"]).await;
+    assert!(summary.ok().stdout.contains("voltage"), "{summary:#?}");
+    let client = Client::connect(&tcp).await.expect("the test's client connects");
+    let run = thingwire_while(&["watch", &base, "supply", "tick", "--count", "2", "--timeout", "20s"], |n| {
+        let client = client.clone();
+        async move {
+            let _: Value = client.invoke("supply", "emit", &json!({"value": n})).await.expect("emit");
+        }
+    })
+    .await;
+    run.ok();
+    assert_eq!(run.stdout.lines().count(), 2, "{run:#?}");
+    assert!(run.stdout.lines().all(|l| l.contains("tick  {\"value\":")), "{run:#?}");
+    server.shutdown().await;
+}
