@@ -364,3 +364,121 @@ async fn limits_answer_413_503_and_close_slow_headers() {
     assert!(matches!(read, Ok(Ok(_)) | Ok(Err(_))), "the server closed (or answered and closed) the slow connection");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_users_and_bearer_tokens_are_required_and_declared() {
+    use thingwire::binding::http::HttpAuth;
+    let auth = HttpAuth::new().user("alice", &HttpAuth::hash_password("s3cret")).expect("hash").token("lab-key-1");
+    let options = HttpOptions { auth: Some(auth), ..HttpOptions::default() };
+    let (server, base) = sensor("http-auth", |b| b.http_options(options)).await;
+    let c = client();
+    let url = format!("{base}/sensor/gain");
+    let refused = c.get(&url).send().await.expect("get");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers()["www-authenticate"].to_str().expect("text").starts_with("Basic"), "a browser asks");
+    let (status, body) = json_of(refused).await;
+    assert_eq!((status, exception(&body).0), (StatusCode::UNAUTHORIZED, "PermissionError"));
+    assert_eq!(
+        c.get(&url).basic_auth("alice", Some("wrong")).send().await.expect("get").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.get(&url).basic_auth("mallory", Some("s3cret")).send().await.expect("get").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let ok = c.get(&url).basic_auth("alice", Some("s3cret")).send().await.expect("get");
+    assert_eq!(json_of(ok).await, (StatusCode::OK, json!(1.0)));
+    assert_eq!(c.get(&url).bearer_auth("lab-key-1").send().await.expect("get").status(), StatusCode::OK);
+    assert_eq!(c.get(&url).bearer_auth("lab-key-2").send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
+    let stream = c.get(format!("{base}/sensor/tick")).send().await.expect("events");
+    assert_eq!(stream.status(), StatusCode::UNAUTHORIZED, "event streams too");
+    // The description is public: it says what to present.
+    let (status, td) = get(&c, &format!("{base}/sensor/resources/wot-td")).await;
+    assert_eq!(status, StatusCode::OK);
+    crate::td::assert_valid(&crate::td::validator("td-json-schema-validation.json"), &td, "a secured TD");
+    assert_eq!(td["security"], json!(["http_sc"]));
+    assert_eq!(td["securityDefinitions"]["http_sc"]["scheme"], "combo");
+    assert_eq!(td["securityDefinitions"]["http_sc"]["oneOf"], json!(["http_basic_sc", "bearer_sc"]));
+    assert_eq!(td["securityDefinitions"]["http_basic_sc"]["scheme"], "basic");
+    assert_eq!(td["securityDefinitions"]["bearer_sc"]["scheme"], "bearer");
+    // The INPROC forms in it need nothing, and say so.
+    let inproc = td["properties"]["gain"]["forms"]
+        .as_array()
+        .expect("forms")
+        .iter()
+        .find(|f| f["href"].as_str().is_some_and(|h| h.starts_with("inproc://")))
+        .cloned()
+        .expect("inproc form");
+    assert_eq!(inproc["security"], json!(["nosec_sc"]));
+    // Over ZeroMQ the TD's own scheme is ZeroMQ's (none here), and the HTTP forms name theirs.
+    let zmq =
+        thingwire::Client::connect(server.address(thingwire::Protocol::Inproc).expect("inproc")).await.expect("zmq");
+    let over_zmq = zmq.thing_description("sensor").await.expect("td");
+    assert_eq!(over_zmq["security"], json!(["nosec_sc"]));
+    let http_form = over_zmq["properties"]["gain"]["forms"]
+        .as_array()
+        .expect("forms")
+        .iter()
+        .find(|f| f["href"] == json!(url))
+        .cloned()
+        .expect("http form");
+    assert_eq!(http_form["security"], json!(["http_sc"]));
+    crate::td::assert_valid(&crate::td::validator("td-json-schema-validation.json"), &over_zmq, "the TD over ZeroMQ");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_certificate_serves_http1_and_http2() {
+    use thingwire::binding::http::HttpTls;
+    let dir = crate::common::scratch_dir("tls");
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("cert");
+    std::fs::write(dir.join("cert.pem"), generated.cert.pem()).expect("write");
+    std::fs::write(dir.join("key.pem"), generated.signing_key.serialize_pem()).expect("write");
+    let tls = HttpTls { certificate: dir.join("cert.pem"), key: dir.join("key.pem") };
+    let options = HttpOptions { tls: Some(tls), ..HttpOptions::default() };
+    let (server, base) = sensor("http-tls", |b| b.http_options(options)).await;
+    assert!(base.starts_with("https://"), "{base}");
+    let root = reqwest::Certificate::from_pem(generated.cert.pem().as_bytes()).expect("root");
+    let c = reqwest::Client::builder().add_root_certificate(root.clone()).build().expect("client");
+    let response = c.get(format!("{base}/sensor/gain")).send().await.expect("https");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2, "ALPN chose HTTP/2");
+    assert_eq!(json_of(response).await, (StatusCode::OK, json!(1.0)));
+    let h1 = reqwest::Client::builder().add_root_certificate(root).http1_only().build().expect("client");
+    let response = h1.get(format!("{base}/sensor/gain")).send().await.expect("https/1.1");
+    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    let (_, td) = get(&c, &format!("{base}/sensor/resources/wot-td")).await;
+    assert!(td["properties"]["gain"]["forms"][0]["href"].as_str().is_some_and(|h| h.starts_with("https://")));
+    // A plain-HTTP client gets no answer but a failed handshake.
+    let plain = base.replacen("https://", "http://", 1);
+    assert!(client().get(format!("{plain}/sensor/gain")).send().await.is_err());
+    server.shutdown().await;
+    // A key that is not there: a typed error at start, naming the file.
+    let missing = HttpTls { certificate: dir.join("cert.pem"), key: dir.join("nope.pem") };
+    let error = Server::builder("http-tls-bad")
+        .thing(Sensor::new("sensor"))
+        .http("127.0.0.1:0")
+        .http_options(HttpOptions { tls: Some(missing), ..HttpOptions::default() })
+        .start()
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("nope.pem"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_the_configured_origins() {
+    let options = HttpOptions { cors_origins: vec!["http://panel.lab".into()], ..HttpOptions::default() };
+    let (server, base) = sensor("http-cors", |b| b.http_options(options)).await;
+    let c = client();
+    let preflight = c
+        .request(reqwest::Method::OPTIONS, format!("{base}/sensor/gain"))
+        .header("Origin", "http://panel.lab")
+        .header("Access-Control-Request-Method", "PUT")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "http://panel.lab");
+    let other = c.get(format!("{base}/sensor/gain")).header("Origin", "http://elsewhere").send().await.expect("get");
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "other origins are not allowed");
+    server.shutdown().await;
+}

@@ -1,8 +1,9 @@
 //! The HTTP binding's settings on the server builder.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Spec;
+use super::{HttpAuth, Spec};
 use crate::ServerBuilder;
 
 /// How the HTTP binding answers and what it admits. Set with [`ServerBuilder::http_options`].
@@ -28,6 +29,20 @@ pub struct HttpOptions {
     pub max_noblock: usize,
     /// How long a `noblock` result is kept for collection. Default 10 min.
     pub noblock_keep: Duration,
+    /// Who may use the server: HTTP Basic users and bearer tokens ([`HttpAuth`]); the TDs say so. Default
+    /// none: anyone on the network may.
+    pub auth: Option<HttpAuth>,
+    /// Serve HTTPS: TLS (rustls) with this certificate chain and private key. Default none (plain HTTP).
+    pub tls: Option<HttpTls>,
+}
+
+/// The certificate chain and private key of an HTTPS server, as PEM files.
+#[derive(Debug, Clone)]
+pub struct HttpTls {
+    /// The certificate chain (the server's certificate first), PEM.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1), PEM.
+    pub key: PathBuf,
 }
 
 impl Default for HttpOptions {
@@ -40,6 +55,8 @@ impl Default for HttpOptions {
             cors_origins: Vec::new(),
             max_noblock: 10_000,
             noblock_keep: Duration::from_secs(600),
+            auth: None,
+            tls: None,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! `subprotocol: "sse"` on the observe and subscribe forms, as hololinked's HTTP server writes them (its
 //! client takes the first form of an operation, so a TD fetched over HTTP lists these first).
 
-use crate::td::{Affordance, Form, FormSource, HTV_METHOD_NAME, Operation, SecurityDefinition, ThingInfo};
+use crate::td::{
+    Affordance, Form, FormSource, HTV_METHOD_NAME, Operation, SecurityDefinition, SecurityScheme, ThingInfo,
+};
 
 use super::routes::dashed;
 
@@ -13,13 +15,32 @@ const NOSEC: &str = "nosec_sc";
 #[derive(Debug, Clone)]
 pub struct HttpForms {
     base: String,
+    /// What the binding requires (`None`: nothing).
+    scheme: Option<SecurityScheme>,
 }
 
 impl HttpForms {
     /// The forms of a server at `base`, e.g. `http://lab-pc:8080` (for a Thing Description made without a
     /// running server).
     pub fn new(base: impl Into<String>) -> Self {
-        Self { base: base.into().trim_end_matches('/').to_owned() }
+        Self { base: base.into().trim_end_matches('/').to_owned(), scheme: None }
+    }
+
+    /// Says what the binding requires of clients (from [`HttpAuth`](super::HttpAuth)).
+    pub fn secured_by(mut self, scheme: Option<SecurityScheme>) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// What the binding requires of clients.
+    pub fn scheme(&self) -> Option<&SecurityScheme> {
+        self.scheme.as_ref()
+    }
+
+    /// The scheme this binding's forms must name themselves, when it is not the TD's own.
+    fn override_for(&self, thing: &ThingInfo<'_>) -> Option<&'static str> {
+        let own = SecurityScheme::name_of(self.scheme.as_ref());
+        (own != SecurityScheme::name_of(thing.security)).then_some(own)
     }
 
     /// The base URL.
@@ -31,8 +52,11 @@ impl HttpForms {
         let form = Form::new(format!("{}/{}/{path}", self.base, thing.thing_id), op)
             .with_content_type("application/json")
             .with_term(HTV_METHOD_NAME, method);
-        // The TD's scheme is another binding's (ZeroMQ's credentials): this binding asks for none.
-        if thing.security.is_some_and(|s| s.name() != NOSEC) { form.with_security([NOSEC]) } else { form }
+        // The TD's scheme is another binding's: these forms name their own.
+        match self.override_for(thing) {
+            Some(name) => form.with_security([name]),
+            None => form,
+        }
     }
 }
 
@@ -73,10 +97,10 @@ impl FormSource for HttpForms {
     }
 
     fn security_definitions(&self, thing: &ThingInfo<'_>) -> Vec<(String, SecurityDefinition)> {
-        if thing.security.is_some_and(|s| s.name() != NOSEC) {
-            vec![(NOSEC.to_owned(), SecurityDefinition::new("nosec"))]
-        } else {
-            Vec::new()
+        match (self.override_for(thing), &self.scheme) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(scheme)) => scheme.definitions(),
+            (Some(_), None) => vec![(NOSEC.to_owned(), SecurityDefinition::new("nosec"))],
         }
     }
 }

@@ -94,8 +94,8 @@ impl BindingContext<HttpSink> for Via<'_> {
         protocol: Option<&str>,
     ) -> Result<ThingDescription<'t>, ThingError> {
         match protocol {
-            None => Ok(td.with_forms_first(self.0)),
-            Some(p) if p.eq_ignore_ascii_case("HTTP") => Ok(td.with_forms_first(self.0)),
+            None => Ok(td.with_forms_first(self.0).documented_as(self.0.scheme())),
+            Some(p) if p.eq_ignore_ascii_case("HTTP") => Ok(td.with_forms_first(self.0).documented_as(self.0.scheme())),
             Some(p) => Err(ThingError::value_error(format!("the HTTP binding describes `HTTP`, not `{p}`"))),
         }
     }
@@ -107,7 +107,7 @@ impl BindingContext<Discard> for Via<'_> {
     }
 
     fn describe<'t>(&'t self, td: ThingDescription<'t>, _: Option<&str>) -> Result<ThingDescription<'t>, ThingError> {
-        Ok(td.with_forms_first(self.0))
+        Ok(td.with_forms_first(self.0).documented_as(self.0.scheme()))
     }
 }
 
@@ -152,10 +152,12 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 }
 
 /// Accepts connections until the server stops; each is served by hyper (HTTP/1.1, or HTTP/2 when the client
-/// starts with its preface) until it closes or, at shutdown, finishes its requests within the grace period.
+/// starts with its preface or, over TLS, chooses it) until it closes or, at shutdown, finishes its requests
+/// within the grace period.
 pub(crate) async fn accept_loop(
     listener: tokio::net::TcpListener,
     local: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     mut control: Control,
 ) {
@@ -170,18 +172,22 @@ pub(crate) async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let router = router.clone();
-                    let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-                        request.extensions_mut().insert(Peer(peer));
-                        tower::ServiceExt::oneshot(router.clone(), request)
-                    });
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                    let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
+                    match &tls {
+                        None => {
+                            tokio::spawn(serve_connection(builder, stream, peer, router, watcher));
                         }
-                    });
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            tokio::spawn(async move {
+                                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                                    Ok(Ok(stream)) => serve_connection(builder, stream, peer, router, watcher).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(%local, error = %e, "accepting an HTTP connection failed");
@@ -194,6 +200,26 @@ pub(crate) async fn accept_loop(
     drop(listener);
     // Finish the requests in progress (event streams end with the publisher) within the grace period.
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Serves one connection (plain or TLS) with the router, each request knowing its client's address.
+async fn serve_connection<S>(
+    builder: hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(Peer(peer));
+        tower::ServiceExt::oneshot(router.clone(), request)
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(connection.into_owned()).await {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
 }
 
 /// Resolves once the server stops.
@@ -500,6 +526,17 @@ async fn collect(shared: &Shared, id: &str, wait: Option<Duration>) -> Response 
     }
 }
 
+/// Checks the request's credentials when the server requires some: `401` with a challenge when they fail.
+#[allow(clippy::result_large_err, reason = "the error is the response to send, made once per refused request")]
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(auth) = &shared.options.auth else { return Ok(()) };
+    auth.check(headers).map_err(|why| {
+        let mut response = reply::refusal(StatusCode::UNAUTHORIZED, ThingError::new("PermissionError", why));
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(auth.challenge()));
+        response
+    })
+}
+
 #[allow(clippy::result_large_err, reason = "the error is the response to send, made once per refused request")]
 fn query_or_refusal(raw: Option<&str>) -> Result<Query, Response> {
     parse_query(raw).map_err(|e| reply::refusal(StatusCode::BAD_REQUEST, e))
@@ -515,6 +552,9 @@ async fn affordance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(response) = authorize(&shared, &headers) {
+        return response;
+    }
     let routes = match thing(&shared, &thing_id) {
         Ok(r) => r,
         Err(response) => return response,
@@ -599,6 +639,9 @@ async fn properties(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(response) = authorize(&shared, &headers) {
+        return response;
+    }
     let routes = match thing(&shared, &thing_id) {
         Ok(r) => r,
         Err(response) => return response,

@@ -10,6 +10,7 @@
 //!
 //! axum routes the requests and hyper serves the connections; the binding writes only the mapping.
 
+mod auth;
 mod builder;
 mod forms;
 mod handler;
@@ -20,7 +21,8 @@ mod sse;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use builder::HttpOptions;
+pub use auth::{HttpAuth, PasswordHashError};
+pub use builder::{HttpOptions, HttpTls};
 pub use forms::HttpForms;
 
 use crate::binding::{BindingSpec, BoundBinding, Control, ServerSettings};
@@ -82,8 +84,14 @@ impl BindingSpec for Spec {
         } else {
             local.ip().to_string()
         };
-        let base = format!("http://{host}:{}", local.port());
-        Ok(Box::new(Bound { listener, local, forms: HttpForms::new(&base), base, options, hub: Arc::default() }))
+        let tls = match &options.tls {
+            Some(files) => Some(tls_acceptor(files)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{host}:{}", local.port());
+        let forms = HttpForms::new(&base).secured_by(options.auth.as_ref().map(HttpAuth::scheme));
+        Ok(Box::new(Bound { listener, local, forms, base, options, hub: Arc::default(), tls }))
     }
 }
 
@@ -95,6 +103,34 @@ struct Bound {
     forms: HttpForms,
     options: HttpOptions,
     hub: Arc<sse::Hub>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// The TLS side of an HTTPS server, from its PEM files; HTTP/2 and HTTP/1.1 offered by ALPN.
+fn tls_acceptor(files: &HttpTls) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, path: &std::path::Path, reason: String| ServerError::Address {
+        address: path.display().to_string(),
+        reason: format!("the TLS {what} could not be read: {reason}"),
+    };
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.certificate)
+        .map_err(|e| bad("certificate", &files.certificate, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("certificate", &files.certificate, e.to_string()))?;
+    if certificates.is_empty() {
+        return Err(bad("certificate", &files.certificate, "it holds no CERTIFICATE block".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad("key", &files.key, e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("configuration", &files.certificate, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .map_err(|e| bad("key", &files.key, format!("it does not match the certificate: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// The HTTP binding's part of TDs requested through other bindings.
@@ -120,9 +156,9 @@ impl BoundBinding for Bound {
     }
 
     fn serve(self: Box<Self>, core: Arc<Core>, control: Control) -> Vec<tokio::task::JoinHandle<()>> {
-        let Bound { listener, local, base, forms, options, hub } = *self;
+        let Bound { listener, local, base, forms, options, hub, tls } = *self;
         tracing::info!(server = %core.server_id(), %base, "serving over HTTP");
         let shared = handler::Shared::new(core, forms, options, hub, control.shutdown.clone());
-        vec![tokio::spawn(handler::accept_loop(listener, local, shared, control))]
+        vec![tokio::spawn(handler::accept_loop(listener, local, tls, shared, control))]
     }
 }
