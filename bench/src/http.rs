@@ -37,6 +37,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::stats::{Budget, Outcome};
+use crate::thing::{Tick, emit_loop};
 
 /// The Thing every HTTP server serves under this id.
 pub const THING: &str = "bench";
@@ -574,16 +575,62 @@ pub async fn post_json<T: serde::de::DeserializeOwned>(
 
 /// `--serve axum`: the bare axum server, on a loopback port; prints `READY http://127.0.0.1:<port>`.
 ///
-/// Its two handlers return exactly the bytes thingwire's binding returns for the same requests, with no
-/// framework logic: no routing by Thing, no lookup, no (de)serialisation (the action's body is received whole,
-/// as any server must, and not parsed). HTTP/1.1 and h2c on one port, as the binding serves them.
+/// Its `gain` and `add` handlers return exactly the bytes thingwire's binding returns for the same requests,
+/// with no framework logic: no routing by Thing, no lookup, no (de)serialisation (the action's body is received
+/// whole, as any server must, and not parsed). HTTP/1.1 and h2c on one port, as the binding serves them.
+///
+/// `GET /bench/tick` and `POST /bench/burst` are the limit of Server-Sent Events the same way: `burst` runs
+/// [`emit_loop`] on a blocking thread into a tokio broadcast channel (room for the whole burst), each
+/// subscriber's stream serialises the `Tick` to JSON and axum's `Sse` frames it as `data: …`.
 pub async fn serve_axum() -> Result<(), String> {
     use axum::http::header::CONTENT_TYPE;
+    use axum::response::sse::{Event, Sse};
     use axum::routing::{get, post};
+    use tokio::sync::broadcast;
     const JSON: [(axum::http::HeaderName, &str); 1] = [(CONTENT_TYPE, "application/json")];
+    let (ticks, _) = broadcast::channel::<Tick>(1 << 18);
+    let subscribe = ticks.clone();
+    let tick = get(move || {
+        let stream = futures::stream::unfold(subscribe.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(t) => {
+                        let data = serde_json::to_string(&t).unwrap_or_default();
+                        return Some((Ok::<_, std::convert::Infallible>(Event::default().data(data)), rx));
+                    }
+                    // A subscriber that fell behind loses the oldest: its sequence numbers show it.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        async move { Sse::new(stream) }
+    });
+    let burst = post(move |body: Bytes| {
+        let ticks = ticks.clone();
+        async move {
+            #[derive(serde::Deserialize)]
+            struct Args {
+                count: u64,
+                interval_us: u64,
+            }
+            let Ok(args) = serde_json::from_slice::<Args>(&body) else {
+                return (axum::http::StatusCode::BAD_REQUEST, JSON, Bytes::new());
+            };
+            let report =
+                tokio::task::spawn_blocking(move || emit_loop(args.count, args.interval_us, |t| ticks.send(t).is_ok()))
+                    .await;
+            match report.ok().and_then(|r| serde_json::to_vec(&r).ok()) {
+                Some(body) => (axum::http::StatusCode::OK, JSON, Bytes::from(body)),
+                None => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
+            }
+        }
+    });
     let app = axum::Router::new()
         .route(&format!("/{THING}/gain"), get(|| async { (JSON, Bytes::from_static(b"1.0")) }))
-        .route(&format!("/{THING}/add"), post(|_body: Bytes| async { (JSON, Bytes::from_static(b"3.0")) }));
+        .route(&format!("/{THING}/add"), post(|_body: Bytes| async { (JSON, Bytes::from_static(b"3.0")) }))
+        .route(&format!("/{THING}/tick"), tick)
+        .route(&format!("/{THING}/burst"), burst);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("READY http://{addr}");

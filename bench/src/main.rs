@@ -939,10 +939,10 @@ async fn http_section(o: &Options, results: &mut Results, dir: &Path) -> Result<
             }
         }
     }
-    if let Some(tw) = get("thingwire")
-        && let Err(e) = sse_thingwire(o, results, &tw.base).await
-    {
-        results.problems.push(format!("http: SSE from thingwire: {e}"));
+    for server in servers.iter().filter(|s| s.stack != "hololinked") {
+        if let Err(e) = sse_burst(o, results, server).await {
+            results.problems.push(format!("http: SSE from {}: {e}", server.stack));
+        }
     }
     if let (Some(holo), Some(zmq)) = (get("hololinked"), &holo_zmq)
         && let Err(e) = sse_hololinked(o, results, &holo.base, zmq).await
@@ -1028,13 +1028,15 @@ fn print_sse(e: &sse::SseRun) {
     );
 }
 
-/// thingwire's `tick` over SSE: `burst` emits from a worker thread as fast as it can, then at 100 k/s.
-async fn sse_thingwire(o: &Options, results: &mut Results, base: &http::Base) -> Result<(), String> {
+/// `tick` over SSE from thingwire's HTTP server or the bare axum one (its limit): `burst` emits from a worker
+/// thread as fast as it can, then at 100 k/s.
+async fn sse_burst(o: &Options, results: &mut Results, server: &HttpServer) -> Result<(), String> {
+    let (stack, base) = (server.stack, &server.base);
     let runs = [
         ("burst", if o.quick { 50_000 } else { 200_000 }, 0),
         ("paced 1/10 µs", if o.quick { 20_000 } else { 100_000 }, 10),
     ];
-    if !runs.iter().any(|(name, _, _)| sse_selected(o, &format!("thingwire sse {name}"))) {
+    if !runs.iter().any(|(name, _, _)| sse_selected(o, &format!("{stack} sse {name}"))) {
         return Ok(());
     }
     let burst_path = format!("/{}/burst", http::THING);
@@ -1058,7 +1060,7 @@ async fn sse_thingwire(o: &Options, results: &mut Results, base: &http::Base) ->
     }
     sse::drain(&mut sub, Duration::from_millis(50)).await;
     for (name, count, interval_us) in runs {
-        if !sse_selected(o, &format!("thingwire sse {name}")) {
+        if !sse_selected(o, &format!("{stack} sse {name}")) {
             continue;
         }
         let receiver = tokio::spawn(sse::receive(sub, count, Duration::from_secs(10), Duration::from_millis(500)));
@@ -1073,7 +1075,7 @@ async fn sse_thingwire(o: &Options, results: &mut Results, base: &http::Base) ->
             }
         };
         let run = sse::SseRun {
-            stack: "thingwire".into(),
+            stack: stack.into(),
             name: name.into(),
             emitted,
             received: received.count,
