@@ -15,12 +15,16 @@
 //! **The load generator** is a minimal keep-alive HTTP/1.1 client ([`Conn`]): the request is prepared once as
 //! bytes, written with one `write`, and the response is parsed with `httparse` (what hyper itself uses) from a
 //! reused buffer, with `Content-Length` and chunked bodies, and a reconnect when the server says
-//! `Connection: close`. It costs a few µs of CPU per request (`client CPU µs/op` in the JSON and the progress
-//! lines), about half of what hyper 1's client connection costs (`THINGWIRE_BENCH_HTTP_CLIENT=hyper` runs the
-//! same loops with `hyper::client::conn::http1`, as a cross-check that the minimal client measures the same
-//! server latency). Both sides share two CPUs, so a cheaper client leaves more of them to the server under
-//! test: on this machine the 64-connection figures are bounded by the CPU the two sides share, and the
-//! sequential ones by two loopback round trips through the scheduler.
+//! `Connection: close`. Why not hyper's client: hyper 1's client connection (`hyper::client::conn::http1`, which
+//! `THINGWIRE_BENCH_HTTP_CLIENT=hyper` selects, as a cross-check) runs the connection as a task of its own fed
+//! through a channel, two more task wake-ups per request. Against the bare handler, back to back on this 2-CPU
+//! machine, it measured a sequential p50 of 37–85 µs where the minimal client measured 22–23 µs, and cost
+//! 27–60 µs of client CPU per sequential request (minimal: 13) and 8.6 µs at 64 connections (minimal:
+//! 6.6–7.2). Its 64-connection throughput was about the same. Every record carries the client's CPU per
+//! request (`client_cpu_us_per_op`: this process, read from `/proc` like the server's), because client and
+//! server share the two CPUs: at 64 connections the load generator uses about as much CPU per request as the
+//! bare axum server (7 µs against 8), so the limit's throughput is bounded by the two CPUs shared between
+//! them, and a server's figure by its own cost plus the client's.
 //!
 //! **Modes.** *Sequential*: one connection, one request at a time (p50/p99 of the round trip, op/s).
 //! *64 connections*: 64 connections, one request in flight on each (op/s, p50/p99). Each connection is opened
@@ -633,6 +637,10 @@ pub async fn serve_axum() -> Result<(), String> {
         .route(&format!("/{THING}/burst"), burst);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // axum 0.8's `serve` leaves Nagle's algorithm on; a request/response server turns it off.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     println!("READY http://{addr}");
     let shutdown = crate::wait_for_stdin_eof();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())
