@@ -12,8 +12,11 @@
 use thingwire::{Protocol, Server};
 use thingwire_examples::{SERVER_ID, SPECTROMETER, STAGE, TCP_HOST, TCP_PORT, THERMOSTAT, start_lab};
 
-const USAGE: &str =
-    "usage: lab [HOST:PORT] [--no-ipc]   (or THINGWIRE_LAB_ADDRESS=HOST:PORT; default 127.0.0.1:5555, and IPC)";
+/// Where the lab serves HTTP unless told otherwise.
+const HTTP_ADDRESS: &str = "127.0.0.1:8080";
+
+const USAGE: &str = "usage: lab [HOST:PORT] [--no-ipc] [--http HOST:PORT | --no-http]   (or THINGWIRE_LAB_ADDRESS=HOST:PORT; \
+default: ZeroMQ on 127.0.0.1:5555 and IPC, HTTP on 127.0.0.1:8080)";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -23,13 +26,23 @@ async fn main() -> std::process::ExitCode {
         .init();
     let mut address = None;
     let mut ipc = true;
-    for arg in std::env::args().skip(1) {
+    let mut http = Some(HTTP_ADDRESS.to_owned());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return std::process::ExitCode::SUCCESS;
             }
             "--no-ipc" => ipc = false,
+            "--no-http" => http = None,
+            "--http" => match args.next() {
+                Some(a) => http = Some(a),
+                None => {
+                    eprintln!("error: --http needs HOST:PORT\n{USAGE}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
             _ if arg.starts_with('-') || address.is_some() => {
                 eprintln!("error: unexpected argument `{arg}`\n{USAGE}");
                 return std::process::ExitCode::FAILURE;
@@ -42,6 +55,10 @@ async fn main() -> std::process::ExitCode {
         .unwrap_or_else(|| format!("{TCP_HOST}:{TCP_PORT}"));
     let builder = Server::builder(SERVER_ID).tcp(&address);
     let builder = if ipc { builder.ipc() } else { builder };
+    let builder = match &http {
+        Some(a) => builder.http(a),
+        None => builder,
+    };
     // `ServerBuilder::serve()` would do start + wait for ctrl-c + shutdown in one call, but `start_lab` has
     // to connect the change notifiers after the server has started, so this does the three steps itself.
     let server = match start_lab(builder).await {
@@ -92,6 +109,15 @@ fn print_how_to_connect(server: &Server) {
         .iter()
         .find(|a| a.protocol == Protocol::Tcp)
         .map_or_else(|| format!("tcp://{TCP_HOST}:{TCP_PORT}"), |a| a.request_href.clone());
+    let http = match server.http_base_url() {
+        Some(base) => {
+            println!("  HTTP {base}  (Thing Descriptions at {base}/<thing>/resources/wot-td)");
+            format!(
+                "\n  HTTP:         curl {base}/{THERMOSTAT}/temperature\n                curl -X PUT -H 'Content-Type: application/json' -d 35 {base}/{THERMOSTAT}/setpoint\n                curl -X POST -H 'Content-Type: application/json' -d '{{\"target\": 25}}' {base}/{STAGE}/move-to\n                curl -N {base}/{THERMOSTAT}/reading   (events, as Server-Sent Events)"
+            )
+        }
+        None => String::new(),
+    };
     println!(
         r#"
 Connect from another terminal:
@@ -103,7 +129,7 @@ Connect from another terminal:
                 or, in your own script, with hololinked 0.4.2:
                   from hololinked.client import ClientFactory
                   stage = ClientFactory.zmq(server_id="{SERVER_ID}", thing_id="{STAGE}", access_point="{connect}")
-                  # access_point="IPC" finds the lab by its server id
+                  # access_point="IPC" finds the lab by its server id{http}
 
 Stop with ctrl-c.
 "#

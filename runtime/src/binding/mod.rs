@@ -15,6 +15,8 @@
 //!
 //! A new binding goes in a module of its own here, with its `impl ServerBuilder` block for its settings.
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod memory;
 pub mod zmq;
 
@@ -61,6 +63,16 @@ pub(crate) struct Control {
 pub(crate) trait BoundBinding: Send {
     /// Where its events go, if it carries events.
     fn event_sink(&self) -> Option<Arc<dyn EventSink>>;
+
+    /// Its part of the Thing Descriptions requested through other bindings, under its name.
+    fn describer(&self) -> Option<(&'static str, Arc<dyn crate::core::Describe>)> {
+        None
+    }
+
+    /// Its base URL (the HTTP binding's; others have none).
+    fn base_url(&self) -> Option<String> {
+        None
+    }
 
     /// Its ZeroMQ addresses (the ZeroMQ binding's; others have none).
     fn addresses(&self) -> Vec<BoundAddresses> {

@@ -131,7 +131,11 @@ fn thing_description<S>(
         .decode(args)?;
     let skip = skip_names.flatten().unwrap_or_default();
     let td = td::ThingDescription::new(runner.descriptor(), core.server_id(), runner.thing_id());
-    let td = binding.describe(td, protocol.flatten().as_deref())?.skip(&skip).to_json();
+    let mut td = binding.describe(td, protocol.flatten().as_deref())?;
+    for other in core.describers_besides(binding.name()) {
+        td = other.describe(td);
+    }
+    let td = td.skip(&skip).to_json();
     Output::value(&td, args.content_type)
 }
 

@@ -39,6 +39,9 @@ pub(crate) type HashMap<K, V> = foldhash::HashMap<K, V>;
 /// What the binding a request came through adds to its handling: the Thing Description forms it serves,
 /// and its admission rule. Passed to [`Core::submit`] with each request.
 pub trait BindingContext<S> {
+    /// The binding's name ([`Describe`] parts of the other bindings are added after its own forms).
+    fn name(&self) -> &'static str;
+
     /// Adds this binding's forms (and its security) to a Thing Description requested through it.
     /// `protocol` is the `protocol` argument of hololinked's `get_thing_description`, when given: the
     /// binding may serve the forms of another of its transports, or refuse with a `ValueError`.
@@ -55,6 +58,13 @@ pub trait BindingContext<S> {
         let _ = sink;
         Ok(())
     }
+}
+
+/// A binding's part of the Thing Descriptions requested through *other* bindings: one TD per Thing carries
+/// the forms of every binding it is served on, the requesting binding's first.
+pub trait Describe: Send + Sync {
+    /// Adds this binding's forms (and its security) to `td`.
+    fn describe<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t>;
 }
 
 /// How many requests a server answered how, since it started.
@@ -79,6 +89,8 @@ pub struct Core {
     /// TD ids (URNs) → thing ids.
     aliases: HashMap<String, String>,
     answering: Arc<Answering>,
+    /// Every binding's [`Describe`] part, by binding name.
+    describers: Vec<(&'static str, Arc<dyn Describe>)>,
 }
 
 impl std::fmt::Debug for Core {
@@ -92,12 +104,13 @@ impl Core {
         server_id: &str,
         runners: impl IntoIterator<Item = Arc<dyn Runner>>,
         failure_log: Option<tracing::Level>,
+        describers: Vec<(&'static str, Arc<dyn Describe>)>,
     ) -> Self {
         let things: HashMap<String, Arc<dyn Runner>> =
             runners.into_iter().map(|r| (r.thing_id().to_string(), r)).collect();
         // hololinked's client addresses a Thing by its TD `id`, which is the Thing's URN.
         let aliases = things.keys().map(|id| (crate::td::thing_urn(server_id, id), id.clone())).collect();
-        Self { server_id: Arc::from(server_id), things, aliases, answering: Answering::new(failure_log) }
+        Self { server_id: Arc::from(server_id), things, aliases, answering: Answering::new(failure_log), describers }
     }
 
     /// The server id.
@@ -130,6 +143,11 @@ impl Core {
 
     pub(crate) fn runners(&self) -> impl Iterator<Item = &Arc<dyn Runner>> {
         self.things.values()
+    }
+
+    /// The [`Describe`] parts of the bindings other than `binding`.
+    pub(crate) fn describers_besides(&self, binding: &str) -> impl Iterator<Item = &dyn Describe> {
+        self.describers.iter().filter(move |(name, _)| *name != binding).map(|(_, d)| d.as_ref())
     }
 
     /// Answers a request at once, with no Thing involved (errors of resolution, built-ins).
@@ -200,6 +218,10 @@ impl Core {
 pub struct NoForms;
 
 impl<S> BindingContext<S> for NoForms {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
     fn describe<'t>(
         &'t self,
         td: ThingDescription<'t>,

@@ -173,8 +173,10 @@ impl ServerBuilder {
             bindings.into_iter().map(|b| b.bind(&settings)).collect::<Result<_, _>>()?;
         let publisher = Publisher::new(&self.id, bound.iter().filter_map(|b| b.event_sink()).collect());
         let addresses: Vec<BoundAddresses> = bound.iter().flat_map(|b| b.addresses()).collect();
+        let http_base_url = bound.iter().find_map(|b| b.base_url());
+        let describers = bound.iter().filter_map(|b| b.describer()).collect();
         let runners = self.things.into_iter().map(|(_, make)| make(&self.id, publisher.clone(), self.limits));
-        let core = Arc::new(Core::new(&self.id, runners, self.failure_log));
+        let core = Arc::new(Core::new(&self.id, runners, self.failure_log, describers));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let stop = StopHandle::new(shutdown_tx.clone(), shutdown_rx.clone())?;
         let mut tasks = Vec::new();
@@ -182,7 +184,16 @@ impl ServerBuilder {
             let control = Control { shutdown: shutdown_rx.clone(), stop: shutdown_tx.clone() };
             tasks.extend(binding.serve(Arc::clone(&core), control));
         }
-        Ok(Server { core, publisher, tasks, grace: self.shutdown_grace, addresses, shutdown: shutdown_tx, stop })
+        Ok(Server {
+            core,
+            publisher,
+            tasks,
+            grace: self.shutdown_grace,
+            addresses,
+            http_base_url,
+            shutdown: shutdown_tx,
+            stop,
+        })
     }
 
     /// Starts the server and serves until ctrl-c (SIGINT), SIGTERM, a [`StopHandle::stop`] or a permitted
@@ -272,6 +283,7 @@ pub struct Server {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     grace: Duration,
     addresses: Vec<BoundAddresses>,
+    http_base_url: Option<String>,
     shutdown: watch::Sender<bool>,
     stop: StopHandle,
 }
@@ -301,6 +313,11 @@ impl Server {
     /// The request address of the first transport of `protocol`.
     pub fn address(&self, protocol: Protocol) -> Option<&str> {
         self.addresses.iter().find(|a| a.protocol == protocol).map(|a| a.requests.as_str())
+    }
+
+    /// The HTTP binding's base URL, e.g. `http://127.0.0.1:8080` (`None` without [`ServerBuilder::http`]).
+    pub fn http_base_url(&self) -> Option<&str> {
+        self.http_base_url.as_deref()
     }
 
     /// The ids of the Things served.

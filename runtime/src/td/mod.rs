@@ -134,10 +134,13 @@ pub struct ThingDescription<'a> {
     descriptor: &'a ThingDescriptor,
     server_id: &'a str,
     thing_id: &'a str,
+    first: Vec<&'a dyn FormSource>,
     zmq: ZmqForms<'a>,
     sources: Vec<&'a dyn FormSource>,
     skip_names: &'a [String],
     security: Option<&'a SecurityScheme>,
+    /// The TD's own scheme when it is not the ZeroMQ transport's (a TD served through another binding).
+    documented: Option<Option<&'a SecurityScheme>>,
 }
 
 impl<'a> ThingDescription<'a> {
@@ -147,10 +150,12 @@ impl<'a> ThingDescription<'a> {
             descriptor,
             server_id,
             thing_id,
+            first: Vec::new(),
             zmq: ZmqForms::default(),
             sources: Vec::new(),
             skip_names: &[],
             security: None,
+            documented: None,
         }
     }
 
@@ -166,11 +171,27 @@ impl<'a> ThingDescription<'a> {
         self
     }
 
+    /// Adds the forms of a binding before all others, the ZeroMQ ones included: the TD of a Thing as served
+    /// through that binding (hololinked's clients take the first form of an operation).
+    pub fn with_forms_first(mut self, source: &'a dyn FormSource) -> Self {
+        self.first.push(source);
+        self
+    }
+
     /// Says that the TCP transport requires `scheme` (the TD of a server with
     /// [`ServerBuilder::authentication`](crate::ServerBuilder::authentication)). Without TCP forms the TD stays
     /// `nosec`; with TCP and other forms together, the others say `nosec` form by form.
     pub fn secured_by(mut self, scheme: &'a SecurityScheme) -> Self {
         self.security = Some(scheme);
+        self.zmq.secured_by(scheme);
+        self
+    }
+
+    /// Makes `scheme` (`None`: `nosec`) the TD's own `security`, which every form needs unless it names
+    /// another: the TD of a Thing served through a binding other than ZeroMQ (forms of other bindings then
+    /// name their own schemes).
+    pub fn documented_as(mut self, scheme: Option<&'a SecurityScheme>) -> Self {
+        self.documented = Some(scheme);
         self
     }
 
@@ -200,9 +221,10 @@ impl<'a> ThingDescription<'a> {
         self.build_thing_model().to_value()
     }
 
-    /// The form sources, ZeroMQ's first.
+    /// The form sources: those put first, ZeroMQ's, then the others.
     fn sources(&self) -> impl Iterator<Item = &dyn FormSource> {
-        std::iter::once(&self.zmq as &dyn FormSource).chain(self.sources.iter().copied())
+        let zmq = std::iter::once(&self.zmq as &dyn FormSource);
+        self.first.iter().copied().chain(zmq).chain(self.sources.iter().copied())
     }
 
     fn document(&self, model: bool) -> Document {
@@ -211,7 +233,11 @@ impl<'a> ThingDescription<'a> {
             descriptor: d,
             server_id: self.server_id,
             thing_id: self.thing_id,
-            security: if model { None } else { self.zmq.document_security(self.security) },
+            security: match (model, self.documented) {
+                (true, _) => None,
+                (false, Some(documented)) => documented.filter(|s| s.authenticates()),
+                (false, None) => self.zmq.document_security(self.security),
+            },
         };
         let forms = |affordance: Affordance<'_>| -> Vec<Form> {
             if model { Vec::new() } else { self.sources().flat_map(|s| s.forms(&thing, affordance)).collect() }
@@ -272,8 +298,10 @@ impl<'a> ThingDescription<'a> {
         });
         let events = events.collect();
 
+        let definitions = if model { IndexMap::new() } else { self.security_definitions(&thing) };
         let mut context = vec![ContextEntry::Uri(TD_CONTEXT.into())];
-        if matches!(thing.security, Some(SecurityScheme::Curve { .. })) {
+        let extension = format!("{EXTENSION_PREFIX}:");
+        if definitions.values().any(|d| d.scheme.starts_with(&extension)) {
             let terms = [(EXTENSION_PREFIX.to_owned(), Value::String(EXTENSION_CONTEXT.into()))];
             context.push(ContextEntry::Terms(terms.into_iter().collect()));
         }
@@ -290,7 +318,7 @@ impl<'a> ThingDescription<'a> {
             td.semantic_type = Some(OneOrMany::One("tm:ThingModel".into()));
         } else {
             td.id = Some(thing.id());
-            td.security_definitions = self.security_definitions(&thing);
+            td.security_definitions = definitions;
             td.security = Some(OneOrMany::Many(vec![thing.security.map_or(NOSEC, SecurityScheme::name).into()]));
             td.forms = forms(Affordance::Thing);
         }
@@ -300,10 +328,10 @@ impl<'a> ThingDescription<'a> {
     /// The TD's own scheme first, then those the form sources name.
     fn security_definitions(&self, thing: &ThingInfo<'_>) -> IndexMap<String, SecurityDefinition> {
         let own = match thing.security {
-            Some(scheme) => (scheme.name().to_owned(), scheme.definition()),
-            None => (NOSEC.to_owned(), SecurityDefinition::new("nosec")),
+            Some(scheme) => scheme.definitions(),
+            None => vec![(NOSEC.to_owned(), SecurityDefinition::new("nosec"))],
         };
-        let mut definitions = IndexMap::from([own]);
+        let mut definitions: IndexMap<String, SecurityDefinition> = own.into_iter().collect();
         for (name, definition) in self.sources().flat_map(|s| s.security_definitions(thing)) {
             definitions.entry(name).or_insert(definition);
         }

@@ -8,8 +8,9 @@ use super::{EXTENSION_PREFIX, SecurityDefinition};
 /// unauthenticated transports name when the TD's is not `nosec`.
 pub(super) const NOSEC: &str = "nosec_sc";
 
-/// What a server's TCP transport requires of its clients (from [`crate::auth::Auth::td_scheme`]), as the TD
-/// says it. IPC and INPROC forms are always `nosec`: thingwire does not authenticate them.
+/// What a binding requires of its clients, as the TD says it: the ZeroMQ binding's TCP transport (from
+/// [`crate::auth::Auth::td_scheme`]; its IPC and INPROC forms are always `nosec`: thingwire does not
+/// authenticate them), or the HTTP binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SecurityScheme {
@@ -31,6 +32,12 @@ pub enum SecurityScheme {
         /// An IP allow-list is in force too.
         allow_list: bool,
     },
+    /// HTTP Basic authentication (a username and password in the `Authorization` header).
+    HttpBasic,
+    /// An HTTP bearer token (an API key) in the `Authorization` header.
+    Bearer,
+    /// Either HTTP Basic or a bearer token (TD `combo` with `oneOf`).
+    HttpBasicOrBearer,
 }
 
 impl SecurityScheme {
@@ -40,16 +47,33 @@ impl SecurityScheme {
             Self::NoSec { .. } => NOSEC,
             Self::Basic { .. } => "basic_sc",
             Self::Curve { .. } => "curve_sc",
+            Self::HttpBasic => "http_basic_sc",
+            Self::Bearer => "bearer_sc",
+            Self::HttpBasicOrBearer => "http_sc",
         }
     }
 
+    /// The name of what `scheme` names, `nosec` for none.
+    pub(crate) fn name_of(scheme: Option<&SecurityScheme>) -> &'static str {
+        scheme.map_or(NOSEC, Self::name)
+    }
+
+    /// Its definitions under `securityDefinitions`, by name: its own, and those a combination names.
+    pub(crate) fn definitions(&self) -> Vec<(String, SecurityDefinition)> {
+        let mut all = vec![(self.name().to_owned(), self.definition())];
+        if matches!(self, Self::HttpBasicOrBearer) {
+            all.extend([Self::HttpBasic, Self::Bearer].iter().map(|s| (s.name().to_owned(), s.definition())));
+        }
+        all
+    }
+
     /// Whether clients need credentials or keys (anything but `nosec`).
-    pub(super) fn authenticates(&self) -> bool {
+    pub(crate) fn authenticates(&self) -> bool {
         !matches!(self, Self::NoSec { .. })
     }
 
     /// The definition under `securityDefinitions`.
-    pub(super) fn definition(&self) -> SecurityDefinition {
+    pub(crate) fn definition(&self) -> SecurityDefinition {
         let allow = |allow_list: bool| {
             if allow_list { " Connections are accepted only from the server's IP allow-list." } else { "" }
         };
@@ -78,6 +102,25 @@ impl SecurityScheme {
                     ..SecurityDefinition::new(format!("{EXTENSION_PREFIX}:curve"))
                 };
                 definition.extra.insert(format!("{EXTENSION_PREFIX}:serverKey"), Value::String(server_key.clone()));
+                definition
+            }
+            Self::HttpBasic => SecurityDefinition {
+                location: Some("header".into()),
+                description: Some("HTTP Basic authentication: a username and password.".into()),
+                ..SecurityDefinition::new("basic")
+            },
+            Self::Bearer => SecurityDefinition {
+                location: Some("header".into()),
+                description: Some("An API token, sent as `Authorization: Bearer <token>`.".into()),
+                ..SecurityDefinition::new("bearer")
+            },
+            Self::HttpBasicOrBearer => {
+                let mut definition = SecurityDefinition {
+                    description: Some("HTTP Basic authentication or an API token, either.".into()),
+                    ..SecurityDefinition::new("combo")
+                };
+                let members = [Self::HttpBasic.name(), Self::Bearer.name()].map(|n| Value::String(n.into()));
+                definition.extra.insert("oneOf".into(), Value::Array(members.to_vec()));
                 definition
             }
         }

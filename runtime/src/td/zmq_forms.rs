@@ -16,18 +16,26 @@ pub const CONTENT_TYPES: [&str; 2] = ["application/json", "application/msgpack"]
 /// * one form per operation and content type, JSON first (hololinked's client takes the first form) and
 ///   msgpack second, transport by transport in the order they were added, a property's `observeproperty`
 ///   forms after its read and write forms;
-/// * thingwire authenticates TCP only: when the TD's scheme needs credentials, forms over other transports
-///   say `"security": ["nosec_sc"]`;
+/// * thingwire authenticates TCP only: a form whose transport needs another scheme than the TD's names its
+///   own (`"security": ["nosec_sc"]` over IPC in a TD whose TCP forms need credentials; the TCP scheme in a TD
+///   served through another binding);
 /// * no forms for the Thing as a whole (hololinked has none over ZeroMQ).
 #[derive(Debug, Clone, Default)]
 pub struct ZmqForms<'a> {
     addresses: Vec<&'a BoundAddresses>,
+    /// What the TCP transport requires.
+    scheme: Option<&'a SecurityScheme>,
 }
 
 impl<'a> ZmqForms<'a> {
     /// The forms for these transports.
     pub fn new(addresses: impl IntoIterator<Item = &'a BoundAddresses>) -> Self {
-        Self { addresses: addresses.into_iter().collect() }
+        Self { addresses: addresses.into_iter().collect(), scheme: None }
+    }
+
+    /// Says what the TCP transport requires.
+    pub fn secured_by(&mut self, scheme: &'a SecurityScheme) {
+        self.scheme = Some(scheme);
     }
 
     /// Adds a transport.
@@ -43,19 +51,28 @@ impl<'a> ZmqForms<'a> {
         scheme.filter(|s| tcp && **s != SecurityScheme::NoSec { allow_list: false })
     }
 
-    /// Whether forms over `protocol` must say `nosec` because the TD's scheme needs credentials.
-    fn nosec_override(thing: &ThingInfo<'_>, protocol: Protocol) -> bool {
-        protocol != Protocol::Tcp && thing.security.is_some_and(SecurityScheme::authenticates)
+    /// What a form over `protocol` needs: the TCP transport's scheme, or nothing (`nosec`).
+    fn needs(&self, protocol: Protocol) -> Option<&'a SecurityScheme> {
+        self.scheme.filter(|s| protocol == Protocol::Tcp && s.authenticates())
+    }
+
+    /// The scheme a form over `protocol` must name itself, when it is not the TD's.
+    fn override_for(&self, thing: &ThingInfo<'_>, protocol: Protocol) -> Option<&'static str> {
+        let needed = SecurityScheme::name_of(self.needs(protocol));
+        (needed != SecurityScheme::name_of(thing.security)).then_some(needed)
     }
 
     fn forms_at(&self, thing: &ThingInfo<'_>, ops: &[Operation], event: bool) -> impl Iterator<Item = Form> {
         self.addresses.iter().flat_map(move |a| {
             let href = if event { &a.event_href } else { &a.request_href };
-            let nosec = Self::nosec_override(thing, a.protocol);
+            let security = self.override_for(thing, a.protocol);
             CONTENT_TYPES.into_iter().flat_map(move |content_type| {
                 ops.iter().map(move |op| {
                     let form = Form::new(href, op.clone()).with_content_type(content_type);
-                    if nosec { form.with_security([NOSEC]) } else { form }
+                    match security {
+                        Some(name) => form.with_security([name]),
+                        None => form,
+                    }
                 })
             })
         })
@@ -83,10 +100,16 @@ impl FormSource for ZmqForms<'_> {
     }
 
     fn security_definitions(&self, thing: &ThingInfo<'_>) -> Vec<(String, SecurityDefinition)> {
-        if self.addresses.iter().any(|a| Self::nosec_override(thing, a.protocol)) {
-            vec![(NOSEC.to_owned(), SecurityDefinition::new("nosec"))]
-        } else {
-            Vec::new()
+        let mut definitions = Vec::new();
+        for a in &self.addresses {
+            if self.override_for(thing, a.protocol).is_none() {
+                continue;
+            }
+            match self.needs(a.protocol) {
+                Some(scheme) => definitions.extend(scheme.definitions()),
+                None => definitions.push((NOSEC.to_owned(), SecurityDefinition::new("nosec"))),
+            }
         }
+        definitions
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod events;
 mod faults;
 mod fuzz_regressions;
+mod http;
 mod interop;
 mod lifecycle;
 mod limits;

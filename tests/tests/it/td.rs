@@ -23,7 +23,7 @@ fn load(path: PathBuf) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn validator(file: &str) -> jsonschema::Validator {
+pub(crate) fn validator(file: &str) -> jsonschema::Validator {
     jsonschema::draft7::options()
         .should_validate_formats(true)
         .build(&load(schema_dir().join(file)))
@@ -32,7 +32,7 @@ fn validator(file: &str) -> jsonschema::Validator {
 
 /// Fails the test with every schema violation listed.
 #[track_caller]
-fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
     let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{what} is not a valid TD/TM:\n{}", errors.join("\n"));
 }

@@ -24,6 +24,25 @@ use crate::event::EventSink;
 use crate::transport::{self, BoundAddresses, Protocol, RouterSocket, Transport};
 use publish::{PubSink, PubSockets};
 
+/// The binding's name, for [`Describe`](crate::core::Describe).
+pub(crate) const NAME: &str = "zmq";
+
+/// The ZeroMQ binding's part of TDs requested through other bindings: the forms of every transport.
+struct Forms {
+    addresses: Vec<BoundAddresses>,
+    security: Option<crate::td::SecurityScheme>,
+}
+
+impl crate::core::Describe for Forms {
+    fn describe<'t>(&'t self, td: crate::td::ThingDescription<'t>) -> crate::td::ThingDescription<'t> {
+        let td = self.addresses.iter().fold(td, |td, a| td.served_on(a));
+        match &self.security {
+            Some(scheme) => td.secured_by(scheme),
+            None => td,
+        }
+    }
+}
+
 /// The ZeroMQ binding's settings, as the server builder collects them.
 pub(crate) struct Spec {
     transports: Vec<Transport>,
@@ -128,6 +147,11 @@ impl BoundBinding for Bound {
 
     fn addresses(&self) -> Vec<BoundAddresses> {
         self.routers.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    fn describer(&self) -> Option<(&'static str, Arc<dyn crate::core::Describe>)> {
+        let forms = Forms { addresses: self.addresses(), security: self.security.clone() };
+        Some((NAME, Arc::new(forms)))
     }
 
     fn serve(self: Box<Self>, core: Arc<Core>, control: Control) -> Vec<tokio::task::JoinHandle<()>> {

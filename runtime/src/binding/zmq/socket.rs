@@ -185,6 +185,10 @@ struct Via<'a> {
 }
 
 impl BindingContext<ZmqSink> for Via<'_> {
+    fn name(&self) -> &'static str {
+        super::NAME
+    }
+
     fn describe<'t>(
         &'t self,
         td: ThingDescription<'t>,

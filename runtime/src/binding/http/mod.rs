@@ -1,0 +1,128 @@
+//! The HTTP binding: the same Things over HTTP/1.1 and HTTP/2 (h2c) on one port, with hololinked 0.4.2's
+//! routes, Server-Sent Events for events and property changes, and Thing Descriptions with HTTP forms.
+//!
+//! * `builder.rs`: `ServerBuilder::http`, [`HttpOptions`];
+//! * `handler.rs`: requests → core requests (the routes, query parameters, content types, `noblock`);
+//! * `reply.rs`: the core's answers → status codes and bodies;
+//! * `sse.rs`: the event sink and the event streams;
+//! * `routes.rs`: the path of each property, action and event;
+//! * [`HttpForms`]: the forms in Thing Descriptions.
+//!
+//! axum routes the requests and hyper serves the connections; the binding writes only the mapping.
+
+mod builder;
+mod forms;
+mod handler;
+mod reply;
+mod routes;
+mod sse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use builder::HttpOptions;
+pub use forms::HttpForms;
+
+use crate::binding::{BindingSpec, BoundBinding, Control, ServerSettings};
+use crate::core::{Core, Describe};
+use crate::error::ServerError;
+use crate::event::EventSink;
+use crate::td::ThingDescription;
+
+/// The binding's name, for [`Describe`].
+pub(crate) const NAME: &str = "http";
+
+/// The HTTP binding's settings, as the server builder collects them.
+#[derive(Debug, Default)]
+pub(crate) struct Spec {
+    address: Option<String>,
+    options: HttpOptions,
+}
+
+impl BindingSpec for Spec {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn serves_anything(&self) -> bool {
+        self.address.is_some()
+    }
+
+    fn bind(self: Box<Self>, _server: &ServerSettings) -> Result<Box<dyn BoundBinding>, ServerError> {
+        let Spec { address, options } = *self;
+        let address = address.unwrap_or_default();
+        let invalid = |reason: String| ServerError::Address { address: address.clone(), reason };
+        let bare = address.strip_prefix("http://").unwrap_or(&address);
+        let addr: SocketAddr = match bare.parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                let (host, port) = crate::transport::parse_tcp(bare)?;
+                let port: u16 = port;
+                std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                    .map_err(|e| invalid(format!("the host does not resolve: {e}")))?
+                    .next()
+                    .ok_or_else(|| invalid("the host does not resolve".into()))?
+            }
+        };
+        let io = |source| ServerError::Io { context: "binding the HTTP listener", source };
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                invalid("another process uses this port; stop it or choose another port".into())
+            } else {
+                io(e)
+            }
+        })?;
+        listener.set_nonblocking(true).map_err(io)?;
+        let local = listener.local_addr().map_err(io)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
+        let host = if local.ip().is_unspecified() {
+            crate::transport::href_host("0.0.0.0")
+        } else if local.is_ipv6() {
+            format!("[{}]", local.ip())
+        } else {
+            local.ip().to_string()
+        };
+        let base = format!("http://{host}:{}", local.port());
+        Ok(Box::new(Bound { listener, local, forms: HttpForms::new(&base), base, options, hub: Arc::default() }))
+    }
+}
+
+/// The HTTP binding with its listener bound.
+struct Bound {
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    base: String,
+    forms: HttpForms,
+    options: HttpOptions,
+    hub: Arc<sse::Hub>,
+}
+
+/// The HTTP binding's part of TDs requested through other bindings.
+struct Forms(HttpForms);
+
+impl Describe for Forms {
+    fn describe<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t> {
+        td.with_forms(&self.0)
+    }
+}
+
+impl BoundBinding for Bound {
+    fn event_sink(&self) -> Option<Arc<dyn EventSink>> {
+        Some(Arc::new(sse::HubSink(Arc::clone(&self.hub))))
+    }
+
+    fn describer(&self) -> Option<(&'static str, Arc<dyn Describe>)> {
+        Some((NAME, Arc::new(Forms(self.forms.clone()))))
+    }
+
+    fn base_url(&self) -> Option<String> {
+        Some(self.base.clone())
+    }
+
+    fn serve(self: Box<Self>, core: Arc<Core>, control: Control) -> Vec<tokio::task::JoinHandle<()>> {
+        let Bound { listener, local, base, forms, options, hub } = *self;
+        tracing::info!(server = %core.server_id(), %base, "serving over HTTP");
+        let shared = handler::Shared::new(core, forms, options, hub, control.shutdown.clone());
+        vec![tokio::spawn(handler::accept_loop(listener, local, shared, control))]
+    }
+}

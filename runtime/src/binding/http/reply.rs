@@ -1,0 +1,197 @@
+//! Answers on HTTP: the core's reply as a status code, headers and body.
+//!
+//! | the core's answer | status | body |
+//! |---|---|---|
+//! | a value | `200` | the value in the request's content type (`application/json` or `application/msgpack`); raw bytes as `application/octet-stream` |
+//! | unknown Thing or name | `404` | hololinked's error object `{"exception": {message, type, traceback, notes}}`, with "did you mean" |
+//! | a write to a read-only property | `405` | the error object, and `Allow: GET` |
+//! | an operation that is not offered | `405` (`501` for one no Thing has) | the error object |
+//! | a refused value or arguments (`ValueError`, `TypeError`, `DecodeError`) | `400` | the error object |
+//! | busy (a queue or the client's requests in flight at their limit), shutting down | `503` | the error object, `Retry-After: 1` |
+//! | a timeout | `504` | the error object, type `TimeoutError` |
+//! | any other failure of the Thing's code | `500` | the error object |
+//!
+//! With [`HttpOptions::hololinked_errors`](super::HttpOptions::hololinked_errors), errors are answered as
+//! hololinked 0.4.2 answers them: `200` with the error object, and `408` for timeouts.
+
+use std::sync::Mutex;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode, header};
+use tokio::sync::oneshot;
+
+use crate::core::{ErrorClass, Reply, ReplySink, wrap_with_logs};
+use crate::error::ThingError;
+use crate::protocol::{ContentType, ErrorObject, ErrorPayload, TimeoutKind};
+
+/// The core's answer, owned, for the task that waits on the HTTP request.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    Value { content_type: ContentType, payload: Vec<u8>, preserialized: Vec<u8>, logs: Option<Vec<String>> },
+    Error { class: ErrorClass, object: ErrorObject, logs: Option<Vec<String>> },
+    Timeout(TimeoutKind),
+}
+
+/// The HTTP binding's [`ReplySink`]: hands the answer to the waiting request.
+pub(crate) struct HttpSink {
+    tx: Mutex<Option<oneshot::Sender<Answer>>>,
+    client: String,
+}
+
+impl HttpSink {
+    pub(crate) fn new(client: String) -> (Self, oneshot::Receiver<Answer>) {
+        let (tx, rx) = oneshot::channel();
+        (Self { tx: Mutex::new(Some(tx)), client }, rx)
+    }
+}
+
+impl ReplySink for HttpSink {
+    fn send(&self, reply: Reply<'_>) {
+        let answer = match reply {
+            Reply::Value { content_type, output, logs } => Answer::Value {
+                content_type: content_type.clone(),
+                payload: output.payload,
+                preserialized: output.preserialized,
+                logs: logs.map(<[String]>::to_vec),
+            },
+            Reply::Error { class, error, origin, logs } => Answer::Error {
+                class,
+                object: error.to_error_object(&origin.to_string()),
+                logs: logs.map(<[String]>::to_vec),
+            },
+            Reply::Timeout(kind) => Answer::Timeout(kind),
+        };
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(answer);
+        }
+    }
+
+    fn client(&self) -> String {
+        self.client.clone()
+    }
+}
+
+/// A sink that drops the answer: a `oneway` request's.
+pub(crate) struct Discard(pub(crate) String);
+
+impl ReplySink for Discard {
+    fn send(&self, _reply: Reply<'_>) {}
+
+    fn client(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// The status code of an error answer.
+pub(crate) fn error_status(class: ErrorClass, kind: &str, hololinked: bool) -> StatusCode {
+    match class {
+        ErrorClass::UnknownThing | ErrorClass::UnknownName => StatusCode::NOT_FOUND,
+        ErrorClass::ReadOnly => StatusCode::METHOD_NOT_ALLOWED,
+        _ if hololinked => StatusCode::OK,
+        ErrorClass::Invalid => StatusCode::BAD_REQUEST,
+        ErrorClass::Unsupported if kind == "NotImplementedError" => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorClass::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        ErrorClass::Busy | ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Failed => match kind {
+            "ValueError" | "TypeError" | "DecodeError" | "KeyError" | "AttributeError" => StatusCode::BAD_REQUEST,
+            "NotImplementedError" => StatusCode::NOT_IMPLEMENTED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+    }
+}
+
+/// An error response with hololinked's body.
+pub(crate) fn error_response(
+    class: ErrorClass,
+    object: ErrorObject,
+    logs: Option<&[String]>,
+    hololinked: bool,
+) -> Response {
+    let status = error_status(class, &object.kind, hololinked);
+    let mut body = serde_json::to_vec(&ErrorPayload { exception: object }).unwrap_or_default();
+    if let Some(logs) = logs {
+        body.pop();
+        body.extend_from_slice(b",\"execution_logs\":");
+        let _ = serde_json::to_writer(&mut body, logs);
+        body.push(b'}');
+    }
+    let mut response = bytes_response(status, "application/json", body);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if class == ErrorClass::ReadOnly {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+    }
+    response
+}
+
+/// A refusal of the binding's own (a bad query, an unknown path…): the error object, with `status`.
+pub(crate) fn refusal(status: StatusCode, error: ThingError) -> Response {
+    let object = error.to_error_object("thingwire HTTP binding");
+    let body = serde_json::to_vec(&ErrorPayload { exception: object }).unwrap_or_default();
+    bytes_response(status, "application/json", body)
+}
+
+/// The response for one answer.
+pub(crate) fn answer_response(answer: Answer, hololinked: bool) -> Response {
+    match answer {
+        Answer::Value { preserialized, .. } if !preserialized.is_empty() => {
+            bytes_response(StatusCode::OK, "application/octet-stream", preserialized)
+        }
+        Answer::Value { content_type, payload, logs: Some(logs), .. } => {
+            let body = wrap_with_logs("return_value", &payload, &logs, &content_type);
+            bytes_response(StatusCode::OK, content_type.as_str(), body)
+        }
+        Answer::Value { content_type, payload, logs: None, .. } => {
+            bytes_response(StatusCode::OK, content_type.as_str(), payload)
+        }
+        Answer::Error { class, object, logs } => error_response(class, object, logs.as_deref(), hololinked),
+        Answer::Timeout(kind) => {
+            let status = if hololinked { StatusCode::REQUEST_TIMEOUT } else { StatusCode::GATEWAY_TIMEOUT };
+            let message = match kind {
+                TimeoutKind::Invocation => "the invocation timeout expired: the operation waited too long to start",
+                TimeoutKind::Execution => "the execution timeout expired: the operation ran too long",
+            };
+            let object = ErrorObject::new("TimeoutError", message, &format!("{} timeout", kind.as_str()));
+            let body = serde_json::to_vec(&ErrorPayload { exception: object }).unwrap_or_default();
+            bytes_response(status, "application/json", body)
+        }
+    }
+}
+
+pub(crate) fn bytes_response(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// A response without a body.
+pub(crate) fn empty(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_say_what_went_wrong_unless_hololinked_style_is_asked_for() {
+        assert_eq!(error_status(ErrorClass::Failed, "ValueError", false), StatusCode::BAD_REQUEST);
+        assert_eq!(error_status(ErrorClass::Failed, "RuntimeError", false), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error_status(ErrorClass::UnknownName, "KeyError", false), StatusCode::NOT_FOUND);
+        assert_eq!(error_status(ErrorClass::ReadOnly, "AttributeError", false), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(error_status(ErrorClass::Busy, "RuntimeError", false), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error_status(ErrorClass::Failed, "ValueError", true), StatusCode::OK);
+        assert_eq!(error_status(ErrorClass::UnknownName, "KeyError", true), StatusCode::NOT_FOUND, "as hololinked");
+        let timeout = answer_response(Answer::Timeout(TimeoutKind::Execution), false);
+        assert_eq!(timeout.status(), StatusCode::GATEWAY_TIMEOUT);
+        let timeout = answer_response(Answer::Timeout(TimeoutKind::Execution), true);
+        assert_eq!(timeout.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+}
