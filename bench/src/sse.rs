@@ -32,6 +32,8 @@ pub struct SseRun {
     pub emit_rate: f64,
     /// Receive rate: (received − 1) ÷ (last receipt − first receipt), events/s.
     pub receive_rate: f64,
+    /// Drops the server announced in comment lines (`: 12 events dropped: …`, thingwire's binding).
+    pub server_dropped: u64,
     /// emit → receipt (thingwire's `t_ns`; empty for hololinked, whose events carry no time).
     pub latency: Latency,
 }
@@ -45,6 +47,8 @@ pub struct Subscriber {
     /// The data of the event being read.
     data: Vec<u8>,
     has_data: bool,
+    /// Events the server said it dropped (`: <n> events dropped…` comment lines).
+    pub dropped: u64,
 }
 
 impl Subscriber {
@@ -62,7 +66,7 @@ impl Subscriber {
         if status != 200 {
             return Err(format!("GET {path}: status {status}"));
         }
-        Ok(Self { stream, buf: Vec::with_capacity(256 * 1024), at: 0, data: Vec::new(), has_data: false })
+        Ok(Self { stream, buf: Vec::with_capacity(256 * 1024), at: 0, data: Vec::new(), has_data: false, dropped: 0 })
     }
 
     /// The data of the next event; `None` at the end of the stream. Fields other than `data` are ignored.
@@ -98,7 +102,9 @@ impl Subscriber {
                 }
                 continue;
             }
-            if let Some(value) = line.strip_prefix(b"data:") {
+            if let Some(comment) = line.strip_prefix(b":") {
+                self.dropped += dropped_count(comment);
+            } else if let Some(value) = line.strip_prefix(b"data:") {
                 let value = value.strip_prefix(b" ").unwrap_or(value);
                 if self.has_data {
                     self.data.push(b'\n');
@@ -110,6 +116,15 @@ impl Subscriber {
             }
         }
         false
+    }
+}
+
+/// `n` from a comment ` <n> events dropped…`, else 0.
+fn dropped_count(comment: &[u8]) -> u64 {
+    let text = std::str::from_utf8(comment).unwrap_or("").trim_start();
+    match text.split_once(' ') {
+        Some((n, rest)) if rest.starts_with("events dropped") => n.parse().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -129,6 +144,8 @@ pub struct Received {
     pub last: Option<Instant>,
     pub latency: Samples,
     pub bad: u64,
+    /// Drops the server announced during the run.
+    pub dropped: u64,
 }
 
 impl Received {
@@ -149,7 +166,9 @@ pub async fn receive(mut sub: Subscriber, count: u64, first_wait: Duration, idle
         last: None,
         latency: Samples::with_capacity(count.min(1_000_000) as usize),
         bad: 0,
+        dropped: 0,
     };
+    let dropped_before = sub.dropped;
     let mut next_seq = 0u64;
     while r.count < count {
         let wait = if r.count == 0 { first_wait } else { idle };
@@ -175,6 +194,7 @@ pub async fn receive(mut sub: Subscriber, count: u64, first_wait: Duration, idle
             Ok(Ok(None)) | Ok(Err(_)) | Err(_) => break,
         }
     }
+    r.dropped = sub.dropped - dropped_before;
     (sub, r)
 }
 
