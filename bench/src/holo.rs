@@ -89,6 +89,42 @@ pub fn start_server(python: &Path, workspace: &Path, server_id: &str, thing_id: 
     Err(last)
 }
 
+/// A free loopback port.
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Starts hololinked's Python server serving Thing `thing_id` over ZeroMQ TCP and over its own tornado HTTP
+/// server; returns the process (its `address` the HTTP base URL) and the ZeroMQ address.
+pub fn start_http_server(
+    python: &Path,
+    workspace: &Path,
+    server_id: &str,
+    thing_id: &str,
+) -> Result<(ServerProcess, String), String> {
+    let script = workspace.join("tests/python/hololinked_server.py");
+    let mut last = String::new();
+    for _ in 0..3 {
+        let port = free_port_pair()?;
+        let http = free_port()?;
+        if http == port || http == port + 1 {
+            continue;
+        }
+        let mut command = Command::new(python);
+        command.arg(&script).args(["--port", &port.to_string(), "--server-id", server_id, "--thing-id", thing_id]);
+        command.args(["--http-port", &http.to_string()]);
+        match ServerProcess::start(command, "hololinked server (HTTP)", Duration::from_secs(90)) {
+            Ok(mut p) => {
+                p.address = format!("http://127.0.0.1:{http}");
+                return Ok((p, format!("tcp://127.0.0.1:{port}")));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// One operation's figures as the Python script reports them.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize, serde::Serialize)]
 pub struct PyStats {

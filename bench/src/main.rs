@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! thingwire-bench [--quick] [--out DIR] [--only SECTIONS] [--transports LIST] [--venv DIR]
-//!     SECTIONS: raw,thingwire,events,memory,hololinked (default: all)
+//!     SECTIONS: raw,thingwire,events,memory,hololinked,http (default: all)
 //!     LIST:     inproc,ipc,tcp (default: all)
-//! thingwire-bench --serve raw|thingwire --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
+//! thingwire-bench --serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
 //!     (internal) a server process; prints `READY <address>`, exits when its stdin closes
 //! ```
 //!
@@ -15,8 +15,10 @@
 mod child;
 mod events;
 mod holo;
+mod http;
 mod raw;
 mod report;
+mod sse;
 mod stats;
 mod thing;
 mod tw;
@@ -36,10 +38,9 @@ use crate::tw::{Data, GainOp, Kind, Workload};
 
 const SIZES: [usize; 3] = [64, 1024, 1 << 20];
 const IN_FLIGHT: usize = 64;
-const CONNECTIONS: usize = 8;
 /// Alternating rounds of the pairs the targets compare (also with `--quick`: a median of two is a mean).
 const ROUNDS: usize = 3;
-const SECTIONS: [&str; 5] = ["raw", "thingwire", "events", "memory", "hololinked"];
+const SECTIONS: [&str; 6] = ["raw", "thingwire", "events", "memory", "hololinked", "http"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -107,6 +108,7 @@ impl Options {
             Mode::Sequential => 20_000,
             Mode::Pipelined64 => 300_000,
             Mode::Conn8 => 100_000,
+            Mode::Conn64 => 300_000,
         };
         Budget { max_ops: if self.time.is_some() { u64::MAX } else { max_ops }, time, warmup_ops }
     }
@@ -121,13 +123,15 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked] \
+const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http] \
 [--transports inproc,ipc,tcp] [--venv DIR] [--match TEXT] [--time SECONDS]
   --quick       short loops (about a minute in all)
-  --match TEXT  only the raw/thingwire measurements whose label `stack op data size mode` contains TEXT,
-                e.g. --match 'thingwire readproperty Vec<f64> 64 B 64 in flight'
+  --match TEXT  only the raw/thingwire/http measurements whose label `stack op data size mode` contains TEXT,
+                e.g. --match 'thingwire readproperty Vec<f64> 64 B 64 in flight', --match 'axum invokeaction';
+                SSE runs are labelled `stack sse name`, e.g. --match 'thingwire sse burst'
   --time S      run each measurement for S seconds (no operation cap): for profiling one workload
 THINGWIRE_BENCH_SERVER_WRAPPER='valgrind --tool=callgrind' (for example) runs the server processes under it
+THINGWIRE_BENCH_HTTP_CLIENT=hyper drives the HTTP section with hyper 1's client instead of the minimal one
 THINGWIRE_BENCH_PACKED=0 makes the Rust clients send plain msgpack (as to a hololinked server) instead of packed f64 arrays";
 
 fn list(s: &str, allowed: &[&str]) -> Result<Vec<String>, String> {
@@ -303,14 +307,18 @@ async fn measure_only<F: Future<Output = Outcome>>(
     meta: Meta<'_>,
     work: F,
 ) -> Record {
-    let cpu0 = served.cpu();
+    // The clients' CPU (this process) only means something when the server is in another one.
+    let own = || served.cpu().map(|_| child::cpu_time(std::process::id()));
+    let (cpu0, own0) = (served.cpu(), own());
     let outcome = work.await;
-    let cpu1 = served.cpu();
+    let (cpu1, own1) = (served.cpu(), own());
     let ops = outcome.ops();
-    let cpu_per_op = match (cpu0, cpu1) {
-        (Some(a), Some(b)) if ops > 0 => Some((b - a).as_secs_f64() * 1e6 / (ops + outcome.warmup) as f64),
+    let per_op = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) if ops > 0 => Some(b.saturating_sub(a).as_secs_f64() * 1e6 / (ops + outcome.warmup) as f64),
         _ => None,
     };
+    let cpu_per_op = per_op(cpu0, cpu1);
+    let client_cpu_per_op = per_op(own0, own1);
     let secs = outcome.elapsed.as_secs_f64();
     let record = Record {
         stack: meta.stack.into(),
@@ -326,8 +334,14 @@ async fn measure_only<F: Future<Output = Outcome>>(
         ops_per_sec: if secs > 0.0 { outcome.samples.len() as f64 / secs } else { 0.0 },
         latency: outcome.samples.summary(),
         server_cpu_us_per_op: cpu_per_op,
+        client_cpu_us_per_op: client_cpu_per_op,
     };
-    let client = if meta.client == "python" { " (Python client)" } else { "" };
+    let client = match meta.client {
+        "python" => " (Python client)".to_owned(),
+        "hyper" => format!(" (hyper client{})", client_cpu(client_cpu_per_op)),
+        "http1" => client_cpu(client_cpu_per_op),
+        _ => String::new(),
+    };
     println!(
         "  {:<6} {:<10} {:<22} {:<8} {:>6} {:<13} p50 {:>8.1} µs  p99 {:>8.1} µs  {:>9.0} op/s{}{}",
         meta.transport,
@@ -359,8 +373,17 @@ async fn measure_only<F: Future<Output = Outcome>>(
     record
 }
 
+fn client_cpu(c: Option<f64>) -> String {
+    c.map(|c| format!(", client {c:.2} µs/op")).unwrap_or_default()
+}
+
 async fn drive(o: &Options) -> Results {
-    let mut results = Results { machine: report::Machine::detect(), quick: o.quick, ..Default::default() };
+    let mut results = Results {
+        machine: report::Machine::detect(),
+        quick: o.quick,
+        http_binding: http::BINDING,
+        ..Default::default()
+    };
     println!(
         "thingwire-bench{}: {} × {}; {}",
         if o.quick { " --quick" } else { "" },
@@ -393,6 +416,12 @@ async fn drive(o: &Options) -> Results {
         println!("hololinked 0.4.2 (tcp)");
         if let Err(e) = hololinked_section(o, &mut results, &dir).await {
             results.problems.push(format!("hololinked: {e}"));
+        }
+    }
+    if o.has("http") {
+        println!("http (HTTP/1.1 keep-alive over loopback tcp)");
+        if let Err(e) = http_section(o, &mut results, &dir).await {
+            results.problems.push(format!("http: {e}"));
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -479,7 +508,7 @@ async fn raw_work(address: &str, op: raw::RawOp, size: usize, mode: Mode, budget
             Ok(mut c) => c.pipelined(budget, IN_FLIGHT).await,
             Err(e) => Outcome { errors: 1, first_error: Some(e), ..Default::default() },
         },
-        Mode::Conn8 => raw::multi_connection(ctx, address, op, size, CONNECTIONS, budget).await,
+        Mode::Conn8 | Mode::Conn64 => raw::multi_connection(ctx, address, op, size, mode.connections(), budget).await,
     }
 }
 
@@ -487,7 +516,9 @@ async fn tw_work(workload: &Arc<Workload>, handle: &ThingHandle, address: &str, 
     match mode {
         Mode::Sequential => tw::sequential(workload, handle, budget).await,
         Mode::Pipelined64 => tw::pipelined(workload, handle, budget, IN_FLIGHT).await,
-        Mode::Conn8 => tw::multi_connection(workload, address, "bench", budget, CONNECTIONS).await,
+        Mode::Conn8 | Mode::Conn64 => {
+            tw::multi_connection(workload, address, "bench", budget, mode.connections()).await
+        }
     }
 }
 
@@ -513,6 +544,7 @@ async fn rounds(
         let mut round = report::Round {
             transport: transport.into(),
             raw_op: op.name().into(),
+            op: "readproperty".into(),
             payload: size,
             mode,
             raw: Vec::new(),
@@ -707,6 +739,7 @@ async fn hololinked_section(o: &Options, results: &mut Results, dir: &Path) -> R
         let mut round = report::Round {
             transport: "tcp".into(),
             raw_op: "hololinked".into(),
+            op: GainOp::Read.name().into(),
             payload: 8,
             mode,
             raw: Vec::new(),
@@ -823,11 +856,325 @@ async fn python_client(
             latency: stats::Latency { p50_us: s.p50_us, p99_us: s.p99_us, mean_us: s.mean_us, max_us: s.max_us },
             // Averaged over the whole script, so the same figure on each of its rows.
             server_cpu_us_per_op: cpu_per_op,
+            client_cpu_us_per_op: None,
         });
     }
 }
 
-/// `--serve raw|thingwire --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]`: a server process.
+/// A server of the HTTP section.
+struct HttpServer {
+    /// `axum`, `thingwire`, `hololinked`.
+    stack: &'static str,
+    served: Served,
+    base: http::Base,
+}
+
+/// This binary as an HTTP server process (`--serve axum|thingwire-http`).
+async fn start_http_self(kind: &str, stack: &'static str, dir: &Path) -> Result<HttpServer, String> {
+    let (kind, dir) = (kind.to_owned(), dir.to_owned());
+    let process = tokio::task::spawn_blocking(move || child::self_server(&kind, "tcp", &dir, &[]))
+        .await
+        .map_err(|e| e.to_string())??;
+    let base = http::Base::parse(&process.address)?;
+    Ok(HttpServer { stack, served: Served::Process(process), base })
+}
+
+fn http_meta(stack: &str, kind: http::ClientKind, op: http::HttpOp, mode: Mode) -> Meta<'_> {
+    Meta { stack, client: kind.name(), op: op.name(), data: "f64", transport: "http", payload: 8, mode }
+}
+
+async fn http_work(
+    kind: http::ClientKind,
+    server: &HttpServer,
+    op: http::HttpOp,
+    mode: Mode,
+    budget: Budget,
+) -> Outcome {
+    let req = op.request(&server.base);
+    match mode {
+        Mode::Sequential => http::sequential(kind, &server.base, &req, budget).await,
+        _ => http::connections(kind, &server.base, &req, budget, mode.connections()).await,
+    }
+}
+
+/// The HTTP section: thingwire's HTTP binding against a bare axum handler (the limit) and against hololinked
+/// 0.4.2's HTTP server, then Server-Sent Events. See `bench/src/http.rs`.
+async fn http_section(o: &Options, results: &mut Results, dir: &Path) -> Result<(), String> {
+    let kind = http::ClientKind::from_env();
+    let mut servers = vec![start_http_self("axum", "axum", dir).await?];
+    if http::BINDING {
+        match start_http_self("thingwire-http", "thingwire", dir).await {
+            Ok(s) => servers.push(s),
+            Err(e) => results.problems.push(format!("http: thingwire's HTTP server: {e}")),
+        }
+    } else {
+        println!("  (thingwire's HTTP binding is not in this build: --features http-binding)");
+    }
+    let mut holo_zmq = None;
+    match start_holo_http(o, results).await {
+        Ok((server, zmq)) => {
+            servers.push(server);
+            holo_zmq = Some(zmq);
+        }
+        Err(e) => results.problems.push(format!("http: hololinked's HTTP server: {e}")),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for op in http::HttpOp::ALL {
+        for mode in [Mode::Sequential, Mode::Conn64] {
+            for server in &servers {
+                let meta = http_meta(server.stack, kind, op, mode);
+                if o.selected(&meta) {
+                    let work = http_work(kind, server, op, mode, http_budget(o, server.stack, mode));
+                    measure(results, &server.served, meta, work).await;
+                }
+            }
+        }
+    }
+    let get = |stack: &str| servers.iter().find(|s| s.stack == stack);
+    if let (Some(axum), Some(tw), None) = (get("axum"), get("thingwire"), &o.filter) {
+        for op in http::HttpOp::ALL {
+            http_rounds(o, results, kind, op, Mode::Sequential, axum, tw).await;
+            if let Some(holo) = get("hololinked") {
+                http_rounds(o, results, kind, op, Mode::Conn64, holo, tw).await;
+            }
+        }
+    }
+    for server in servers.iter().filter(|s| s.stack != "hololinked") {
+        if let Err(e) = sse_burst(o, results, server).await {
+            results.problems.push(format!("http: SSE from {}: {e}", server.stack));
+        }
+    }
+    if let (Some(holo), Some(zmq)) = (get("hololinked"), &holo_zmq)
+        && let Err(e) = sse_hololinked(o, results, &holo.base, zmq).await
+    {
+        results.problems.push(format!("http: SSE from hololinked: {e}"));
+    }
+    for s in servers {
+        s.served.stop().await;
+    }
+    Ok(())
+}
+
+/// hololinked's server with its HTTP server on; the ZeroMQ address (to drive `emit`) with it.
+async fn start_holo_http(o: &Options, results: &mut Results) -> Result<(HttpServer, String), String> {
+    let (ws, venv) = (workspace(), o.venv.clone());
+    let python = tokio::task::spawn_blocking(move || holo::ensure_venv(&venv)).await.map_err(|e| e.to_string())??;
+    if results.machine.python.is_empty() {
+        results.machine.python = std::process::Command::new(&python)
+            .args(["-c", "import sys, hololinked; print(sys.version.split()[0], 'hololinked', hololinked.__version__)"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+    }
+    let (process, zmq) =
+        tokio::task::spawn_blocking(move || holo::start_http_server(&python, &ws, "holo-http-bench", http::THING))
+            .await
+            .map_err(|e| e.to_string())??;
+    let base = http::Base::parse(&process.address)?;
+    Ok((HttpServer { stack: "hololinked", served: Served::Process(process), base }, zmq))
+}
+
+/// hololinked answers in milliseconds: a time budget, longer, so that p99 means something.
+fn http_budget(o: &Options, stack: &str, mode: Mode) -> Budget {
+    gain_budget(o, stack, mode)
+}
+
+/// One pair of the HTTP targets, `ROUNDS` times in alternation (baseline, thingwire, baseline, …).
+async fn http_rounds(
+    o: &Options,
+    results: &mut Results,
+    kind: http::ClientKind,
+    op: http::HttpOp,
+    mode: Mode,
+    base: &HttpServer,
+    tw: &HttpServer,
+) {
+    let mut round = report::Round {
+        transport: "http".into(),
+        raw_op: base.stack.into(),
+        op: op.name().into(),
+        payload: 8,
+        mode,
+        raw: Vec::new(),
+        thingwire: Vec::new(),
+    };
+    for _ in 0..ROUNDS {
+        for (server, side) in [(base, 0), (tw, 1)] {
+            let work = http_work(kind, server, op, mode, http_budget(o, server.stack, mode));
+            let record = measure_only(results, &server.served, http_meta(server.stack, kind, op, mode), work).await;
+            if side == 0 { round.raw.push(record) } else { round.thingwire.push(record) }
+        }
+    }
+    results.rounds.push(round);
+}
+
+fn sse_selected(o: &Options, label: &str) -> bool {
+    o.filter.as_ref().is_none_or(|f| label.contains(f.as_str()))
+}
+
+fn print_sse(e: &sse::SseRun) {
+    println!(
+        "  http   {:<10} SSE {:<16}: emitted {} at {:.0}/s, received {} at {:.0}/s, lost {} (server says {}), out of order {}, latency p50 {:.1} µs p99 {:.1} µs",
+        e.stack,
+        e.name,
+        e.emitted,
+        e.emit_rate,
+        e.received,
+        e.receive_rate,
+        e.lost,
+        e.server_dropped,
+        e.out_of_order,
+        e.latency.p50_us,
+        e.latency.p99_us
+    );
+}
+
+/// `tick` over SSE from thingwire's HTTP server or the bare axum one (its limit): `burst` emits from a worker
+/// thread as fast as it can (faster than any subscriber reads: losses there show the server's buffer), then
+/// one event every 9 µs (111 k/s), which the target's "none lost while the subscriber keeps up" is read from.
+async fn sse_burst(o: &Options, results: &mut Results, server: &HttpServer) -> Result<(), String> {
+    let (stack, base) = (server.stack, &server.base);
+    let runs = [
+        ("burst", if o.quick { 50_000 } else { 200_000 }, 0),
+        // 111 k/s, so that "≥ 100 k/s, none lost" has a margin over the pacing's jitter.
+        ("paced 1/9 µs", if o.quick { 20_000 } else { 100_000 }, 9),
+    ];
+    if !runs.iter().any(|(name, _, _)| sse_selected(o, &format!("{stack} sse {name}"))) {
+        return Ok(());
+    }
+    let burst_path = format!("/{}/burst", http::THING);
+    let burst = |count: u64, interval_us: u64, timeout: Duration| {
+        let body = serde_json::json!({ "count": count, "interval_us": interval_us });
+        let path = burst_path.clone();
+        async move { http::post_json::<thing::BurstReport>(base, &path, &body, timeout).await }
+    };
+    let mut sub = sse::Subscriber::open(base, &format!("/{}/tick", http::THING)).await?;
+    // Events emitted before the subscription is in place are not delivered: emit one until one arrives.
+    let mut ready = false;
+    for _ in 0..100 {
+        burst(1, 0, Duration::from_secs(10)).await?;
+        if let Ok(Ok(Some(_))) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            ready = true;
+            break;
+        }
+    }
+    if !ready {
+        return Err("the SSE subscription never received an event".into());
+    }
+    sse::drain(&mut sub, Duration::from_millis(50)).await;
+    for (name, count, interval_us) in runs {
+        if !sse_selected(o, &format!("{stack} sse {name}")) {
+            continue;
+        }
+        let receiver = tokio::spawn(sse::receive(sub, count, Duration::from_secs(10), Duration::from_millis(500)));
+        let report = burst(count, interval_us, Duration::from_secs(120)).await;
+        let (s, received) = receiver.await.map_err(|e| e.to_string())?;
+        sub = s;
+        let (emitted, emit_rate) = match report {
+            Ok(r) => (r.emitted, r.emitted as f64 / r.secs.max(1e-9)),
+            Err(e) => {
+                results.problems.push(format!("http: SSE {name}: the burst action: {e}"));
+                (count, 0.0)
+            }
+        };
+        let run = sse::SseRun {
+            stack: stack.into(),
+            name: name.into(),
+            emitted,
+            received: received.count,
+            lost: emitted.saturating_sub(received.count),
+            out_of_order: received.out_of_order,
+            emit_rate,
+            receive_rate: received.rate(),
+            server_dropped: received.dropped,
+            latency: received.latency.summary(),
+        };
+        print_sse(&run);
+        results.sse.push(run);
+    }
+    Ok(())
+}
+
+/// hololinked's `tick` over SSE, its `emit` action driven over ZeroMQ (one request per event) with 64 requests
+/// in flight and with one: the rate hololinked reaches, as the context of thingwire's. Its SSE handler holds 3
+/// events per subscriber and drops the oldest when the stream falls behind, so losses are its own.
+async fn sse_hololinked(o: &Options, results: &mut Results, base: &http::Base, zmq: &str) -> Result<(), String> {
+    let runs = [("emit loop, 64 in flight", IN_FLIGHT), ("emit loop, 1 in flight", 1)];
+    if !runs.iter().any(|(name, _)| sse_selected(o, &format!("hololinked sse {name}"))) {
+        return Ok(());
+    }
+    let count: u64 = if o.quick { 500 } else { 3_000 };
+    let handle = ThingHandle::new(tw::connect(zmq).await.map_err(|e| e.to_string())?, http::THING);
+    let emit = |h: ThingHandle, value: u64| async move {
+        h.invoke::<serde_json::Value, _>("emit", &serde_json::json!({ "value": value }))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let mut sub = sse::Subscriber::open(base, &format!("/{}/tick", http::THING)).await?;
+    let mut ready = false;
+    for _ in 0..100 {
+        emit(handle.clone(), 0).await?;
+        if let Ok(Ok(Some(_))) = tokio::time::timeout(Duration::from_millis(200), sub.next()).await {
+            ready = true;
+            break;
+        }
+    }
+    if !ready {
+        return Err("the SSE subscription never received an event".into());
+    }
+    for (name, in_flight) in runs {
+        if !sse_selected(o, &format!("hololinked sse {name}")) {
+            continue;
+        }
+        sse::drain(&mut sub, Duration::from_millis(200)).await;
+        let receiver = tokio::spawn(sse::receive(sub, count, Duration::from_secs(10), Duration::from_secs(1)));
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let emitted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let start = Instant::now();
+        let deadline = start + o.budget(Mode::Sequential).time * 4;
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let (h, next, emitted) = (handle.clone(), Arc::clone(&next), Arc::clone(&emitted));
+                tokio::spawn(async move {
+                    loop {
+                        let v = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if v >= count || Instant::now() >= deadline {
+                            break;
+                        }
+                        if emit(h.clone(), v).await.is_ok() {
+                            emitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let emitted = emitted.load(std::sync::atomic::Ordering::Relaxed);
+        let (s, received) = receiver.await.map_err(|e| e.to_string())?;
+        sub = s;
+        let run = sse::SseRun {
+            stack: "hololinked".into(),
+            name: name.into(),
+            emitted,
+            received: received.count,
+            lost: emitted.saturating_sub(received.count),
+            out_of_order: received.out_of_order,
+            emit_rate: emitted as f64 / secs.max(1e-9),
+            receive_rate: received.rate(),
+            server_dropped: received.dropped,
+            latency: received.latency.summary(),
+        };
+        print_sse(&run);
+        results.sse.push(run);
+    }
+    Ok(())
+}
+
+/// `--serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]`: a server process.
 fn serve_main(args: &[String]) -> ! {
     let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let kind = get("--serve").unwrap_or_default();
@@ -868,6 +1215,8 @@ fn serve_main(args: &[String]) -> ! {
                 server.shutdown().await;
                 Ok(())
             }
+            "axum" => http::serve_axum().await,
+            "thingwire-http" => http::serve_thingwire().await,
             other => Err(format!("unknown server kind `{other}`")),
         }
     });
@@ -880,7 +1229,7 @@ fn serve_main(args: &[String]) -> ! {
     }
 }
 
-async fn wait_for_stdin_eof() {
+pub(crate) async fn wait_for_stdin_eof() {
     let _ = tokio::task::spawn_blocking(|| {
         let mut buf = [0u8; 64];
         let mut stdin = std::io::stdin();

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::events::EventRun;
+use crate::sse::SseRun;
 use crate::stats::{Mode, Record, size_label};
 
 /// The machine the run happened on.
@@ -70,8 +71,11 @@ pub struct MemoryRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct Round {
     pub transport: String,
-    /// `echo` or `fetch`, against thingwire's readproperty of `Vec<f64>` of the same size.
+    /// `echo` or `fetch`, against thingwire's readproperty of `Vec<f64>` of the same size; `hololinked`; over
+    /// `http`, the baseline server: `axum` or `hololinked`.
     pub raw_op: String,
+    /// thingwire's operation: `readproperty`, `readproperty gain`, `invokeaction add`.
+    pub op: String,
     pub payload: usize,
     pub mode: Mode,
     pub raw: Vec<Record>,
@@ -120,6 +124,10 @@ pub struct Results {
     pub memory: Vec<MemoryRow>,
     /// The targets' pairs in alternating rounds.
     pub rounds: Vec<Round>,
+    /// Server-Sent Events to one subscriber over HTTP.
+    pub sse: Vec<SseRun>,
+    /// Whether this build has thingwire's HTTP binding (the bench's feature `http-binding`).
+    pub http_binding: bool,
     /// Anything that failed or was skipped.
     pub problems: Vec<String>,
 }
@@ -155,6 +163,15 @@ impl Results {
         self.rounds
             .iter()
             .find(|r| r.transport == transport && r.raw_op == raw_op && r.payload == payload && r.mode == mode)
+    }
+
+    /// An HTTP record of `stack`, whichever client drove it.
+    fn http(&self, stack: &str, op: &str, mode: Mode) -> Option<&Record> {
+        self.records.iter().find(|r| r.transport == "http" && r.stack == stack && r.op == op && r.mode == mode)
+    }
+
+    fn http_round(&self, base: &str, op: &str, mode: Mode) -> Option<&Round> {
+        self.rounds.iter().find(|r| r.transport == "http" && r.raw_op == base && r.op == op && r.mode == mode)
     }
 }
 
@@ -344,8 +361,11 @@ pub fn table(results: &Results) -> String {
         }
     }
     // hololinked comparison.
-    let holo: Vec<&Record> =
-        results.records.iter().filter(|r| r.op.contains("gain") || r.op.contains(" add")).collect();
+    let holo: Vec<&Record> = results
+        .records
+        .iter()
+        .filter(|r| r.transport != "http" && (r.op.contains("gain") || r.op.contains(" add")))
+        .collect();
     if !holo.is_empty() {
         t.section(
             "tcp, the same operations on both servers (ratios: hololinked / thingwire for latency, thingwire / hololinked for throughput)"
@@ -396,12 +416,12 @@ pub fn table(results: &Results) -> String {
         }
     }
     // The targets' pairs, in alternating rounds.
-    if !results.rounds.is_empty() {
-        let n = results.rounds.iter().map(|r| r.raw.len()).max().unwrap_or(0);
+    if results.rounds.iter().any(|r| r.transport != "http") {
+        let n = results.rounds.iter().filter(|r| r.transport != "http").map(|r| r.raw.len()).max().unwrap_or(0);
         t.section(format!(
             "the targets' pairs again, {n} alternating rounds: medians of thingwire's figures and of each round's ratio (hololinked rows: ratios as in the hololinked section)"
         ));
-        for round in &results.rounds {
+        for round in results.rounds.iter().filter(|r| r.transport != "http") {
             let med = |f: fn(&Record) -> Option<f64>| Round::median_of(&round.thingwire, f);
             let seq = round.mode == Mode::Sequential;
             let holo = round.raw_op == "hololinked";
@@ -486,7 +506,119 @@ pub fn table(results: &Results) -> String {
             t.rows.push(row);
         }
     }
+    http_table(results, &mut t);
     t.render()
+}
+
+/// The HTTP section's rows: each server against the bare axum handler, the alternating rounds, SSE.
+fn http_table(results: &Results, t: &mut Table) {
+    let cpu = |r: Option<&Record>| opt(r.and_then(|r| r.server_cpu_us_per_op), us);
+    let client = results.records.iter().find(|r| r.transport == "http").map(|r| r.client.clone());
+    if let Some(client) = &client {
+        t.section(format!(
+            "http: HTTP/1.1 keep-alive over loopback tcp, client {client} (ratios: server / bare axum handler; 64-in-flight columns: 64 connections, one request in flight on each)"
+        ));
+        for op in ["readproperty gain", "invokeaction add"] {
+            for (stack, label) in [
+                ("axum", "bare axum handler"),
+                ("thingwire", "thingwire"),
+                ("hololinked", "hololinked 0.4.2 (tornado)"),
+            ] {
+                let (seq, conn) = (results.http(stack, op, Mode::Sequential), results.http(stack, op, Mode::Conn64));
+                if seq.is_none() && conn.is_none() {
+                    continue;
+                }
+                let base = |mode| if stack == "axum" { None } else { results.http("axum", op, mode) };
+                let (bseq, bconn) = (base(Mode::Sequential), base(Mode::Conn64));
+                let p = |r: Option<&Record>, f: fn(&Record) -> f64| r.map(f);
+                let what = match conn {
+                    Some(c) => format!(
+                        "{op}: {label}; 64 connections p50/p99 {}/{} µs",
+                        us(c.latency.p50_us),
+                        us(c.latency.p99_us)
+                    ),
+                    None => format!("{op}: {label}"),
+                };
+                t.rows.push(vec![
+                    "http".into(),
+                    what,
+                    "8 B".into(),
+                    opt(p(seq, |r| r.latency.p50_us), us),
+                    opt(p(seq, |r| r.latency.p99_us), us),
+                    ratio(div(p(seq, |r| r.latency.p50_us), p(bseq, |r| r.latency.p50_us))),
+                    ratio(div(p(seq, |r| r.latency.p99_us), p(bseq, |r| r.latency.p99_us))),
+                    opt(p(conn, |r| r.ops_per_sec), rate),
+                    ratio(div(p(conn, |r| r.ops_per_sec), p(bconn, |r| r.ops_per_sec))),
+                    "-".into(),
+                    "-".into(),
+                    cpu(seq),
+                    cpu(conn),
+                ]);
+            }
+        }
+    }
+    let rounds: Vec<&Round> = results.rounds.iter().filter(|r| r.transport == "http").collect();
+    if !rounds.is_empty() {
+        let n = rounds.iter().map(|r| r.raw.len()).max().unwrap_or(0);
+        t.section(format!(
+            "http: the targets' pairs again, {n} alternating rounds (medians of thingwire's figures and of each round's ratio thingwire / baseline)"
+        ));
+        for round in rounds {
+            let med = |f: fn(&Record) -> Option<f64>| Round::median_of(&round.thingwire, f);
+            let seq = round.mode == Mode::Sequential;
+            let base = if round.raw_op == "axum" { "bare axum handler" } else { "hololinked's HTTP server" };
+            let dash = || "-".to_owned();
+            t.rows.push(vec![
+                "http".into(),
+                format!("{}: thingwire vs {base}, {}", round.op, round.mode.label()),
+                "8 B".into(),
+                if seq { opt(med(|r| Some(r.latency.p50_us)), us) } else { dash() },
+                if seq { opt(med(|r| Some(r.latency.p99_us)), us) } else { dash() },
+                if seq { ratio(round.median_ratio(|r| Some(r.latency.p50_us))) } else { dash() },
+                if seq { ratio(round.median_ratio(|r| Some(r.latency.p99_us))) } else { dash() },
+                if seq { dash() } else { opt(med(|r| Some(r.ops_per_sec)), rate) },
+                if seq { dash() } else { ratio(round.median_ratio(|r| Some(r.ops_per_sec))) },
+                dash(),
+                dash(),
+                if seq { opt(med(|r| r.server_cpu_us_per_op), us) } else { dash() },
+                if seq { dash() } else { opt(med(|r| r.server_cpu_us_per_op), us) },
+            ]);
+        }
+    }
+    if !results.sse.is_empty() {
+        t.section(
+            "http: Server-Sent Events to one subscriber (p50/p99: emit → receipt; 64-in-flight column: events received/s)"
+                .into(),
+        );
+        for e in &results.sse {
+            let mut row = vec![
+                "http".into(),
+                format!(
+                    "SSE {} {}: {} sent at {}/s, {} received, {} lost{}{}",
+                    e.stack,
+                    e.name,
+                    e.emitted,
+                    rate(e.emit_rate),
+                    e.received,
+                    e.lost,
+                    if e.out_of_order > 0 { format!(", {} out of order", e.out_of_order) } else { String::new() },
+                    if e.server_dropped > 0 {
+                        format!(" (server: {} dropped)", e.server_dropped)
+                    } else {
+                        String::new()
+                    }
+                ),
+                "Tick".into(),
+                us(e.latency.p50_us),
+                us(e.latency.p99_us),
+                "-".into(),
+                "-".into(),
+                rate(e.receive_rate),
+            ];
+            row.extend(std::iter::repeat_n("-".to_owned(), HEADERS.len() - row.len()));
+            t.rows.push(row);
+        }
+    }
 }
 
 /// The targets of issue 7, each marked met or missed.
@@ -626,7 +758,108 @@ pub fn targets(results: &Results) -> Vec<Target> {
             &format!("{transport}: 1 MiB Vec<f64> readproperty p50 ≤ 2 × raw transfer of 1 MiB (raw fetch p50)"),
         ));
     }
+    http_targets(results, &mut out);
     out
+}
+
+/// The HTTP binding's targets. Without the binding they print as not measured.
+fn http_targets(results: &Results, out: &mut Vec<Target>) {
+    let p50 = |r: &Record| Some(r.latency.p50_us);
+    let tput = |r: &Record| Some(r.ops_per_sec);
+    for (op, short) in [("readproperty gain", "readproperty"), ("invokeaction add", "invokeaction")] {
+        out.push(http_pair_target(
+            results,
+            ("axum", op, Mode::Sequential),
+            p50,
+            "µs",
+            |x| x <= 1.3,
+            &format!("http: sequential {short} p50 ≤ 1.3 × bare axum handler"),
+        ));
+        out.push(http_pair_target(
+            results,
+            ("hololinked", op, Mode::Conn64),
+            tput,
+            "op/s",
+            |x| x >= 20.0,
+            &format!("http: 64-connection {short} throughput ≥ 20 × hololinked's HTTP server"),
+        ));
+    }
+    // Read from the paced run (111 k/s, which a subscriber that keeps up receives whole); the burst, emitted
+    // faster than any subscriber reads, is shown for its ceiling and the server's buffer.
+    let target = "http: ≥ 100 k events/s to one SSE subscriber, none lost".to_owned();
+    let runs: Vec<&SseRun> = results.sse.iter().filter(|e| e.stack == "thingwire").collect();
+    let paced = runs.iter().find(|e| e.name.starts_with("paced"));
+    let (measured, met) = match paced {
+        _ if !results.http_binding => ("not measured (HTTP binding missing)".to_owned(), None),
+        None => ("-".to_owned(), None),
+        Some(p) => {
+            let burst = runs
+                .iter()
+                .find(|e| e.name == "burst")
+                .map(|b| {
+                    format!(
+                        "; burst (emitted at {}/s): {} received at {}/s, {} lost",
+                        rate(b.emit_rate),
+                        b.received,
+                        rate(b.receive_rate),
+                        b.lost
+                    )
+                })
+                .unwrap_or_default();
+            (
+                format!(
+                    "{} events/s received, {} of {} ({} emitted at {}/s){burst}",
+                    rate(p.receive_rate),
+                    p.received,
+                    p.emitted,
+                    p.name,
+                    rate(p.emit_rate)
+                ),
+                Some(p.receive_rate >= 100_000.0 && p.lost == 0),
+            )
+        }
+    };
+    out.push(Target { target, measured, met });
+}
+
+/// A target comparing thingwire's HTTP server with `base` (`axum` or `hololinked`) on `metric` (thingwire ÷
+/// base): the median of the alternating rounds when they ran, else the table's single measurements.
+fn http_pair_target(
+    results: &Results,
+    (base, op, mode): (&str, &str, Mode),
+    metric: impl Fn(&Record) -> Option<f64> + Copy,
+    unit: &str,
+    met: impl Fn(f64) -> bool,
+    target: &str,
+) -> Target {
+    if !results.http_binding {
+        return Target { target: target.into(), measured: "not measured (HTTP binding missing)".into(), met: None };
+    }
+    let fmt = |x: Option<f64>| if unit == "op/s" { opt(x, rate) } else { opt(x, us) };
+    if let Some(round) = results.http_round(base, op, mode) {
+        let r = round.median_ratio(metric);
+        let each: Vec<String> = round.ratios(metric).into_iter().map(|x| ratio(Some(x))).collect();
+        return Target {
+            target: target.into(),
+            measured: format!(
+                "{} vs {} {unit} = {} (median of {} alternating rounds: {})",
+                fmt(Round::median_of(&round.thingwire, metric)),
+                fmt(Round::median_of(&round.raw, metric)),
+                ratio(r),
+                round.raw.len(),
+                each.join(", ")
+            ),
+            met: r.map(&met),
+        };
+    }
+    let tw = results.http("thingwire", op, mode).and_then(metric);
+    let b = results.http(base, op, mode).and_then(metric);
+    let r = div(tw, b);
+    Target {
+        target: target.into(),
+        measured: format!("{} vs {} {unit} = {}", fmt(tw), fmt(b), ratio(r)),
+        met: r.map(met),
+    }
 }
 
 /// A target comparing thingwire's `readproperty Vec<f64>` with the raw baseline on `metric`: the median of
@@ -685,7 +918,7 @@ pub fn render_targets(targets: &[Target]) -> String {
 }
 
 /// Writes `dir/{machine,targets,all}.json` and, for the sections that ran, `dir/{raw,thingwire,hololinked,events,
-/// memory}.json` (a partial run leaves the other sections' files alone).
+/// memory,http}.json` (a partial run leaves the other sections' files alone).
 pub fn write_json(dir: &Path, results: &Results, targets: &[Target]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let write = |name: &str, value: serde_json::Value| {
@@ -699,12 +932,20 @@ pub fn write_json(dir: &Path, results: &Results, targets: &[Target]) -> std::io:
     let of = |pred: &dyn Fn(&Record) -> bool| {
         serde_json::to_value(results.records.iter().filter(|r| pred(r)).collect::<Vec<_>>()).unwrap_or_default()
     };
-    let gain = |r: &Record| r.op.contains("gain") || r.op.contains(" add");
+    let gain = |r: &Record| r.transport != "http" && (r.op.contains("gain") || r.op.contains(" add"));
     write("machine.json", serde_json::json!({ "machine": results.machine, "quick": results.quick }))?;
     write("raw.json", of(&|r| r.stack == "raw"))?;
-    write("thingwire.json", of(&|r| r.stack == "thingwire" && !gain(r)))?;
+    write("thingwire.json", of(&|r| r.stack == "thingwire" && r.transport != "http" && !gain(r)))?;
     write("hololinked.json", of(&gain))?;
     write("events.json", serde_json::to_value(&results.events).unwrap_or_default())?;
+    let http: Vec<&Record> = results.records.iter().filter(|r| r.transport == "http").collect();
+    let http_rounds: Vec<&Round> = results.rounds.iter().filter(|r| r.transport == "http").collect();
+    if !http.is_empty() || !results.sse.is_empty() {
+        write(
+            "http.json",
+            serde_json::json!({ "records": http, "rounds": http_rounds, "sse": results.sse, "http_binding": results.http_binding }),
+        )?;
+    }
     write("memory.json", serde_json::to_value(&results.memory).unwrap_or_default())?;
     write("targets.json", serde_json::to_value(targets).unwrap_or_default())?;
     write("all.json", serde_json::json!({ "results": results, "targets": targets }))

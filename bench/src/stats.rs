@@ -92,6 +92,8 @@ pub enum Mode {
     Pipelined64,
     /// 8 connections, one request in flight on each.
     Conn8,
+    /// 64 connections, one request in flight on each (the HTTP section).
+    Conn64,
 }
 
 impl Mode {
@@ -102,6 +104,16 @@ impl Mode {
             Mode::Sequential => "sequential",
             Mode::Pipelined64 => "64 in flight",
             Mode::Conn8 => "8 connections",
+            Mode::Conn64 => "64 connections",
+        }
+    }
+
+    /// Connections the mode opens.
+    pub fn connections(self) -> usize {
+        match self {
+            Mode::Sequential | Mode::Pipelined64 => 1,
+            Mode::Conn8 => 8,
+            Mode::Conn64 => 64,
         }
     }
 }
@@ -109,15 +121,16 @@ impl Mode {
 /// One measurement: a workload on a stack over a transport in one mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
-    /// The server: `raw`, `thingwire`, `hololinked`.
+    /// The server: `raw`, `thingwire`, `hololinked`; in the HTTP section also `axum` (the bare handler).
     pub stack: String,
-    /// The client: `tmq` (raw), `rust` (thingwire's), `python` (hololinked's).
+    /// The client: `tmq` (raw), `rust` (thingwire's), `python` (hololinked's); over HTTP `http1` (the
+    /// minimal keep-alive client) or `hyper`.
     pub client: String,
     /// `echo`, `fetch`, `readproperty`, `writeproperty`, `invokeaction echo`, …
     pub op: String,
     /// `bytes`, `Vec<f64>`, `f64`.
     pub data: String,
-    /// `inproc`, `ipc`, `tcp`.
+    /// `inproc`, `ipc`, `tcp`; `http` (HTTP/1.1 over loopback TCP).
     pub transport: String,
     /// Payload size in bytes (the data, before encoding).
     pub payload: usize,
@@ -134,6 +147,9 @@ pub struct Record {
     pub latency: Latency,
     /// CPU time the server process spent per operation (server in its own process only).
     pub server_cpu_us_per_op: Option<f64>,
+    /// CPU time this benchmark process (the clients) spent per operation, when the server runs in its own
+    /// process: what the load generator itself costs.
+    pub client_cpu_us_per_op: Option<f64>,
 }
 
 /// What a measured loop returns before it becomes a [`Record`].

@@ -34,6 +34,26 @@ pub fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// Emits `count` ticks through `emit` (false: it failed), as fast as possible (`interval_us` 0) or one every
+/// `interval_us` microseconds: the loop of `burst`, shared with the bare axum server's SSE endpoint.
+pub fn emit_loop(count: u64, interval_us: u64, mut emit: impl FnMut(Tick) -> bool) -> BurstReport {
+    let start = Instant::now();
+    let mut failed = 0;
+    for seq in 0..count {
+        if interval_us > 0 {
+            let due = start + Duration::from_micros(interval_us.saturating_mul(seq));
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        if !emit(Tick { seq, t_ns: now_ns() }) {
+            failed += 1;
+        }
+    }
+    BurstReport { emitted: count, failed, secs: start.elapsed().as_secs_f64() }
+}
+
 /// The benchmark Thing.
 #[thing(title = "Benchmark thing")]
 pub struct BenchThing {
@@ -82,20 +102,6 @@ impl BenchThing {
     /// `interval_us` microseconds.
     #[action(threaded)]
     fn burst(&self, count: u64, interval_us: u64) -> BurstReport {
-        let start = Instant::now();
-        let mut failed = 0;
-        for seq in 0..count {
-            if interval_us > 0 {
-                let due = start + Duration::from_micros(interval_us.saturating_mul(seq));
-                let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
-                }
-            }
-            if self.tick.emit(&Tick { seq, t_ns: now_ns() }).is_err() {
-                failed += 1;
-            }
-        }
-        BurstReport { emitted: count, failed, secs: start.elapsed().as_secs_f64() }
+        emit_loop(count, interval_us, |tick| self.tick.emit(&tick).is_ok())
     }
 }
