@@ -22,6 +22,7 @@ pub use spectrometer::{Spectrometer, SpectrometerClient, Spectrum, TriggerMode};
 pub use stage::{LimitReached, Limits, MoveOutcome, Side, Stage, StageClient};
 pub use thermostat::{Alarm, PidGains, Reading, Thermostat, ThermostatClient};
 
+use thingwire::binding::http::HttpForms;
 use thingwire::td::{ThingDescription, tcp_addresses, thing_urn};
 use thingwire::{DescribeThing, EventBinder, Server, ServerBuilder, ServerError, ThingDescriptor};
 
@@ -33,6 +34,9 @@ pub const TCP_HOST: &str = "127.0.0.1";
 
 /// The lab's default TCP port (events on port + 1).
 pub const TCP_PORT: u16 = 5555;
+
+/// Where the lab binary serves HTTP unless told otherwise.
+pub const HTTP_ADDRESS: &str = "127.0.0.1:8080";
 
 /// The id of the spectrometer in the lab.
 pub const SPECTROMETER: &str = "spectrometer";
@@ -78,12 +82,14 @@ pub async fn start_lab(builder: ServerBuilder) -> Result<Server, ServerError> {
     Ok(server)
 }
 
-/// Every lab Thing's Thing Description (TCP forms at the default address) and Thing Model, as the
-/// pretty-printed files `td/<thing>.json` and `td/<thing>.tm.json` hold them. A TD is a pure function of the
+/// Every lab Thing's Thing Description (ZeroMQ TCP forms at the default address, then the HTTP forms of the
+/// lab's default HTTP address) and Thing Model, as the pretty-printed files `td/<thing>.json` and
+/// `td/<thing>.tm.json` hold them. A TD is a pure function of the
 /// type and the addresses — no instance, no server: `cargo run -p thingwire-examples --bin emit-td` rewrites
 /// the files, and a test fails when they drift from the code.
 pub fn thing_description_files() -> Vec<(String, String)> {
     let addresses = tcp_addresses(TCP_HOST, TCP_PORT);
+    let http = HttpForms::new(format!("http://{HTTP_ADDRESS}"));
     let things: [(&str, &ThingDescriptor); 3] = [
         (SPECTROMETER, Spectrometer::thing_descriptor()),
         (STAGE, Stage::thing_descriptor()),
@@ -91,7 +97,7 @@ pub fn thing_description_files() -> Vec<(String, String)> {
     ];
     let mut files = Vec::new();
     for (id, descriptor) in things {
-        let td = ThingDescription::new(descriptor, SERVER_ID, id).served_on(&addresses);
+        let td = ThingDescription::new(descriptor, SERVER_ID, id).served_on(&addresses).with_forms(&http);
         files.push((format!("{id}.json"), pretty(&td.to_json())));
         files.push((format!("{id}.tm.json"), pretty(&td.to_thing_model())));
     }

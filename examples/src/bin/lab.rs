@@ -10,10 +10,7 @@
 //! Log verbosity follows `RUST_LOG` (default `info`).
 
 use thingwire::{Protocol, Server};
-use thingwire_examples::{SERVER_ID, SPECTROMETER, STAGE, TCP_HOST, TCP_PORT, THERMOSTAT, start_lab};
-
-/// Where the lab serves HTTP unless told otherwise.
-const HTTP_ADDRESS: &str = "127.0.0.1:8080";
+use thingwire_examples::{HTTP_ADDRESS, SERVER_ID, SPECTROMETER, STAGE, TCP_HOST, TCP_PORT, THERMOSTAT, start_lab};
 
 const USAGE: &str = "usage: lab [HOST:PORT] [--no-ipc] [--http HOST:PORT | --no-http]   (or THINGWIRE_LAB_ADDRESS=HOST:PORT; \
 default: ZeroMQ on 127.0.0.1:5555 and IPC, HTTP on 127.0.0.1:8080)";
