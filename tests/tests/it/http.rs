@@ -295,6 +295,31 @@ async fn the_thing_description_has_http_forms_first_and_is_valid() {
     let gain = over_zmq["properties"]["gain"]["forms"].as_array().expect("forms");
     assert!(gain[0]["href"].as_str().is_some_and(|h| h.starts_with("inproc://")), "{gain:?}");
     assert!(gain.iter().any(|f| f["href"] == json!(format!("{base}/sensor/gain"))));
+    // The hrefs follow the address the client used (a server bound to 0.0.0.0 has several).
+    let td: Value = c
+        .get(format!("{base}/sensor/resources/wot-td"))
+        .header("Host", "lab-pc:9999")
+        .send()
+        .await
+        .expect("td")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(td["properties"]["gain"]["forms"][0]["href"], "http://lab-pc:9999/sensor/gain");
+    let td: Value = c
+        .get(format!("{base}/sensor/resources/wot-td"))
+        .header("Host", "evil/x?y")
+        .send()
+        .await
+        .expect("td")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        td["properties"]["gain"]["forms"][0]["href"],
+        json!(format!("{base}/sensor/gain")),
+        "not a host: ignored"
+    );
     // The Thing Model.
     let (status, model) = get(&c, &format!("{base}/sensor/resources/wot-tm")).await;
     assert_eq!(status, StatusCode::OK);

@@ -222,6 +222,13 @@ async fn serve_connection<S>(
     }
 }
 
+/// Whether a `Host` header is a plain `host[:port]` (no path, query or user part) fit for an `href`.
+fn valid_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
 /// Resolves once the server stops.
 async fn stopping(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await.is_ok();
@@ -434,11 +441,13 @@ struct Call<'a> {
     thing: &'a str,
     name: &'a str,
     operation: Operation,
+    /// The forms of the TD it may ask for (the server's, or those of the address the client used).
+    forms: Option<&'a HttpForms>,
 }
 
 async fn run(
     shared: &Shared,
-    Call { thing, name, operation }: Call<'_>,
+    Call { thing, name, operation, forms }: Call<'_>,
     query: Query,
     headers: &HeaderMap,
     body: &[u8],
@@ -458,7 +467,7 @@ async fn run(
         context,
     };
     let body = (encoding.payload, encoding.preserialized);
-    let mut via = Via(&shared.forms);
+    let mut via = Via(forms.unwrap_or(&shared.forms));
     if context.oneway {
         shared.core.submit(&head, body, Discard(client), &mut via);
         return reply::empty(StatusCode::NO_CONTENT);
@@ -589,7 +598,7 @@ async fn affordance(
         }
     };
     let (name, operation) = operation;
-    run(&shared, Call { thing: &id, name, operation }, query, &headers, &body, client).await
+    run(&shared, Call { thing: &id, name, operation, forms: None }, query, &headers, &body, client).await
 }
 
 async fn changes(State(shared): State<Arc<Shared>>, Path((thing_id, segment)): Path<(String, String)>) -> Response {
@@ -662,16 +671,17 @@ async fn properties(
                 let names: Vec<String> =
                     list.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect();
                 let joined = names.join(",");
-                let call = Call { thing: &id, name: &joined, operation: Operation::ReadMultipleProperties };
+                let call =
+                    Call { thing: &id, name: &joined, operation: Operation::ReadMultipleProperties, forms: None };
                 run(&shared, call, query, &headers, &[], client).await
             }
             _ => {
-                let call = Call { thing: &id, name: "", operation: Operation::ReadAllProperties };
+                let call = Call { thing: &id, name: "", operation: Operation::ReadAllProperties, forms: None };
                 run(&shared, call, query, &headers, &[], client).await
             }
         },
         Method::PUT | Method::PATCH => {
-            let call = Call { thing: &id, name: "", operation: Operation::WriteMultipleProperties };
+            let call = Call { thing: &id, name: "", operation: Operation::WriteMultipleProperties, forms: None };
             run(&shared, call, query, &headers, &body, client).await
         }
         _ => method_not_allowed("GET, PUT, PATCH", "properties"),
@@ -707,9 +717,14 @@ async fn description(
     let own = |key: &str| action == names::GET_THING_DESCRIPTION && (key == "skip_names" || key == "ignore_errors");
     query.extra.retain(|key, _| own(key));
     let id = Arc::clone(&routes.id);
+    // The forms point where this client reached the server (a server bound to 0.0.0.0 has many addresses).
+    let reached = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| valid_authority(h)).map(|host| {
+        let scheme = shared.forms.base().split("://").next().unwrap_or("http");
+        HttpForms::new(format!("{scheme}://{host}")).secured_by(shared.forms.scheme().cloned())
+    });
     let mut response = run(
         &shared,
-        Call { thing: &id, name: action, operation: Operation::InvokeAction },
+        Call { thing: &id, name: action, operation: Operation::InvokeAction, forms: reached.as_ref() },
         query,
         &headers,
         &[],
