@@ -2,8 +2,8 @@
 //! the deadline while the Thing's code is still running (it waits on a gate this test opens only after the
 //! answer), the late result is dropped and counted, and the Thing then serves the next request.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -11,30 +11,15 @@ use thingwire::prelude::*;
 use thingwire::protocol::TimeoutKind;
 use thingwire::{CallOptions, ClientError};
 
-/// Blocking code waits here until the test opens it (or 10 s pass, so that nothing hangs).
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, changed) = &*self.0;
-        let guard = open.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = changed.wait_timeout_while(guard, Duration::from_secs(10), |open| !*open);
-    }
-
-    fn open(&self) {
-        let (open, changed) = &*self.0;
-        *open.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        changed.notify_all();
-    }
-}
+use crate::common::sync::{Gate, Turnstile, gate};
 
 #[thing]
 struct Slow {
     id: String,
     #[property]
     level: u32,
-    gate: Gate,
+    /// Blocking code waits here until the test opens the gate.
+    turnstile: Turnstile,
     /// Set by the blocking code once it has returned from the gate.
     returned: Arc<AtomicBool>,
     /// Set by `hold` once it has the Thing.
@@ -46,14 +31,14 @@ impl Slow {
     /// A getter that talks to slow hardware.
     #[property]
     fn reading(&self) -> u32 {
-        self.gate.wait();
+        self.turnstile.pass_blocking();
         self.returned.store(true, Ordering::SeqCst);
         self.level
     }
 
     #[property(setter)]
     fn set_reading(&mut self, value: u32) {
-        self.gate.wait();
+        self.turnstile.pass_blocking();
         self.returned.store(true, Ordering::SeqCst);
         self.level = value;
     }
@@ -61,7 +46,7 @@ impl Slow {
     /// A queued plain `fn` with a declared deadline.
     #[action(execution_timeout = "300ms")]
     fn calibrate(&mut self) -> u32 {
-        self.gate.wait();
+        self.turnstile.pass_blocking();
         self.returned.store(true, Ordering::SeqCst);
         1
     }
@@ -71,7 +56,7 @@ impl Slow {
     #[action(execution_timeout = "20s")]
     fn hold(&mut self) {
         self.holding.store(true, Ordering::SeqCst);
-        self.gate.wait();
+        self.turnstile.pass_blocking();
         self.returned.store(true, Ordering::SeqCst);
     }
 
@@ -82,7 +67,7 @@ impl Slow {
 
     #[action(threaded)]
     fn crunch(&self) -> u32 {
-        self.gate.wait();
+        self.turnstile.pass_blocking();
         self.returned.store(true, Ordering::SeqCst);
         3
     }
@@ -97,16 +82,11 @@ struct Bench {
 }
 
 async fn bench() -> Bench {
-    let gate = Gate::default();
+    let (gate, turnstile) = gate();
     let returned = Arc::new(AtomicBool::new(false));
     let holding = Arc::new(AtomicBool::new(false));
-    let thing = Slow {
-        id: "slow".into(),
-        level: 4,
-        gate: gate.clone(),
-        returned: Arc::clone(&returned),
-        holding: Arc::clone(&holding),
-    };
+    let thing =
+        Slow { id: "slow".into(), level: 4, turnstile, returned: Arc::clone(&returned), holding: Arc::clone(&holding) };
     let server = Server::builder(format!("timeouts-{}", next_id()))
         .thing(thing)
         .tcp("127.0.0.1:0")
