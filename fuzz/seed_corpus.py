@@ -10,7 +10,9 @@ fuzz/src/harness.rs:
 * corpus/server/:  every captured client->server request as the frames a DEALER sends (frames 1-4), once as
                    captured and once with senderID set to the fuzz DEALER's id, so its replies come back;
 * corpus/args/:    every captured request payload (and frame 4) against every action and property of
-                   FuzzScope, in JSON, and re-encoded as msgpack.
+                   FuzzScope, in JSON, and re-encoded as msgpack;
+* corpus/http/:    every route of FuzzScope over HTTP with each method, the typed payloads below as JSON
+                   and msgpack bodies, hololinked's query parameters, and tests/fuzz-regressions/http/.
 
 Only the standard library is used (the msgpack encoder below covers JSON's data model).
 """
@@ -31,6 +33,10 @@ ACTIONS = ["acquire", "set_offset", "scalars", "collections", "configure", "swit
            "anything", "settle", "peek", "checksum", "reset", "fail", "nope"]
 PROPERTIES = ["gain", "channels", "status", "settings", "mode", "serial", "trim", "nope"]
 JSON, MSGPACK = 0, 1
+HTTP_METHODS = ["GET", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+EVENTS = ["data_ready"]
+QUERIES = [b"", b"oneway=true", b"noblock=true", b"executionTimeout=0.5&invokationTimeout=1",
+           b"fetchExecutionLogs=true", b"names=gain&names=mode", b"messageID=0123abcd&timeout=0.1", b"ms=3"]
 
 
 def msgpack(v):
@@ -127,8 +133,41 @@ def main():
             except ValueError:
                 continue
             write("args", bytes([MSGPACK, target, len(pre)]) + pre + msgpack(value))
+    http_seeds(payloads)
     for target in sorted(CORPUS.iterdir()):
         print(f"{target.name}: {len(list(target.iterdir()))} seeds")
+
+
+def http(method, path, query=b"", content_type=b"", body=b"", flags=0):
+    """An `http` input (fuzz/src/harness.rs): method byte, then path, query, content type, body."""
+    selector = HTTP_METHODS.index(method) | flags
+    return bytes([selector]) + FRAME_SEPARATOR.join([path, query, content_type, body])
+
+
+def http_seeds(payloads):
+    thing = b"/scope"
+    routes = [thing + b"/" + n.encode() for n in ACTIONS + PROPERTIES + EVENTS]
+    routes += [thing + b"/properties", thing + b"/resources/wot-td", thing + b"/resources/wot-tm",
+               thing + b"/gain/change-event", b"/liveness", b"/readiness", b"/nope/gain"]
+    for route in routes:
+        for method in HTTP_METHODS:
+            write("http", http(method, route))
+        for query in QUERIES:
+            write("http", http("GET", route, query))
+            write("http", http("POST", route, query, b"application/json", b"{}"))
+    bodies = sorted({p for p, _ in payloads})[:40]
+    for route in routes[: len(ACTIONS) + len(PROPERTIES)] + [thing + b"/properties"]:
+        for body in bodies:
+            write("http", http("PUT", route, b"", b"application/json", body))
+            write("http", http("POST", route, b"", b"application/json", body, flags=0x08))
+            try:
+                write("http", http("PATCH", route, b"", b"application/msgpack", msgpack(json.loads(body))))
+            except ValueError:
+                pass
+        write("http", http("POST", route, b"", b"application/octet-stream", bytes(range(64))))
+    regressions = ROOT / "tests" / "fuzz-regressions" / "http"
+    for saved in sorted(regressions.iterdir()):
+        write("http", saved.read_bytes())
 
 
 if __name__ == "__main__":

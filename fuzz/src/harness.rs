@@ -11,6 +11,11 @@
 //!   `text/plain`, `application/x-pickle`),
 //!   byte 1 the action or property (`% (ACTIONS.len() + PROPERTIES.len())`, actions first), byte 2 the
 //!   length of frame 4, then frame 4, then the payload (frame 3).
+//! * `http`: byte 0 picks the method (`% 7`: GET, PUT, POST, PATCH, DELETE, OPTIONS, HEAD), bit 3 of it
+//!   asks for `Accept: application/msgpack`, bit 4 adds an `Origin` header; the rest is split by
+//!   [`FRAME_SEPARATOR`] into the path, the query, the `Content-Type` and the body (the body keeps any
+//!   further separators). Bytes a request line cannot carry (controls, space, non-ASCII, `#`) are
+//!   percent-encoded; everything else, `%` included, goes as it is, so malformed escapes reach the server.
 
 use std::time::Duration;
 
@@ -19,6 +24,7 @@ use serde_json::{Value, json};
 use thingwire::args::with_value_deserializer;
 use thingwire::protocol::{self, ContentType, ErrorPayload, EventHeader, RequestHeader, ResponseHeader};
 use thingwire::{Args, ExecutionMode, Invocation, Output, Thing, ThingError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::thing::{self as fuzz_thing, FuzzScope};
 
@@ -344,4 +350,265 @@ pub fn check_reply(frames: &[Vec<u8>]) -> (Value, Value) {
         assert!(!error.exception.kind.is_empty(), "the error names its type");
     }
     (header, payload)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (d) http
+
+/// The methods byte 0 of an `http` input picks from.
+pub const HTTP_METHODS: [&str; 7] = ["GET", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "HEAD"];
+
+/// Most bytes of a response the HTTP probe reads (the TD of `FuzzScope` is far smaller).
+const MAX_RESPONSE: usize = 16 << 20;
+
+/// One `http` input as the request it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpInput {
+    /// The method.
+    pub method: &'static str,
+    /// The request target: path and query, as sent.
+    pub target: String,
+    /// The `Content-Type`, when the input has one that a header can carry.
+    pub content_type: Option<String>,
+    /// Whether the request asks for msgpack answers.
+    pub accept_msgpack: bool,
+    /// Whether the request carries an `Origin` (a browser's cross-origin request).
+    pub origin: bool,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Percent-encodes the bytes a request line cannot carry; leaves the rest, `%` included, as it is.
+fn request_line_safe(bytes: &[u8], out: &mut String) {
+    for &b in bytes {
+        if b.is_ascii_graphic() && b != b'#' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+impl HttpInput {
+    /// Reads an `http` input (see the module's documentation); `None` for an empty one.
+    pub fn parse(data: &[u8]) -> Option<Self> {
+        let (&selector, rest) = data.split_first()?;
+        let method = HTTP_METHODS[usize::from(selector) % HTTP_METHODS.len()];
+        let mut parts = Vec::new();
+        let mut rest = rest;
+        while parts.len() < 3 {
+            match rest.windows(FRAME_SEPARATOR.len()).position(|w| w == FRAME_SEPARATOR) {
+                Some(i) => {
+                    parts.push(&rest[..i]);
+                    rest = &rest[i + FRAME_SEPARATOR.len()..];
+                }
+                None => break,
+            }
+        }
+        let body = if parts.len() == 3 { rest.to_vec() } else { Vec::new() };
+        if parts.len() < 3 {
+            parts.push(rest);
+        }
+        let part = |i: usize| parts.get(i).copied().unwrap_or_default();
+        let mut target = String::new();
+        if part(0).first() != Some(&b'/') {
+            target.push('/');
+        }
+        request_line_safe(part(0), &mut target);
+        if !part(1).is_empty() {
+            target.push('?');
+            request_line_safe(part(1), &mut target);
+        }
+        let content_type = std::str::from_utf8(part(2))
+            .ok()
+            .filter(|ct| !ct.is_empty() && ct.bytes().all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic()))
+            .map(|ct| ct.trim().to_owned())
+            .filter(|ct| !ct.is_empty());
+        Some(Self {
+            method,
+            target,
+            content_type,
+            accept_msgpack: selector & 0x08 != 0,
+            origin: selector & 0x10 != 0,
+            body,
+        })
+    }
+
+    /// The request's bytes, HTTP/1.1 on a kept-alive connection.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut head = format!("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", self.method, self.target);
+        if let Some(ct) = &self.content_type {
+            head.push_str(&format!("Content-Type: {ct}\r\n"));
+        }
+        if self.accept_msgpack {
+            head.push_str("Accept: application/msgpack\r\n");
+        }
+        if self.origin {
+            head.push_str("Origin: http://panel.invalid\r\nAccess-Control-Request-Method: PUT\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+}
+
+/// One response as the HTTP probe read it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body (empty for an event stream, which the probe does not read).
+    pub body: Vec<u8>,
+    /// Whether the server closes the connection after it.
+    pub closes: bool,
+}
+
+/// A kept-alive HTTP/1.1 connection to the server under test, which sends fuzz inputs, checks each answer
+/// and then proves the server still answers a normal request.
+pub struct HttpProbe {
+    address: std::net::SocketAddr,
+    stream: Option<tokio::net::TcpStream>,
+    /// Answers seen and checked so far.
+    pub answers: u64,
+}
+
+impl HttpProbe {
+    /// A probe for the server listening at `address` (`host:port`).
+    pub fn new(address: std::net::SocketAddr) -> Self {
+        Self { address, stream: None, answers: 0 }
+    }
+
+    /// Sends one `http` input and checks its answer.
+    pub async fn send(&mut self, data: &[u8]) {
+        let Some(input) = HttpInput::parse(data) else { return };
+        match self.exchange(&input.encode(), input.method == "HEAD").await {
+            Ok(response) => check_http_response(&input, &response),
+            // hyper may close a connection on a request it cannot read; the next request reconnects.
+            Err(_) => self.stream = None,
+        }
+        self.answers += 1;
+    }
+
+    /// `GET /scope/serial` answers `"FZ-001"`. Panics when the server does not answer within
+    /// [`PROBE_DEADLINE`] or answers wrongly.
+    pub async fn still_serves(&mut self) {
+        let request = format!("GET /{}/serial HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", fuzz_thing::THING_ID);
+        let mut last = String::new();
+        for _ in 0..3 {
+            match tokio::time::timeout(PROBE_DEADLINE, self.exchange(request.as_bytes(), false)).await {
+                Ok(Ok(response)) => {
+                    assert_eq!(response.status, 200, "the probe read is answered 200: {response:?}");
+                    assert_eq!(response.body, b"\"FZ-001\"", "the probe reads the serial");
+                    return;
+                }
+                // A connection the input left half-written (hyper closes it): once more on a new one.
+                Ok(Err(e)) => last = e,
+                Err(_) => panic!("the server no longer answers a normal request within {PROBE_DEADLINE:?}"),
+            }
+        }
+        panic!("the server no longer serves a normal request: {last}");
+    }
+
+    async fn exchange(&mut self, request: &[u8], head: bool) -> Result<HttpResponse, String> {
+        let stream = match self.stream.take() {
+            Some(s) => s,
+            None => tokio::net::TcpStream::connect(self.address).await.map_err(|e| format!("connect: {e}"))?,
+        };
+        let mut stream = stream;
+        stream.write_all(request).await.map_err(|e| format!("write: {e}"))?;
+        let response = tokio::time::timeout(PROBE_DEADLINE, read_response(&mut stream, head))
+            .await
+            .map_err(|_| format!("no answer within {PROBE_DEADLINE:?}"))??;
+        let stream_kept = !response.closes && response.content_type.as_deref() != Some("text/event-stream");
+        if stream_kept {
+            self.stream = Some(stream);
+        }
+        Ok(response)
+    }
+}
+
+/// Reads one response: its head, and its body by `Content-Length` (an event stream's body is not read).
+async fn read_response(stream: &mut tokio::net::TcpStream, head_only: bool) -> Result<HttpResponse, String> {
+    let mut buffer = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut headers);
+        match parsed.parse(&buffer) {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = parsed.code.ok_or("no status")?;
+                let header = |name: &str| {
+                    parsed
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                };
+                let content_type = header("content-type");
+                let closes = header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+                if content_type.as_deref() == Some("text/event-stream") {
+                    return Ok(HttpResponse { status, content_type, body: Vec::new(), closes: true });
+                }
+                let length = match header("content-length") {
+                    Some(l) => l.trim().parse::<usize>().map_err(|e| format!("content-length {l}: {e}"))?,
+                    None if header("transfer-encoding").is_some() => {
+                        return Err("a chunked body the probe does not read".into());
+                    }
+                    None => 0,
+                };
+                assert!(length <= MAX_RESPONSE, "a {length}-byte answer to a fuzz input");
+                let length = if head_only { 0 } else { length };
+                let mut body = buffer[len..].to_vec();
+                while body.len() < length {
+                    let n = stream.read(&mut chunk).await.map_err(|e| format!("read: {e}"))?;
+                    if n == 0 {
+                        return Err("the connection closed inside a body".into());
+                    }
+                    body.extend_from_slice(&chunk[..n]);
+                }
+                body.truncate(length);
+                return Ok(HttpResponse { status, content_type, body, closes });
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(e) => {
+                panic!("the server answered something that is not HTTP: {e}: {:?}", String::from_utf8_lossy(&buffer))
+            }
+        }
+        assert!(buffer.len() < 64 << 10, "a response head over 64 KiB");
+        let n = stream.read(&mut chunk).await.map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("the connection closed before an answer".into());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// What every answer to an `http` input must be: an error (4xx, 5xx) carries hololinked's error object with
+/// a message and a type; a JSON or msgpack answer decodes as labelled.
+pub fn check_http_response(input: &HttpInput, response: &HttpResponse) {
+    assert!((100..600).contains(&response.status), "status {} for {input:?}", response.status);
+    let ct = response.content_type.as_deref().unwrap_or_default();
+    if response.status >= 400 && input.method != "HEAD" {
+        assert!(ct.starts_with("application/json"), "a {} error is JSON, not `{ct}`: {input:?}", response.status);
+        let error: ErrorPayload = serde_json::from_slice(&response.body).unwrap_or_else(|e| {
+            panic!(
+                "a {} error carries hololinked's error object ({e}): {:?}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            )
+        });
+        assert!(!error.exception.message.is_empty(), "a {} error says what was wrong: {input:?}", response.status);
+        assert!(!error.exception.kind.is_empty(), "a {} error names its type", response.status);
+    } else if input.method != "HEAD" && !response.body.is_empty() {
+        if ct.starts_with("application/json") || ct.starts_with("application/td+json") {
+            serde_json::from_slice::<Value>(&response.body)
+                .unwrap_or_else(|e| panic!("a `{ct}` answer that is not JSON ({e}) to {input:?}"));
+        } else if ct.starts_with("application/msgpack") {
+            rmp_serde::from_slice::<Value>(&response.body)
+                .unwrap_or_else(|e| panic!("a msgpack answer that does not decode ({e}) to {input:?}"));
+        }
+    }
 }

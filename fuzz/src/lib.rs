@@ -52,8 +52,56 @@ impl ServerUnderTest {
     }
 }
 
+/// The server the `http` target drives: as [`ServerUnderTest`], serving [`thing::FuzzScope`] over HTTP on a
+/// loopback port, and the kept-alive connection probing it.
+pub struct HttpServerUnderTest {
+    runtime: tokio::runtime::Runtime,
+    probe: harness::HttpProbe,
+    _server: Server,
+}
+
+impl HttpServerUnderTest {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let (server, probe) = runtime.block_on(async {
+            let server = Server::builder(thing::SERVER_ID)
+                .thing(thing::FuzzScope::new(thing::THING_ID))
+                .http("127.0.0.1:0")
+                .start()
+                .await
+                .expect("the server starts");
+            let base = server.http_base_url().expect("an HTTP address");
+            let address = base.trim_start_matches("http://").parse().expect("host:port");
+            (server, harness::HttpProbe::new(address))
+        });
+        Self { runtime, probe, _server: server }
+    }
+
+    /// Sends one input's request and checks its answer, then proves the server still answers a normal one.
+    pub fn run(&mut self, data: &[u8]) {
+        let probe = &mut self.probe;
+        self.runtime.block_on(async {
+            probe.send(data).await;
+            probe.still_serves().await;
+        });
+    }
+}
+
 thread_local! {
     static SERVER: RefCell<Option<ServerUnderTest>> = const { RefCell::new(None) };
+    static HTTP_SERVER: RefCell<Option<HttpServerUnderTest>> = const { RefCell::new(None) };
+}
+
+/// Runs `data` through the process's HTTP server under test, starting it on first use.
+pub fn with_http_server(data: &[u8]) {
+    HTTP_SERVER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        slot.get_or_insert_with(HttpServerUnderTest::start).run(data);
+    });
 }
 
 /// Runs `data` through the process's server under test, starting it on first use.

@@ -6,7 +6,9 @@
 //! * `headers`: every header decoder and payload codec, with their invariants; none may panic;
 //! * `args`: `Thing::invoke`/`write_property` on the macro-generated `FuzzScope`; no panic, bounds hold;
 //! * `server`: each input sent by a DEALER to a real server over inproc; every reply is well formed and a
-//!   normal request is answered afterwards.
+//!   normal request is answered afterwards;
+//! * `http`: each input sent as an HTTP request to a real server on a loopback port; every error answer
+//!   carries hololinked's error object and a normal read is answered afterwards.
 
 use std::path::PathBuf;
 
@@ -90,6 +92,28 @@ async fn replay_server(folder: &str, server_id: &str) {
         assert!(answered.is_ok(), "after {folder}/{name}: the server no longer serves");
     }
     assert!(probe.replies > 0, "replies were checked");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_inputs_are_answered_with_a_status_and_a_message() {
+    let server = thingwire::Server::builder("fuzz-regressions-http")
+        .thing(thing::FuzzScope::new(thing::THING_ID))
+        .http("127.0.0.1:0")
+        .start()
+        .await
+        .expect("server starts");
+    let base = server.http_base_url().expect("an HTTP address");
+    let mut probe = harness::HttpProbe::new(base.trim_start_matches("http://").parse().expect("host:port"));
+    for (name, data) in corpus("http") {
+        let parsed = harness::HttpInput::parse(&data);
+        let outcome = tokio::time::timeout(harness::PROBE_DEADLINE * 2, async {
+            probe.send(&data).await;
+            probe.still_serves().await;
+        });
+        assert!(outcome.await.is_ok(), "after http/{name} ({parsed:?}): the server no longer serves");
+    }
+    assert!(probe.answers > 0, "answers were checked");
     server.shutdown().await;
 }
 

@@ -507,3 +507,73 @@ async fn cors_allows_the_configured_origins() {
     assert!(other.headers().get("access-control-allow-origin").is_none(), "other origins are not allowed");
     server.shutdown().await;
 }
+
+/// Method, path and query, content type, body; the status, error type and a part of the message wanted.
+type BadRequest<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str, &'a str);
+
+/// The HTTP rows of docs/bad-input.md: each bad request, its status, error type and a part of its message;
+/// after every row a normal read is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_status_and_a_message_that_says_what_was_wrong() {
+    let (server, base) =
+        sensor("http-bad-input", |b| b.http_options(HttpOptions { max_body: 1 << 20, ..HttpOptions::default() })).await;
+    let c = client();
+    let json = Some("application/json");
+    let msgpack = Some("application/msgpack");
+    #[rustfmt::skip]
+    let rows: &[BadRequest<'_>] = &[
+        // method, path and query, content type, body, status, error type, part of the message
+        ("GET", "/sensor/%ff", None, b"", 400, "ValueError", "Invalid UTF-8"),
+        ("GET", "/%C3%28/gain", None, b"", 400, "ValueError", "Invalid UTF-8"),
+        ("GET", "/sensr/gain", None, b"", 404, "KeyError", "did you mean `sensor`"),
+        ("GET", "/sensor/gian", None, b"", 404, "KeyError", "did you mean `gain`"),
+        ("GET", "/sensor", None, b"", 404, "KeyError", "no route `/sensor`"),
+        ("GET", "/sensor/resources/wot-xx", None, b"", 404, "KeyError", "there are wot-td and wot-tm"),
+        ("POST", "/sensor/resources/wot-td", json, b"{}", 405, "MethodNotAllowed", "use GET"),
+        ("PUT", "/sensor/gain/change-event", json, b"1", 405, "MethodNotAllowed", "use GET"),
+        ("GET", "/sensor/serial/change-event", None, b"", 404, "KeyError", "not observable"),
+        ("PUT", "/sensor/gain", json, b"500", 400, "ValueError", "between 0.1 and 100"),
+        ("PUT", "/sensor/gain", json, b"\"loud\"", 400, "TypeError", "invalid type"),
+        ("PUT", "/sensor/gain", json, b"{", 400, "TypeError", "invalid type: map"),
+        ("PUT", "/sensor/gain", json, b"", 400, "ValueError", "takes the new value as the request's body"),
+        ("PUT", "/sensor/gain", json, b"2 3", 400, "DecodeError", "trailing"),
+        ("PUT", "/sensor/gain", msgpack, b"2.5", 400, "DecodeError", "trailing bytes"),
+        ("PUT", "/sensor/gain", msgpack, b"\xc1", 400, "DecodeError", "not valid msgpack"),
+        ("PUT", "/sensor/gain", Some("text/csv"), b"1", 415, "ValueError", "application/json"),
+        ("PUT", "/sensor/serial", json, b"\"x\"", 405, "AttributeError", "read-only"),
+        ("DELETE", "/sensor/gain", None, b"", 405, "NotImplementedError", "cannot be deleted"),
+        ("PATCH", "/sensor/gain", json, b"1", 405, "MethodNotAllowed", "use GET, PUT"),
+        ("GET", "/sensor/add", None, b"", 405, "MethodNotAllowed", "use POST"),
+        ("POST", "/sensor/add", json, b"{\"a\": 1}", 400, "TypeError", "missing"),
+        ("POST", "/sensor/add", json, b"{\"a\": 1, \"b\": 2, \"c\": 3}", 400, "TypeError", "unexpected argument `c`"),
+        ("POST", "/sensor/add", json, b"[1, 2, 3, 4]", 400, "TypeError", ""),
+        ("POST", "/sensor/add", json, b"7", 400, "TypeError", "keyword arguments"),
+        ("POST", "/sensor/panic", json, b"{}", 500, "RuntimeError", "panicked"),
+        ("PATCH", "/sensor/properties", json, b"[1, 2]", 400, "TypeError", "property values"),
+        ("PATCH", "/sensor/properties", json, b"{\"nope\": 1}", 400, "KeyError", "no property `nope`"),
+        ("POST", "/sensor/properties", json, b"{}", 405, "MethodNotAllowed", "use GET, PUT, PATCH"),
+        ("GET", "/sensor/properties?names=gain&names=nope", None, b"", 404, "KeyError", "nope"),
+        ("GET", "/sensor/gain?executionTimeout=soon", None, b"", 400, "ValueError", "number of seconds"),
+        ("GET", "/sensor/gain?executionTimeout=-1", None, b"", 400, "ValueError", "number of seconds"),
+        ("GET", "/sensor/gain?oneway=maybe", None, b"", 400, "ValueError", "true or false"),
+        ("POST", "/sensor/add?a=1&b=x", None, b"", 400, "TypeError", "argument `b`"),
+        ("GET", "/sensor/gain?messageID=0000", None, b"", 404, "KeyError", "no noblock answer"),
+        ("PUT", "/sensor/gain", json, &[b'1'; 2 << 20], 413, "ValueError", "HttpOptions::max_body"),
+    ];
+    let mut wrong = Vec::new();
+    for &(method, path, content_type, body, status, kind, text) in rows {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = c.request(method.clone(), format!("{base}{path}")).body(body.to_vec());
+        if let Some(ct) = content_type {
+            request = request.header("Content-Type", ct);
+        }
+        let (got, answer) = json_of(request.send().await.expect("request")).await;
+        let row = format!("{method} {path} {content_type:?}: {got} {}", exception(&answer).1);
+        if got.as_u16() != status || exception(&answer).0 != kind || !exception(&answer).1.contains(text) {
+            wrong.push(format!("{row} (type {}), wanted {status} {kind} `{text}`", exception(&answer).0));
+        }
+        assert_eq!(get(&c, &format!("{base}/sensor/serial")).await, (StatusCode::OK, json!("SN-001")), "after {row}");
+    }
+    assert!(wrong.is_empty(), "rows answered otherwise:\n{}", wrong.join("\n"));
+    server.shutdown().await;
+}

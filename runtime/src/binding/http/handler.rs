@@ -118,11 +118,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/liveness", get(liveness))
         .route("/readiness", get(readiness))
         .route("/{thing}/properties", any(properties))
-        .route("/{thing}/resources/{which}", get(description))
-        .route("/{thing}/{name}/change-event", get(changes))
+        .route("/{thing}/resources/{which}", any(description))
+        .route("/{thing}/{name}/change-event", any(changes))
         .route("/{thing}/{name}", any(affordance))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_body));
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(reply::rejections_as_errors));
     let router = match cors(&shared.options.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -388,8 +389,8 @@ fn encode_body(
             if answer.is_msgpack() {
                 (body.to_vec(), Vec::new())
             } else {
-                let value: Value =
-                    rmp_serde::from_slice(body).map_err(|e| bad(format!("the body is not valid msgpack: {e}")))?;
+                let value: Value = crate::protocol::decode(body, &ContentType::Msgpack)
+                    .map_err(|e| bad(format!("the body is not valid msgpack: {e}")))?;
                 (encode(&value), Vec::new())
             }
         }
@@ -454,6 +455,15 @@ async fn run(
     client: String,
 ) -> Response {
     let Query { context, noblock, extra, .. } = query;
+    if operation == Operation::WriteProperty && body.is_empty() && extra.is_empty() {
+        return reply::refusal(
+            StatusCode::BAD_REQUEST,
+            ThingError::value_error(format!(
+                "writing `{name}` takes the new value as the request's body (JSON, e.g. `curl -X PUT -d 2.5 …`), \
+                 and this request has none"
+            )),
+        );
+    }
     let encoding = match encode_body(headers, body, extra) {
         Ok(e) => e,
         Err((status, e)) => return reply::refusal(status, e),
@@ -601,7 +611,14 @@ async fn affordance(
     run(&shared, Call { thing: &id, name, operation, forms: None }, query, &headers, &body, client).await
 }
 
-async fn changes(State(shared): State<Arc<Shared>>, Path((thing_id, segment)): Path<(String, String)>) -> Response {
+async fn changes(
+    State(shared): State<Arc<Shared>>,
+    Path((thing_id, segment)): Path<(String, String)>,
+    method: Method,
+) -> Response {
+    if method != Method::GET {
+        return method_not_allowed("GET", "a property's change events (an event stream)");
+    }
     let routes = match thing(&shared, &thing_id) {
         Ok(r) => r,
         Err(response) => return response,
@@ -691,10 +708,14 @@ async fn properties(
 async fn description(
     State(shared): State<Arc<Shared>>,
     Path((thing_id, which)): Path<(String, String)>,
+    method: Method,
     RawQuery(raw): RawQuery,
     extensions: http::Extensions,
     headers: HeaderMap,
 ) -> Response {
+    if method != Method::GET {
+        return method_not_allowed("GET", "a Thing's description");
+    }
     let routes = match thing(&shared, &thing_id) {
         Ok(r) => r,
         Err(response) => return response,

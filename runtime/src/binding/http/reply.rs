@@ -133,6 +133,40 @@ pub(crate) fn refusal(status: StatusCode, error: ThingError) -> Response {
     bytes_response(status, "application/json", body)
 }
 
+/// Gives the error responses that axum and hyper make themselves (a path that does not decode as UTF-8, a
+/// body over the size limit, a method a route does not take) hololinked's error body, as every refusal of
+/// the binding's own has: a client reads one error shape whatever refused it.
+pub(crate) async fn rejections_as_errors(method: http::Method, uri: http::Uri, response: Response) -> Response {
+    let status = response.status();
+    let labelled_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || labelled_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(response.into_body(), 64 << 10).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let (kind, hint) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("MethodNotAllowed", format!("`{method}` is not taken by {}", uri.path())),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "ValueError",
+            "the request body is larger than the server's limit \
+            (HttpOptions::max_body): send less, or raise the limit"
+                .to_owned(),
+        ),
+        s if s.is_client_error() => ("ValueError", "the request could not be read".to_owned()),
+        _ => ("RuntimeError", "the server failed to answer".to_owned()),
+    };
+    let message = if text.is_empty() { hint } else { format!("{hint}: {text}") };
+    let mut refused = refusal(status, ThingError::new(kind, message));
+    if let Some(allow) = allow {
+        refused.headers_mut().insert(header::ALLOW, allow);
+    }
+    refused
+}
+
 /// The response for one answer.
 pub(crate) fn answer_response(answer: Answer, hololinked: bool) -> Response {
     match answer {
