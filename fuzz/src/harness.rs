@@ -14,7 +14,8 @@
 //! * `http`: byte 0 picks the method (`% 7`: GET, PUT, POST, PATCH, DELETE, OPTIONS, HEAD), bit 3 of it
 //!   asks for `Accept: application/msgpack`, bit 4 adds an `Origin` header; the rest is split by
 //!   [`FRAME_SEPARATOR`] into the path, the query, the `Content-Type` and the body (the body keeps any
-//!   further separators). Bytes a request line cannot carry (controls, space, non-ASCII, `#`) are
+//!   further separators). Bytes a request line cannot carry (controls, space, non-ASCII, `#"<>` and a
+//!   backtick) are
 //!   percent-encoded; everything else, `%` included, goes as it is, so malformed escapes reach the server.
 
 use std::time::Duration;
@@ -381,7 +382,8 @@ pub struct HttpInput {
 /// Percent-encodes the bytes a request line cannot carry; leaves the rest, `%` included, as it is.
 fn request_line_safe(bytes: &[u8], out: &mut String) {
     for &b in bytes {
-        if b.is_ascii_graphic() && b != b'#' {
+        // hyper refuses these before routing (a bare 400 that closes the connection): not our decoding.
+        if b.is_ascii_graphic() && !b"#\"<>`".contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
