@@ -58,10 +58,10 @@ pub const THERMOSTAT: &str = "thermostat";
 /// ```
 ///
 /// Besides adding the Things, it connects the handles through which the stage's motion task and the
-/// thermostat's control loop publish the changes of the observable `position` and `temperature` (topics
-/// `<thing>/<property>_change_event`, under the plain id and the TD id, as the runtime publishes them): the
-/// runtime only publishes changes after operations, and gives a Thing no way to reach its publisher from a
-/// background task.
+/// thermostat's control loop publish the changes of the observable `position` and `temperature`
+/// ([`EventBinder::bind_property_change`]: ZeroMQ topics `<thing>/<property>_change_event`, under the plain
+/// id and the TD id, and the HTTP change streams): the runtime only publishes changes after operations, and
+/// gives a Thing no way to reach its publisher from a background task.
 ///
 /// # Panics
 ///
@@ -77,7 +77,7 @@ pub async fn start_lab(builder: ServerBuilder) -> Result<Server, ServerError> {
     for (thing, property, handle) in notifiers {
         EventBinder::new(thing, server.publisher().clone())
             .with_alias(&thing_urn(server.id(), thing))
-            .bind(&handle, &format!("{property}_change_event"));
+            .bind_property_change(&handle, property);
     }
     Ok(server)
 }

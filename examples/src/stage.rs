@@ -79,8 +79,8 @@ pub struct Stage {
     // `<thing>/position_change_event` itself only after an operation that goes through the Thing's
     // scheduler (a read, a write, a queued action), and a Thing has no way yet to reach its publisher from a
     // background task. So this handle has no `#[event]` attribute (an event of that name in the TD would
-    // clash with the observable property in hololinked's client); `crate::start_lab` connects it to the
-    // topic after the server has started. Until then, and on a server that does not connect it, `emit`
+    // clash with the observable property in hololinked's client); `crate::start_lab` connects it as the
+    // property's changes (`EventBinder::bind_property_change`, every binding) after the server has started. Until then, and on a server that does not connect it, `emit`
     // fails harmlessly and changes are only published after operations.
     position_change: Event<f64>,
     limits: Limits,
@@ -101,7 +101,7 @@ impl Stage {
     }
 
     /// The handle the motion task publishes `position` changes through; connect it to
-    /// `<thing>/position_change_event` with an [`EventBinder`](thingwire::EventBinder) once the stage is
+    /// the `position` changes with [`EventBinder::bind_property_change`](thingwire::EventBinder::bind_property_change) once the stage is
     /// served (as [`crate::start_lab`] does).
     pub fn position_notifier(&self) -> Event<f64> {
         self.position_change.clone()

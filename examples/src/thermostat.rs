@@ -216,7 +216,7 @@ impl Thermostat {
     }
 
     /// The handle the control loop publishes `temperature` changes through; connect it to
-    /// `<thing>/temperature_change_event` with an [`EventBinder`](thingwire::EventBinder) once the thermostat
+    /// the `temperature` changes with [`EventBinder::bind_property_change`](thingwire::EventBinder::bind_property_change) once the thermostat
     /// is served (as [`crate::start_lab`] does).
     pub fn temperature_notifier(&self) -> Event<f64> {
         self.temperature_change.clone()

@@ -304,6 +304,19 @@ impl EventBinder {
         let _ = event.slot.set(Binding { routes, sequence: AtomicU64::new(0) });
     }
 
+    /// Connects `event` as the changes of the observable property `property`: what a background task (a
+    /// motion, a control loop) emits through it reaches every binding as that property's changes — ZeroMQ's
+    /// `<property>_change_event` topic, the HTTP binding's `/<thing>/<property>/change-event` stream —
+    /// exactly as the changes the runtime publishes after a write.
+    pub fn bind_property_change<T>(&self, event: &Event<T>, property: &str) {
+        let _ = event.name.set(property.to_owned());
+        if event.slot.get().is_some() {
+            return;
+        }
+        let routes = self.routes(property, EventKind::PropertyChange);
+        let _ = event.slot.set(Binding { routes, sequence: AtomicU64::new(0) });
+    }
+
     /// The routes of this Thing's event or property change `name`.
     pub(crate) fn routes(&self, name: &str, kind: EventKind) -> Routes {
         let aliases = self.alias.as_slice();
