@@ -66,3 +66,17 @@ mod tests {
         assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T", "{t}");
     }
 }
+
+/// `s` with every byte but RFC 3986's unreserved characters percent-encoded: one URL path segment, or one
+/// part of a URN.
+pub(crate) fn percent_encode_unreserved(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

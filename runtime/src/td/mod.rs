@@ -98,19 +98,8 @@ const fn built_in(name: &'static str, description: &'static str, output: SchemaF
 /// The TD `id` of Thing `thing_id` on server `server_id`: `urn:thingwire:<server>:<thing>`, with anything
 /// but letters, digits and `-._~` percent-encoded so that the URN is valid and unambiguous.
 pub fn thing_urn(server_id: &str, thing_id: &str) -> String {
-    format!("urn:thingwire:{}:{}", urn_part(server_id), urn_part(thing_id))
-}
-
-fn urn_part(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let part = crate::util::percent_encode_unreserved;
+    format!("urn:thingwire:{}:{}", part(server_id), part(thing_id))
 }
 
 /// The namespace of thingwire's TD vocabulary extension (prefix [`EXTENSION_PREFIX`]), added to `@context`

@@ -15,6 +15,7 @@ mod load;
 mod macros;
 mod malformed;
 mod ops;
+mod panel;
 mod python_server;
 mod scheduling;
 mod security;

@@ -34,6 +34,9 @@ pub struct HttpOptions {
     pub auth: Option<HttpAuth>,
     /// Serve HTTPS: TLS (rustls) with this certificate chain and private key. Default none (plain HTTP).
     pub tls: Option<HttpTls>,
+    /// Serve the web panel: the list of Things at `/` and a panel generated from each Thing's description at
+    /// `/<thing>/` (see the guide's section "The web panel"). Default on.
+    pub panel: bool,
 }
 
 /// The certificate chain and private key of an HTTPS server, as PEM files.
@@ -57,6 +60,7 @@ impl Default for HttpOptions {
             noblock_keep: Duration::from_secs(600),
             auth: None,
             tls: None,
+            panel: true,
         }
     }
 }

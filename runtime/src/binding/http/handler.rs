@@ -51,7 +51,7 @@ use crate::td::ThingDescription;
 /// What every request of one server shares.
 pub(crate) struct Shared {
     core: Arc<Core>,
-    routes: Routes,
+    pub(super) routes: Routes,
     forms: HttpForms,
     options: HttpOptions,
     hub: Arc<Hub>,
@@ -121,7 +121,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/{thing}/resources/{which}", any(description))
         .route("/{thing}/{name}/change-event", any(changes))
         .route("/{thing}/{name}", any(affordance))
-        .fallback(not_found)
+        .fallback(not_found);
+    let router = if shared.options.panel { super::panel::routes(router) } else { router };
+    let router = router
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::map_response(reply::rejections_as_errors));
     let router = match cors(&shared.options.cors_origins) {
@@ -411,14 +413,17 @@ fn encode_body(
 /// Finds the Thing, or answers 404 with a suggestion.
 #[allow(clippy::result_large_err, reason = "the error is the response to send, made once per refused request")]
 fn thing<'s>(shared: &'s Shared, id: &str) -> Result<&'s ThingRoutes, Response> {
-    shared.routes.thing(id).ok_or_else(|| {
-        let ids = shared.routes.ids();
-        let message = match crate::suggest::closest(id, ids.iter().copied()) {
-            Some(s) => format!("no thing with id `{id}` on server `{}`, did you mean `{s}`?", shared.core.server_id()),
-            None => format!("no thing with id `{id}` on server `{}`; it serves {ids:?}", shared.core.server_id()),
-        };
-        reply::refusal(StatusCode::NOT_FOUND, ThingError::key_error(message))
-    })
+    shared.routes.thing(id).ok_or_else(|| unknown_thing(shared, id))
+}
+
+/// `404` for a Thing the server does not serve, with the closest id it does.
+pub(super) fn unknown_thing(shared: &Shared, id: &str) -> Response {
+    let ids = shared.routes.ids();
+    let message = match crate::suggest::closest(id, ids.iter().copied()) {
+        Some(s) => format!("no thing with id `{id}` on server `{}`, did you mean `{s}`?", shared.core.server_id()),
+        None => format!("no thing with id `{id}` on server `{}`; it serves {ids:?}", shared.core.server_id()),
+    };
+    reply::refusal(StatusCode::NOT_FOUND, ThingError::key_error(message))
 }
 
 fn unknown_name(routes: &ThingRoutes, name: &str) -> Response {
@@ -547,7 +552,7 @@ async fn collect(shared: &Shared, id: &str, wait: Option<Duration>) -> Response 
 
 /// Checks the request's credentials when the server requires some: `401` with a challenge when they fail.
 #[allow(clippy::result_large_err, reason = "the error is the response to send, made once per refused request")]
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+pub(super) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let Some(auth) = &shared.options.auth else { return Ok(()) };
     auth.check(headers).map_err(|why| {
         let mut response = reply::refusal(StatusCode::UNAUTHORIZED, ThingError::new("PermissionError", why));

@@ -6,6 +6,7 @@
 //! * `reply.rs`: the core's answers → status codes and bodies;
 //! * `sse.rs`: the event sink and the event streams;
 //! * `routes.rs`: the path of each property, action and event;
+//! * `panel/`: the web panel at `/` and `/<thing>/`;
 //! * [`HttpForms`]: the forms in Thing Descriptions.
 //!
 //! axum routes the requests and hyper serves the connections; the binding writes only the mapping.
@@ -14,6 +15,7 @@ mod auth;
 mod builder;
 mod forms;
 mod handler;
+mod panel;
 mod reply;
 mod routes;
 mod sse;

@@ -40,21 +40,46 @@ fn npm_program() -> String {
 /// check scripts run with this as their working directory, from which they resolve node-wot.
 pub fn node_wot() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| ensure_installed(&workspace().join("target/node-wot"))).clone()
+    DIR.get_or_init(|| ensure_installed(&NODE_WOT)).clone()
 }
 
-fn ensure_installed(dir: &Path) -> PathBuf {
+/// A set of pinned npm packages the tests install: from `tests/<sources>/package(-lock).json` into
+/// `target/<folder>/`, complete when `node_modules/<marker>` exists.
+pub struct Install {
+    /// What it is, for messages.
+    pub what: &'static str,
+    /// The packages, as pinned (for the stamp and messages).
+    pub packages: &'static str,
+    /// The folder under `tests/` with `package.json` and `package-lock.json`.
+    pub sources: &'static str,
+    /// The folder under `target/` it is installed in.
+    pub folder: &'static str,
+    /// A file under `node_modules/` that exists once the install is complete.
+    pub marker: &'static str,
+}
+
+const NODE_WOT: Install = Install {
+    what: "node-wot",
+    packages: PACKAGES,
+    sources: "node",
+    folder: "node-wot",
+    marker: "@node-wot/binding-http/package.json",
+};
+
+/// Installs `install` (once per lock and Node version) and returns the folder holding its `node_modules/`.
+pub fn ensure_installed(install: &Install) -> PathBuf {
+    let Install { what, packages, sources, folder, marker } = *install;
+    let dir = &workspace().join("target").join(folder);
     let node_version = node_version();
-    let sources = workspace().join("tests/node");
+    let sources = workspace().join("tests").join(sources);
     let manifest = read(&sources.join("package.json"));
     let lock = read(&sources.join("package-lock.json"));
     let stamp = format!(
-        "{PACKAGES}\nnode {node_version}\nlock fnv1a64 {:016x}\n",
+        "{packages}\nnode {node_version}\nlock fnv1a64 {:016x}\n",
         fnv1a64(&[manifest.as_slice(), b"\0", lock.as_slice()])
     );
     let stamp_file = dir.join(".thingwire-lock-stamp");
-    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp)
-        && dir.join("node_modules/@node-wot/binding-http/package.json").exists()
+    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) && dir.join("node_modules").join(marker).exists()
     {
         return dir.to_owned();
     }
@@ -62,7 +87,7 @@ fn ensure_installed(dir: &Path) -> PathBuf {
     // install. npm's download cache goes under target/ too, so that `target/` is the whole cache.
     let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).expect("create the node-wot install folder");
+    std::fs::create_dir_all(&tmp).expect("create the npm install folder");
     std::fs::write(tmp.join("package.json"), &manifest).expect("copy package.json");
     std::fs::write(tmp.join("package-lock.json"), &lock).expect("copy package-lock.json");
     let output = Command::new(npm_program())
@@ -75,7 +100,7 @@ fn ensure_installed(dir: &Path) -> PathBuf {
         .unwrap_or_else(|e| {
             let _ = std::fs::remove_dir_all(&tmp);
             panic!(
-                "could not run `{} ci` to install node-wot ({PACKAGES}): {e}. Install npm (it comes with Node.js \
+                "could not run `{} ci` to install {what} ({packages}): {e}. Install npm (it comes with Node.js \
                  {MIN_NODE_MAJOR}+, e.g. `apt-get install nodejs npm`) or point THINGWIRE_NPM at it",
                 npm_program()
             )
@@ -85,14 +110,15 @@ fn ensure_installed(dir: &Path) -> PathBuf {
     }
     assert!(
         output.status.success(),
-        "`npm ci` in {} failed ({}) installing node-wot ({PACKAGES}) from tests/node/package-lock.json: is the npm \
+        "`npm ci` in {} failed ({}) installing {what} ({packages}) from {}/package-lock.json: is the npm \
          registry reachable (npm config get registry)?\n--- stdout ---\n{}\n--- stderr ---\n{}",
         tmp.display(),
         output.status,
+        sources.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::write(tmp.join(".thingwire-lock-stamp"), &stamp).expect("write the node-wot stamp");
+    std::fs::write(tmp.join(".thingwire-lock-stamp"), &stamp).expect("write the install stamp");
     let _ = std::fs::remove_dir_all(dir);
     if std::fs::rename(&tmp, dir).is_err() {
         // Another process finished first: use its install.
