@@ -350,9 +350,14 @@ impl<T: Thing> Scheduler<T> {
                 Some(mut guard) => self.run_property_op(&mut guard, &job),
                 None => self.expired(&job, "still waiting for the Thing"),
             },
-            _ => match until(deadline, self.thing.read()).await {
-                Some(guard) => self.run_property_op_shared(&guard, &job),
-                None => self.expired(&job, "still waiting for the Thing"),
+            // A free Thing is read at once, whatever the deadline: waiting on the lock could yield to tokio's
+            // cooperative budget and let a deadline of zero win a race it should not be in.
+            _ => match self.thing.try_read() {
+                Ok(guard) => self.run_property_op_shared(&guard, &job),
+                Err(_) => match until(deadline, self.thing.read()).await {
+                    Some(guard) => self.run_property_op_shared(&guard, &job),
+                    None => self.expired(&job, "still waiting for the Thing"),
+                },
             },
         }
     }
@@ -363,7 +368,10 @@ impl<T: Thing> Scheduler<T> {
         let held = if job.op.mutates() {
             until(deadline, self.acquire_write()).await.map(Held::Write)
         } else {
-            until(deadline, Arc::clone(&self.thing).read_owned()).await.map(Held::Read)
+            match Arc::clone(&self.thing).try_read_owned() {
+                Ok(guard) => Some(Held::Read(guard)),
+                Err(_) => until(deadline, Arc::clone(&self.thing).read_owned()).await.map(Held::Read),
+            }
         };
         let Some(held) = held else {
             return self.expired(&job, "still waiting for the Thing");
