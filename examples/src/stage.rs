@@ -58,6 +58,18 @@ pub struct MoveOutcome {
     pub reached: bool,
 }
 
+/// The stage's states: `move_to`, `home` and writes of `speed` and `limits` only while `Idle`; `reset` only in
+/// `Fault`; `stop` always.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum StageState {
+    /// At rest, ready to move.
+    Idle,
+    /// A move is in progress.
+    Moving,
+    /// The drive reported a fault: nothing moves until `reset`.
+    Fault,
+}
+
 /// What the Thing and its motion task share.
 #[derive(Debug)]
 struct Motion {
@@ -72,6 +84,9 @@ pub struct Stage {
     /// Speed of the next moves
     #[property(minimum = 0.1, maximum = 50, default = 10.0, unit = "mm/s")]
     speed: f64,
+    /// Idle, Moving or Fault: what the stage accepts now
+    #[state_machine]
+    state: StateMachine<StageState>,
     /// The stage stopped at a soft limit
     #[event]
     limit_reached: Event<LimitReached>,
@@ -93,6 +108,7 @@ impl Stage {
         Self {
             id: id.to_owned(),
             speed: 10.0,
+            state: StateMachine::new(StageState::Idle),
             limit_reached: Event::new(),
             position_change: Event::new(),
             limits: Limits { min: TRAVEL_MM.0, max: TRAVEL_MM.1 },
@@ -119,6 +135,8 @@ impl Stage {
         let limits = self.limits;
         let position_change = self.position_change.clone();
         let limit_reached = self.limit_reached.clone();
+        let state = self.state.clone();
+        state.set(StageState::Moving);
         // Starting a move aborts the one before (its caller gets `reached: false`).
         self.motion.task.start(async move {
             let mut last = Instant::now();
@@ -144,6 +162,7 @@ impl Stage {
                     if let Some(limit) = side {
                         let _ = limit_reached.emit(&LimitReached { limit, position });
                     }
+                    state.set(StageState::Idle);
                     let _ = done_tx.send(position);
                     return;
                 }
@@ -172,7 +191,7 @@ impl Stage {
 //
 // If the caller stops waiting (its execution timeout expired), the motion goes on: it belongs to the stage,
 // not to the call. Use `stop()` to halt it.
-#[thing]
+#[thing(states(Idle = [move_to, home, speed, limits], Fault = [reset]))]
 impl Stage {
     /// Current position
     #[property(observable, unit = "mm")]
@@ -229,9 +248,26 @@ impl Stage {
     #[action(concurrent)]
     async fn stop(&self) -> f64 {
         self.motion.task.stop();
+        if self.state.is(StageState::Moving) {
+            self.state.set(StageState::Idle);
+        }
         let position = self.current();
         let _ = self.position_change.emit(&position);
         position
+    }
+
+    /// Simulate a drive fault (a stall): the stage stops where it is and refuses to move until `reset`.
+    #[action(concurrent)]
+    async fn inject_fault(&self) -> f64 {
+        self.motion.task.stop();
+        self.state.set(StageState::Fault);
+        self.current()
+    }
+
+    /// Clear a fault: the stage is `Idle` again.
+    #[action(concurrent)]
+    async fn reset(&self) {
+        self.state.set(StageState::Idle);
     }
 }
 

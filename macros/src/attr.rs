@@ -191,6 +191,16 @@ pub(crate) struct ThingAttrs {
     pub(crate) crate_path: Option<syn::Path>,
     pub(crate) client: Option<syn::Ident>,
     pub(crate) id: Option<LitStr>,
+    /// `states(Idle = [move_to, home], Fault = [home])` on the impl block: which states allow which actions
+    /// and writable properties.
+    pub(crate) states: Vec<StateRule>,
+}
+
+/// One state of `states(...)` and the members it allows.
+#[derive(Clone)]
+pub(crate) struct StateRule {
+    pub(crate) state: syn::Ident,
+    pub(crate) members: Vec<syn::Ident>,
 }
 
 pub(crate) fn thing_attrs(cx: &Ctxt, args: proc_macro2::TokenStream, for_impl: bool) -> ThingAttrs {
@@ -199,18 +209,38 @@ pub(crate) fn thing_attrs(cx: &Ctxt, args: proc_macro2::TokenStream, for_impl: b
         return out;
     }
     const STRUCT_KEYS: &[Symbol] = &[TITLE, DESCRIPTION, CRATE, CLIENT, ID];
-    const IMPL_KEYS: &[Symbol] = &[CRATE];
+    const IMPL_KEYS: &[Symbol] = &[CRATE, STATES];
     let mut keys = Keys::new(cx, THING, if for_impl { &[IMPL_KEYS] } else { &[STRUCT_KEYS] });
     let parser = syn::meta::parser(|meta| {
         if for_impl && STRUCT_KEYS.iter().any(|k| meta.path == *k) && meta.path != CRATE {
             cx.error_spanned_by(
                 &meta.path,
-                "this option goes on the struct's `#[thing(...)]`; the impl block's `#[thing]` only takes `crate`",
+                "this option goes on the struct's `#[thing(...)]`; the impl block's `#[thing]` takes `crate` and `states`",
+            );
+            return skip_value(&meta);
+        }
+        if !for_impl && meta.path == STATES {
+            cx.error_spanned_by(
+                &meta.path,
+                "`states(...)` goes on the impl block's `#[thing(...)]`, where the actions it gates are; the \
+                 struct holds the machine in a `#[state_machine]` field",
             );
             return skip_value(&meta);
         }
         let Some(key) = keys.key(&meta) else { return skip_value(&meta) };
         match key {
+            STATES => {
+                meta.parse_nested_meta(|rule| {
+                    let state = rule.path.require_ident()?.clone();
+                    let value = rule.value()?;
+                    let content;
+                    syn::bracketed!(content in value);
+                    let members =
+                        syn::punctuated::Punctuated::<syn::Ident, syn::Token![,]>::parse_terminated(&content)?;
+                    out.states.push(StateRule { state, members: members.into_iter().collect() });
+                    Ok(())
+                })?;
+            }
             TITLE => out.title = Some(lit_str(&meta)?),
             DESCRIPTION => out.description = Some(lit_str(&meta)?),
             ID => out.id = Some(lit_str(&meta)?),

@@ -13,6 +13,16 @@ use crate::ctxt::Ctxt;
 use crate::model::{IdSource, Method, Misplaced, Mode, Receiver, ThingImpl, ThingStruct, arg_ident};
 use crate::names::{CLIENT_RESERVED, ClientMethod};
 
+/// A Thing has one state (hololinked's rule too): a second `#[state_machine]` is refused.
+fn one_state_machine(cx: &Ctxt, s: &ThingStruct) {
+    for (_, _, attr) in s.state_machines.iter().skip(1) {
+        cx.error_spanned_by(
+            attr,
+            "a Thing has one state machine: `state` is already the first `#[state_machine]` field",
+        );
+    }
+}
+
 pub(crate) fn check_struct(cx: &Ctxt, s: &ThingStruct) {
     struct_is_not_generic(cx, s);
     struct_has_named_fields(cx, s);
@@ -22,6 +32,7 @@ pub(crate) fn check_struct(cx: &Ctxt, s: &ThingStruct) {
     events_have_data(cx, s);
     id_is_known(cx, s);
     setter_is_on_a_method(cx, s);
+    one_state_machine(cx, s);
     names_are_unique(
         cx,
         s.properties

@@ -105,7 +105,7 @@ fn thing_inner(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
             let model = model::read_impl(&cx, &mut item);
             check::check_impl(&cx, &model);
             match cx.check() {
-                Ok(()) => expand::expand_impl(&model, &item, attrs.crate_path),
+                Ok(()) => expand::expand_impl(&model, &item, attrs.crate_path, &attrs.states),
                 Err(e) => with_item(e, quote!(#item)),
             }
         }

@@ -13,7 +13,7 @@ use syn::{Attribute, Ident, LitStr, Type};
 
 use crate::attr::{self, ActionOpts, EventOpts, PropertyOpts, ThingAttrs, ValueOpts};
 use crate::ctxt::Ctxt;
-use crate::symbol::{ACTION, EVENT, ID, PARAM, PROPERTY, Symbol};
+use crate::symbol::{ACTION, EVENT, ID, PARAM, PROPERTY, STATE_MACHINE, Symbol};
 
 /// The struct side.
 pub(crate) struct ThingStruct {
@@ -31,6 +31,9 @@ pub(crate) struct ThingStruct {
     pub(crate) properties: Vec<Property>,
     pub(crate) events: Vec<FieldEvent>,
     pub(crate) misplaced: Vec<Misplaced>,
+    /// The `#[state_machine]` field (served as the read-only observable property `state`), and any further
+    /// such fields (refused).
+    pub(crate) state_machines: Vec<(Ident, Type, Attribute)>,
 }
 
 /// Where the Thing's id comes from.
@@ -189,10 +192,12 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
     let mut id_field = None;
     let mut id_marks = Vec::new();
     let mut marked_id = None;
+    let mut state_machines = Vec::new();
     for field in fields.into_iter().flatten() {
         let Some(member) = field.ident.clone() else { continue };
-        let ours: Vec<Attribute> = field.attrs.iter().filter(|a| is_ours(a, &[PROPERTY, EVENT, ID])).cloned().collect();
-        field.attrs.retain(|a| !is_ours(a, &[PROPERTY, EVENT, ID]));
+        const OURS: &[Symbol] = &[PROPERTY, EVENT, ID, STATE_MACHINE];
+        let ours: Vec<Attribute> = field.attrs.iter().filter(|a| is_ours(a, OURS)).cloned().collect();
+        field.attrs.retain(|a| !is_ours(a, OURS));
         let docs = attr::docs(&field.attrs);
         let doc_attrs = attr::doc_attrs(&field.attrs);
         let cfgs = attr::cfgs(&field.attrs);
@@ -209,7 +214,17 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
         misplaced.extend(kinds.map(Misplaced::SecondOnField));
         let wire =
             |rename: &Option<LitStr>| rename.as_ref().map(LitStr::value).unwrap_or_else(|| member.unraw().to_string());
-        if is_ours(&kind, &[PROPERTY]) {
+        if is_ours(&kind, &[STATE_MACHINE]) {
+            if !matches!(kind.meta, syn::Meta::Path(_)) {
+                cx.error_spanned_by(&kind, "`#[state_machine]` takes no options: the field is the property `state`");
+            }
+            // hololinked serves its state machine as the read-only observable property `state`.
+            let opts = PropertyOpts { read_only: Some(kind.span()), observable: true, ..PropertyOpts::default() };
+            state_machines.push((member.clone(), field.ty.clone(), kind.clone()));
+            let source = PropertySource::Field { member, ty: field.ty.clone(), doc_attrs, cfgs };
+            let docs = docs.or_else(|| Some("The Thing's state".to_owned()));
+            properties.push(Property { wire: "state".to_owned(), docs, opts, source });
+        } else if is_ours(&kind, &[PROPERTY]) {
             let opts = attr::property_opts(cx, &kind, false);
             let wire = wire(&opts.rename);
             let source = PropertySource::Field { member, ty: field.ty.clone(), doc_attrs, cfgs };
@@ -238,6 +253,7 @@ pub(crate) fn read_struct(cx: &Ctxt, attrs: ThingAttrs, item: &mut syn::ItemStru
         properties,
         events,
         misplaced,
+        state_machines,
     }
 }
 

@@ -23,10 +23,12 @@ pub(crate) const ACTION: Symbol = Symbol("action");
 pub(crate) const EVENT: Symbol = Symbol("event");
 pub(crate) const PARAM: Symbol = Symbol("param");
 pub(crate) const ID: Symbol = Symbol("id");
+pub(crate) const STATE_MACHINE: Symbol = Symbol("state_machine");
 
 // `#[thing(...)]`.
 pub(crate) const CLIENT: Symbol = Symbol("client");
 pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const STATES: Symbol = Symbol("states");
 
 // Shared by several attributes.
 pub(crate) const DESCRIPTION: Symbol = Symbol("description");

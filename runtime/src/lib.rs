@@ -28,6 +28,7 @@ pub mod __private;
 // Descriptions; the serving core; the bindings that carry the core's requests over a transport; the server
 // that assembles them; the client.
 pub mod thing;
+pub use thing::state::{StateGate, StateMachine};
 pub use thing::{args, event, schema};
 mod codec;
 pub mod error;
@@ -73,7 +74,7 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         ActionDescriptor, Args, Bytes, Client, ClientError, DescribeThing, Event, EventDescriptor, ExecutionMode,
-        Invocation, Output, PropertyDescriptor, Server, Thing, ThingDescriptor, ThingError, action, event, property,
-        thing,
+        Invocation, Output, PropertyDescriptor, Server, StateMachine, Thing, ThingDescriptor, ThingError, action,
+        event, property, thing,
     };
 }

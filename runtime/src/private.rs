@@ -40,6 +40,8 @@ pub struct MethodTable<T: 'static> {
     pub invoke_concurrent: for<'a> fn(&'a T, &str, Args<'_>) -> Option<Invocation<'a>>,
     /// Runs a threaded action; `None` when the name is not one.
     pub invoke_blocking: fn(&T, &str, Args<'_>) -> Handled<Output>,
+    /// The block's `states(...)`: per gated action or writable property (wire name), the states allowing it.
+    pub allowed: fn() -> Vec<(&'static str, Vec<String>)>,
 }
 
 impl<T: 'static> Clone for MethodTable<T> {
@@ -61,6 +63,7 @@ impl<T: 'static> MethodTable<T> {
             invoke: |_, _, _| None,
             invoke_concurrent: |_, _, _| None,
             invoke_blocking: |_, _, _| None,
+            allowed: Vec::new,
         }
     }
 }
@@ -358,6 +361,8 @@ pub fn assert_readable<T: Serialize + schemars::JsonSchema>() {}
 pub trait ThingNames {
     /// Wire names of the field properties.
     const PROPERTIES: &'static [&'static str];
+    /// Wire names of the writable field properties (what an impl block's `states(...)` may gate).
+    const WRITABLE: &'static [&'static str];
     /// Methods the struct side adds to the generated client.
     const CLIENT_METHODS: &'static [&'static str];
 }
@@ -587,3 +592,42 @@ impl Kwargs {
         self.buf
     }
 }
+
+/// A Thing with a `#[state_machine]` field: the type of its states, for the impl block's `states(...)`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no state machine for `states(...)` to gate",
+    label = "`states(...)` needs a `#[state_machine]` field in this Thing's struct",
+    note = "add a field `#[state_machine] state: thingwire::StateMachine<YourStates>` to the struct"
+)]
+pub trait HasStates {
+    /// The enum of states.
+    type States: crate::thing::state::StateValue;
+}
+
+/// The state type of a `#[state_machine]` field's type.
+#[diagnostic::on_unimplemented(
+    message = "a `#[state_machine]` field must be a `thingwire::StateMachine<States>`, not `{Self}`",
+    label = "not a `StateMachine<…>`"
+)]
+pub trait MachineOf {
+    /// The enum of states.
+    type State: crate::thing::state::StateValue;
+    /// The handle its changes are published through.
+    fn changes(&self) -> &crate::Event<Self::State>;
+    /// What the server reads of it.
+    fn reader(&self) -> std::sync::Arc<dyn crate::thing::state::CurrentState>;
+}
+
+impl<S: crate::thing::state::StateValue> MachineOf for crate::StateMachine<S> {
+    type State = S;
+
+    fn changes(&self) -> &crate::Event<S> {
+        crate::StateMachine::changes(self)
+    }
+
+    fn reader(&self) -> std::sync::Arc<dyn crate::thing::state::CurrentState> {
+        crate::StateMachine::reader(self)
+    }
+}
+
+pub use crate::thing::state::{StateGate, state_name};

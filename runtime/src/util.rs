@@ -48,6 +48,20 @@ pub(crate) fn utc_timestamp() -> String {
     )
 }
 
+/// `s` with every byte but RFC 3986's unreserved characters percent-encoded: one URL path segment, or one
+/// part of a URN.
+pub(crate) fn percent_encode_unreserved(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -65,18 +79,4 @@ mod tests {
         assert_eq!(t.len(), 24, "{t}");
         assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T", "{t}");
     }
-}
-
-/// `s` with every byte but RFC 3986's unreserved characters percent-encoded: one URL path segment, or one
-/// part of a URN.
-pub(crate) fn percent_encode_unreserved(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

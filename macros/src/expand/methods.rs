@@ -3,15 +3,23 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use super::property::{self, Dispatch};
 use super::{Paths, bound_assertions, bound_checks, client, opt_lit, opt_str, to_output, value_schema_fn};
-use crate::model::{Action, Mode, Receiver, Returns, ThingImpl, option_inner};
+use crate::attr::StateRule;
+use crate::model::{Action, Mode, PropertySource, Receiver, Returns, ThingImpl, option_inner};
 
-pub(crate) fn expand_impl(t: &ThingImpl, item: &syn::ItemImpl, krate: Option<syn::Path>) -> TokenStream {
+pub(crate) fn expand_impl(
+    t: &ThingImpl,
+    item: &syn::ItemImpl,
+    krate: Option<syn::Path>,
+    states: &[StateRule],
+) -> TokenStream {
     let p = Paths::new(krate);
     let table = table_impl(&p, t);
+    let allowed = allowed_fn(&p, t, states);
     let properties = properties_fn(&p, t);
     let actions = actions_fn(&p, t);
     let read = read_fn(&p, t);
@@ -28,6 +36,7 @@ pub(crate) fn expand_impl(t: &ThingImpl, item: &syn::ItemImpl, krate: Option<syn
         #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
         const _: () = {
             #table
+            #allowed
             #properties
             #actions
             #read
@@ -56,8 +65,70 @@ fn table_impl(p: &Paths, t: &ThingImpl) -> TokenStream {
                     invoke: __invoke,
                     invoke_concurrent: __invoke_concurrent,
                     invoke_blocking: __invoke_blocking,
+                    allowed: __allowed,
                 }
             }
+        }
+    }
+}
+
+/// `states(Idle = [move_to], …)` as the table's `allowed`: per gated member (its wire name), the names of the
+/// states allowing it. Each state is written as a path into the Thing's state enum, so an unknown state is the
+/// compiler's "no variant" error at the user's token; a member the impl block does not have must be a
+/// writable field property of the struct, which a constant checks.
+fn allowed_fn(p: &Paths, t: &ThingImpl, states: &[StateRule]) -> TokenStream {
+    let (private, self_ty) = (&p.private, &t.self_ty);
+    let mut members: Vec<(String, Vec<TokenStream>)> = Vec::new();
+    let mut checks = TokenStream::new();
+    for rule in states {
+        let state = &rule.state;
+        let value = quote_spanned!(state.span()=>
+            #private::state_name(&<<#self_ty as #private::HasStates>::States>::#state)
+        );
+        for member in &rule.members {
+            let name = member.unraw().to_string();
+            let action = t.actions.iter().find(|a| a.method.sig.ident == *member || a.wire == name);
+            let property = t.properties.iter().find(|prop| match &prop.source {
+                PropertySource::Accessor(acc) => acc.name == *member || prop.wire == name,
+                PropertySource::Field { .. } => false,
+            });
+            let wire = match (action, property) {
+                (Some(a), _) => a.wire.clone(),
+                (None, Some(prop)) => {
+                    let writable = matches!(&prop.source, PropertySource::Accessor(acc) if acc.setter().is_some());
+                    if !writable {
+                        let message = format!(
+                            "`{name}` is a read-only property: `states(...)` gates actions and writable properties"
+                        );
+                        checks.extend(quote_spanned!(member.span()=> compile_error!(#message);));
+                    }
+                    prop.wire.clone()
+                }
+                (None, None) => {
+                    let message = format!(
+                        "`{name}` in `states(...)` is neither an action of this impl block nor a writable property \
+                         of the Thing"
+                    );
+                    checks.extend(quote_spanned!(member.span()=>
+                        const _: () = ::core::assert!(
+                            #private::name_in(<#self_ty as #private::ThingNames>::WRITABLE, #name),
+                            #message
+                        );
+                    ));
+                    name
+                }
+            };
+            match members.iter_mut().find(|(w, _)| *w == wire) {
+                Some((_, values)) => values.push(value.clone()),
+                None => members.push((wire, vec![value.clone()])),
+            }
+        }
+    }
+    let entries = members.iter().map(|(wire, values)| quote!((#wire, #private::std::vec![#(#values),*])));
+    quote! {
+        #checks
+        fn __allowed() -> #private::std::vec::Vec<(&'static str, #private::std::vec::Vec<#private::std::string::String>)> {
+            #private::std::vec![#(#entries),*]
         }
     }
 }

@@ -16,6 +16,16 @@ pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStr
     let assertions = assertions(&p, s);
     let client = client::struct_client(&p, s);
     let names = names_impl(&p, s);
+    let states = s.state_machines.first().map(|(_, ty, attr)| {
+        let (private, ident) = (&p.private, &s.ident);
+        let spanned = quote_spanned!(attr.span()=> <#ty as #private::MachineOf>::State);
+        quote! {
+            #[automatically_derived]
+            impl #private::HasStates for #ident {
+                type States = #spanned;
+            }
+        }
+    });
     quote! {
         #item
         #[doc(hidden)]
@@ -24,6 +34,7 @@ pub(crate) fn expand_struct(s: &ThingStruct, item: &syn::ItemStruct) -> TokenStr
             #thing_impl
             #describe
             #names
+            #states
             #assertions
         };
         #client
@@ -41,15 +52,29 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
     let read_arms = s.properties.iter().filter_map(|prop| property::read_arm(p, prop, &d));
     let write_arms = s.properties.iter().filter_map(|prop| property::write_arm(p, prop, &d));
     let Dispatch { out, ct, value, .. } = &d;
-    let binds = s.events.iter().map(|e| {
-        let (cfgs, member, wire) = (&e.cfgs, &e.member, &e.wire);
-        quote!(#(#cfgs)* binder.bind(&self.#member, #wire);)
-    });
     let table = quote!({
         #[allow(unused_imports)]
         use #private::{ViaMethods as _, ViaNoMethods as _};
         (&&#private::Probe::<#ident>::new()).methods()
     });
+    let binds = s.events.iter().map(|e| {
+        let (cfgs, member, wire) = (&e.cfgs, &e.member, &e.wire);
+        quote!(#(#cfgs)* binder.bind(&self.#member, #wire);)
+    });
+    let (machine_bind, state_gate) = match s.state_machines.first() {
+        Some((member, ty, _)) => (
+            quote!(binder.bind_property_change(<#ty as #private::MachineOf>::changes(&self.#member), "state");),
+            quote! {
+                fn state_gate(&self) -> #private::core::option::Option<#private::StateGate> {
+                    #private::core::option::Option::Some(#private::StateGate {
+                        current: <#ty as #private::MachineOf>::reader(&self.#member),
+                        allowed: (#table.allowed)(),
+                    })
+                }
+            },
+        ),
+        None => (quote!(), quote!()),
+    };
     quote! {
         #[automatically_derived]
         impl #krate::Thing for #ident {
@@ -114,7 +139,10 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
             fn bind_events(&mut self, binder: &#krate::EventBinder) {
                 let _ = &binder;
                 #(#binds)*
+                #machine_bind
             }
+
+            #state_gate
         }
     }
 }
@@ -127,6 +155,10 @@ fn names_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
         let (cfgs, wire) = (prop.cfgs(), &prop.wire);
         quote!(#(#cfgs)* #wire,)
     });
+    let writable = s.properties.iter().filter(|prop| prop.opts.read_only.is_none()).map(|prop| {
+        let (cfgs, wire) = (prop.cfgs(), &prop.wire);
+        quote!(#(#cfgs)* #wire,)
+    });
     let methods = s.client_methods().into_iter().map(|m| {
         let (name, cfgs) = (m.name(), m.cfgs);
         quote!(#(#cfgs)* #name,)
@@ -135,6 +167,7 @@ fn names_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
         #[automatically_derived]
         impl #private::ThingNames for #ident {
             const PROPERTIES: &'static [&'static str] = &[#(#wires)*];
+            const WRITABLE: &'static [&'static str] = &[#(#writable)*];
             const CLIENT_METHODS: &'static [&'static str] = &[#(#methods)*];
         }
     }

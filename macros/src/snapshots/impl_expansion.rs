@@ -24,8 +24,19 @@ const _: () = {
                 invoke: __invoke,
                 invoke_concurrent: __invoke_concurrent,
                 invoke_blocking: __invoke_blocking,
+                allowed: __allowed,
             }
         }
+    }
+    fn __allowed() -> ::thingwire::__private::std::vec::Vec<
+        (
+            &'static str,
+            ::thingwire::__private::std::vec::Vec<
+                ::thingwire::__private::std::string::String,
+            >,
+        ),
+    > {
+        ::thingwire::__private::std::vec![]
     }
     fn __properties() -> ::thingwire::__private::std::vec::Vec<
         ::thingwire::PropertyDescriptor,

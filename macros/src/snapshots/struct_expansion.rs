@@ -303,6 +303,7 @@ const _: () = {
             "integration_time_ms",
             "serial_number",
         ];
+        const WRITABLE: &'static [&'static str] = &["integration_time_ms"];
         const CLIENT_METHODS: &'static [&'static str] = &[
             "integration_time_ms",
             "set_integration_time_ms",

@@ -39,6 +39,7 @@ use crate::core::responder::{ErrorClass, Responder};
 use crate::error::ThingError;
 use crate::event::{EventBinder, EventKind, Publisher, Routes};
 use crate::protocol::{ContentType, TimeoutKind};
+use crate::thing::state::{STATE_PROPERTY, StateGate};
 use crate::thing::{ActionDescriptor, Args, ExecutionMode, Invocation, Output, Thing, ThingDescriptor};
 
 /// What a request asks of a Thing, resolved against its descriptor by the core.
@@ -194,6 +195,8 @@ pub(crate) struct Scheduler<T: Thing> {
     any_computed: bool,
     /// Some writable property runs the Thing's code to be written (for writing several).
     any_writable_computed: bool,
+    /// The Thing's state machine: which states allow which actions and writes.
+    gate: Option<StateGate>,
 }
 
 /// The lock a blocking worker holds while it runs an operation.
@@ -219,11 +222,15 @@ impl<T: Thing> Scheduler<T> {
         let urn = crate::td::thing_urn(server_id, &id);
         let binder = EventBinder::new(&id, publisher).with_alias(&urn);
         thing.bind_events(&binder);
+        let gate = thing.state_gate();
+        // A state machine publishes each of its transitions itself, in order: comparing values after
+        // operations would publish them again.
+        let self_published = |name: &str| gate.is_some() && name == STATE_PROPERTY;
         let observed = descriptor
             .properties
             .iter()
             .map(|p| {
-                p.observable.then(|| {
+                (p.observable && !self_published(p.name)).then(|| {
                     let mut out = Vec::new();
                     let last = thing.read_property(p.name, &ContentType::Json, &mut out).ok().map(|_| out);
                     Observed { last, sequence: 0, routes: binder.routes(p.name, EventKind::PropertyChange) }
@@ -246,6 +253,7 @@ impl<T: Thing> Scheduler<T> {
             read_sizes: descriptor.properties.iter().map(|_| AtomicUsize::new(0)).collect(),
             any_computed: descriptor.properties.iter().any(|p| p.computed),
             any_writable_computed: descriptor.properties.iter().any(|p| p.computed && !p.read_only),
+            gate,
         });
         tokio::spawn(Arc::clone(&scheduler).run_queue(rx, done_tx));
         if let Some(interval) = limits.observe_interval
@@ -321,7 +329,28 @@ impl<T: Thing> Scheduler<T> {
         }
     }
 
+    /// Refuses `job` when the Thing's state does not allow it (before any of the Thing's code runs): `true`
+    /// when it was refused.
+    fn refused_by_state(&self, job: &Job) -> bool {
+        let Some(gate) = &self.gate else { return false };
+        let checked = match &job.op {
+            Op::Invoke(action) => gate.check(&self.id, "action", action.name),
+            Op::WriteProperty(index) => gate.check(&self.id, "property", self.descriptor.properties[*index].name),
+            _ => Ok(()),
+        };
+        match checked {
+            Ok(()) => false,
+            Err(error) => {
+                job.reply.error(ErrorClass::Failed, &error, None);
+                true
+            }
+        }
+    }
+
     async fn run_queued(self: &Arc<Self>, job: Job) {
+        if self.refused_by_state(&job) {
+            return;
+        }
         let deadline = self.limits.execution_timeout(&job).map(|t| Instant::now() + t);
         if deadline.is_some() && self.runs_code(&job.op) {
             return self.run_on_worker(job, deadline).await;
@@ -576,6 +605,11 @@ impl<T: Thing> Scheduler<T> {
                 return Err(ThingError::key_error(unknown_name("property", name, &self.id, names.clone())));
             }
         }
+        if let Some(gate) = &self.gate {
+            for (name, _) in &entries.0 {
+                gate.check(&self.id, "property", name)?;
+            }
+        }
         let mut failures = Vec::new();
         for (name, value) in entries.0 {
             let result = match self.descriptor.property(&name) {
@@ -620,6 +654,9 @@ impl<T: Thing> Scheduler<T> {
             async move {
                 job.start();
                 let Op::Invoke(action) = job.op else { return };
+                if self.refused_by_state(&job) {
+                    return;
+                }
                 let deadline = self.limits.execution_timeout(&job).map(|t| Instant::now() + t);
                 let logs = job.ctx.fetch_logs.then(LogBuffer::default);
                 let run = async {
@@ -653,6 +690,9 @@ impl<T: Thing> Scheduler<T> {
             async move {
                 job.start();
                 let Op::Invoke(action) = job.op else { return };
+                if self.refused_by_state(&job) {
+                    return;
+                }
                 let deadline = self.limits.execution_timeout(&job).map(|t| Instant::now() + t);
                 let reply = job.reply.clone();
                 let worker = {

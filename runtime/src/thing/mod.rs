@@ -17,6 +17,7 @@ pub mod args;
 pub(crate) mod bytes;
 pub mod event;
 pub mod schema;
+pub mod state;
 
 use std::fmt;
 use std::future::Future;
@@ -285,5 +286,13 @@ pub trait Thing: Send + Sync + 'static {
     /// server starts.
     fn bind_events(&mut self, binder: &EventBinder) {
         let _ = binder;
+    }
+
+    /// The Thing's state machine, if it has one: its current state and which states allow which actions and
+    /// property writes. The server reads it once, when it starts, and refuses an operation the current state
+    /// does not allow before the Thing's code runs. (`#[thing]` generates it from a `#[state_machine]` field
+    /// and the impl block's `states(...)`.)
+    fn state_gate(&self) -> Option<state::StateGate> {
+        None
     }
 }

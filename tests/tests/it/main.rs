@@ -19,6 +19,7 @@ mod panel;
 mod python_server;
 mod scheduling;
 mod security;
+mod states;
 mod td;
 mod timeouts;
 mod vectors;

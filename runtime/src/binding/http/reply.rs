@@ -7,6 +7,7 @@
 //! | a write to a read-only property | `405` | the error object, and `Allow: GET` |
 //! | an operation that is not offered | `405` (`501` for one no Thing has) | the error object |
 //! | a refused value or arguments (`ValueError`, `TypeError`, `DecodeError`) | `400` | the error object |
+//! | an operation the Thing's current state does not allow (`StateMachineError`) | `409` | the error object |
 //! | busy (a queue or the client's requests in flight at their limit), shutting down | `503` | the error object, `Retry-After: 1` |
 //! | a timeout | `504` | the error object, type `TimeoutError` |
 //! | any other failure of the Thing's code | `500` | the error object |
@@ -94,6 +95,8 @@ pub(crate) fn error_status(class: ErrorClass, kind: &str, hololinked: bool) -> S
         ErrorClass::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorClass::Busy | ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorClass::Failed => match kind {
+            // The Thing's state does not allow the operation now: it may later.
+            "StateMachineError" => StatusCode::CONFLICT,
             "ValueError" | "TypeError" | "DecodeError" | "KeyError" | "AttributeError" => StatusCode::BAD_REQUEST,
             "NotImplementedError" => StatusCode::NOT_IMPLEMENTED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,10 @@
+use thingwire::prelude::*;
+
+#[thing]
+struct Pump {
+    id: String,
+    #[state_machine]
+    state: String,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use thingwire::prelude::*;
+
+#[thing(states(Idle = [start]))]
+struct Pump {
+    id: String,
+}
+
+fn main() {}
