@@ -205,6 +205,15 @@ impl Spectrometer {
         Ok(())
     }
 
+    /// Temperature of the thermoelectrically cooled detector: it drifts slowly around −10 °C. Polled every
+    /// 500 ms; a change is published only when it moved by more than 0.05 °C (Tango's `abs_change`).
+    #[property(observable, poll = "500ms", abs_change = 0.05, unit = "°C")]
+    fn detector_temperature(&self) -> f64 {
+        let t = self.detector.epoch.elapsed().as_secs_f64();
+        let noise = 0.005 * lock(&self.detector.rng).normal();
+        -10.0 + 0.3 * (t / 20.0).sin() + noise
+    }
+
     /// Wavelength of each pixel
     #[property(unit = "nm")]
     fn wavelengths(&self) -> Vec<f64> {

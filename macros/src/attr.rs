@@ -289,6 +289,12 @@ pub(crate) struct PropertyOpts {
     pub(crate) rename: Option<LitStr>,
     pub(crate) title: Option<LitStr>,
     pub(crate) description: Option<LitStr>,
+    /// `poll = "1s"`: read the getter this often and publish a change past the thresholds.
+    pub(crate) poll: Option<(Duration, Span)>,
+    /// `abs_change = 0.5`: a polled change is published when the value moved by more than this.
+    pub(crate) abs_change: Option<(Expr, Span)>,
+    /// `rel_change = 0.01`: … or by more than this fraction of the last published value.
+    pub(crate) rel_change: Option<(Expr, Span)>,
 }
 
 fn bound_or_default(cx: &Ctxt, key: Symbol, meta: &ParseNestedMeta<'_>, value: &mut ValueOpts) -> syn::Result<bool> {
@@ -309,7 +315,7 @@ fn bound_or_default(cx: &Ctxt, key: Symbol, meta: &ParseNestedMeta<'_>, value: &
 
 pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> PropertyOpts {
     const FIELD_KEYS: &[Symbol] = &[READ_ONLY, OBSERVABLE, DEFAULT, UNIT, RENAME, TITLE, DESCRIPTION];
-    const METHOD_KEYS: &[Symbol] = &[SETTER];
+    const METHOD_KEYS: &[Symbol] = &[SETTER, POLL, ABS_CHANGE, REL_CHANGE];
     // `setter` is read on fields too, so that the check can explain where it belongs.
     let _ = on_method;
     let allowed: &'static [&'static [Symbol]] = &[FIELD_KEYS, METHOD_KEYS, BOUND_KEYS];
@@ -328,6 +334,27 @@ pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> Pro
             RENAME => out.rename = Some(lit_str(&meta)?),
             TITLE => out.title = Some(lit_str(&meta)?),
             DESCRIPTION => out.description = Some(lit_str(&meta)?),
+            POLL => {
+                let s = lit_str(&meta)?;
+                match parse_duration(&s.value()) {
+                    Some(d) if !d.is_zero() => out.poll = Some((d, meta.path.span())),
+                    _ => cx.error_spanned_by(
+                        &s,
+                        "`poll` takes a period with a unit, more than zero, such as \"500ms\", \"1s\" or \"2min\"",
+                    ),
+                }
+            }
+            ABS_CHANGE | REL_CHANGE => {
+                let e = expr(&meta)?;
+                if matches!(&e, Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_))) {
+                    cx.error_spanned_by(&e, format!("`{key}` is a threshold: it cannot be negative"));
+                }
+                if key == ABS_CHANGE {
+                    out.abs_change = Some((e, meta.path.span()));
+                } else {
+                    out.rel_change = Some((e, meta.path.span()));
+                }
+            }
             _ => {}
         }
         Ok(())

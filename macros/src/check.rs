@@ -10,7 +10,7 @@ use syn::Type;
 use syn::ext::IdentExt;
 
 use crate::ctxt::Ctxt;
-use crate::model::{IdSource, Method, Misplaced, Mode, Receiver, ThingImpl, ThingStruct, arg_ident};
+use crate::model::{IdSource, Method, Misplaced, Mode, Property, Receiver, ThingImpl, ThingStruct, arg_ident};
 use crate::names::{CLIENT_RESERVED, ClientMethod};
 
 /// A Thing has one state (hololinked's rule too): a second `#[state_machine]` is refused.
@@ -32,6 +32,7 @@ pub(crate) fn check_struct(cx: &Ctxt, s: &ThingStruct) {
     events_have_data(cx, s);
     id_is_known(cx, s);
     setter_is_on_a_method(cx, s);
+    poll_options(cx, s.properties.iter(), true);
     one_state_machine(cx, s);
     names_are_unique(
         cx,
@@ -61,6 +62,7 @@ pub(crate) fn check_impl(cx: &Ctxt, i: &ThingImpl) {
     action_modes(cx, i);
     setter_has_getter(cx, i);
     read_only_has_no_setter(cx, i);
+    poll_options(cx, i.properties.iter(), false);
     names_are_unique(cx, i.actions.iter().map(|a| (&a.wire, a.method.ident().span())), "an action");
     names_are_unique(
         cx,
@@ -131,6 +133,39 @@ fn id_is_known(cx: &Ctxt, s: &ThingStruct) {
             &s.ident,
             "a Thing needs an id: add a field `id: String`, mark one field `#[id]`, or give a fixed id with `#[thing(id = \"...\")]`",
         );
+    }
+}
+
+/// `poll`, `abs_change` and `rel_change`: on an observable getter, the thresholds only with `poll`.
+fn poll_options<'a>(cx: &Ctxt, properties: impl Iterator<Item = &'a Property>, on_fields: bool) {
+    for p in properties {
+        let o = &p.opts;
+        let spans = o.poll.map(|(_, s)| s).into_iter().chain(o.abs_change.iter().chain(&o.rel_change).map(|(_, s)| *s));
+        if on_fields {
+            for span in spans {
+                cx.syn_error(syn::Error::new(
+                    span,
+                    "polling reads a getter that asks the hardware: it goes on a `#[property]` method in the impl \
+                     block (a field only changes through the Thing's own code, whose changes are published anyway)",
+                ));
+            }
+            continue;
+        }
+        match o.poll {
+            Some((_, span)) if !o.observable => cx.syn_error(syn::Error::new(
+                span,
+                "a polled property publishes its changes: add `observable` (`#[property(observable, poll = \"1s\")]`)",
+            )),
+            None => {
+                for (_, span) in o.abs_change.iter().chain(&o.rel_change) {
+                    cx.syn_error(syn::Error::new(
+                        *span,
+                        "a change threshold applies to a polled property: add `poll = \"1s\"` (how often to read it)",
+                    ));
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -41,6 +41,9 @@ pub(crate) const OBSERVABLE: Symbol = Symbol("observable");
 pub(crate) const READ_ONLY: Symbol = Symbol("read_only");
 pub(crate) const SETTER: Symbol = Symbol("setter");
 pub(crate) const UNIT: Symbol = Symbol("unit");
+pub(crate) const POLL: Symbol = Symbol("poll");
+pub(crate) const ABS_CHANGE: Symbol = Symbol("abs_change");
+pub(crate) const REL_CHANGE: Symbol = Symbol("rel_change");
 
 // Bounds.
 pub(crate) const MINIMUM: Symbol = Symbol("minimum");

@@ -59,7 +59,7 @@ pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};
 pub use thing::bytes::Bytes;
 pub use thing::{
-    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output,
+    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output, PollSpec,
     PropertyDescriptor, Thing, ThingDescriptor,
 };
 pub use thingwire_macros::{action, event, property, thing};

@@ -42,6 +42,8 @@ pub struct MethodTable<T: 'static> {
     pub invoke_blocking: fn(&T, &str, Args<'_>) -> Handled<Output>,
     /// The block's `states(...)`: per gated action or writable property (wire name), the states allowing it.
     pub allowed: fn() -> Vec<(&'static str, Vec<String>)>,
+    /// The block's polled getters.
+    pub polled: fn() -> Vec<crate::PollSpec>,
 }
 
 impl<T: 'static> Clone for MethodTable<T> {
@@ -64,6 +66,7 @@ impl<T: 'static> MethodTable<T> {
             invoke_concurrent: |_, _, _| None,
             invoke_blocking: |_, _, _| None,
             allowed: Vec::new,
+            polled: Vec::new,
         }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) fn expand_impl(
     let p = Paths::new(krate);
     let table = table_impl(&p, t);
     let allowed = allowed_fn(&p, t, states);
+    let polled = polled_fn(&p, t);
     let properties = properties_fn(&p, t);
     let actions = actions_fn(&p, t);
     let read = read_fn(&p, t);
@@ -37,6 +38,7 @@ pub(crate) fn expand_impl(
         const _: () = {
             #table
             #allowed
+            #polled
             #properties
             #actions
             #read
@@ -66,6 +68,7 @@ fn table_impl(p: &Paths, t: &ThingImpl) -> TokenStream {
                     invoke_concurrent: __invoke_concurrent,
                     invoke_blocking: __invoke_blocking,
                     allowed: __allowed,
+                    polled: __polled,
                 }
             }
         }
@@ -129,6 +132,38 @@ fn allowed_fn(p: &Paths, t: &ThingImpl, states: &[StateRule]) -> TokenStream {
         #checks
         fn __allowed() -> #private::std::vec::Vec<(&'static str, #private::std::vec::Vec<#private::std::string::String>)> {
             #private::std::vec![#(#entries),*]
+        }
+    }
+}
+
+/// The getters with `poll = "…"`, for the server's poller.
+fn polled_fn(p: &Paths, t: &ThingImpl) -> TokenStream {
+    let (krate, private) = (&p.krate, &p.private);
+    let specs = t.properties.iter().filter_map(|prop| {
+        let (period, _) = prop.opts.poll?;
+        let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+        let threshold = |t: &Option<(syn::Expr, proc_macro2::Span)>| match t {
+            Some((e, span)) => quote_spanned!(*span=> #private::core::option::Option::Some((#e) as f64)),
+            None => quote!(#private::core::option::Option::None),
+        };
+        let (abs, rel, wire, cfgs) =
+            (threshold(&prop.opts.abs_change), threshold(&prop.opts.rel_change), &prop.wire, prop.cfgs());
+        Some(quote! {
+            #(#cfgs)*
+            polled.push(#krate::PollSpec {
+                property: #wire,
+                period: #private::core::time::Duration::from_nanos(#nanos),
+                abs_change: #abs,
+                rel_change: #rel,
+            });
+        })
+    });
+    quote! {
+        fn __polled() -> #private::std::vec::Vec<#krate::PollSpec> {
+            #[allow(unused_mut)]
+            let mut polled = #private::std::vec::Vec::new();
+            #(#specs)*
+            polled
         }
     }
 }

@@ -143,6 +143,10 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
             }
 
             #state_gate
+
+            fn polled(&self) -> #private::std::vec::Vec<#krate::PollSpec> {
+                (#table.polled)()
+            }
         }
     }
 }

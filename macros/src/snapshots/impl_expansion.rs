@@ -25,6 +25,7 @@ const _: () = {
                 invoke_concurrent: __invoke_concurrent,
                 invoke_blocking: __invoke_blocking,
                 allowed: __allowed,
+                polled: __polled,
             }
         }
     }
@@ -37,6 +38,11 @@ const _: () = {
         ),
     > {
         ::thingwire::__private::std::vec![]
+    }
+    fn __polled() -> ::thingwire::__private::std::vec::Vec<::thingwire::PollSpec> {
+        #[allow(unused_mut)]
+        let mut polled = ::thingwire::__private::std::vec::Vec::new();
+        polled
     }
     fn __properties() -> ::thingwire::__private::std::vec::Vec<
         ::thingwire::PropertyDescriptor,

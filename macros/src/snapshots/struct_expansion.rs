@@ -184,6 +184,16 @@ const _: () = {
             let _ = &binder;
             binder.bind(&self.spectrum_ready, "spectrum_ready");
         }
+        fn polled(
+            &self,
+        ) -> ::thingwire::__private::std::vec::Vec<::thingwire::PollSpec> {
+            ({
+                #[allow(unused_imports)]
+                use ::thingwire::__private::{ViaMethods as _, ViaNoMethods as _};
+                (&&::thingwire::__private::Probe::<Spectrometer>::new()).methods()
+            }
+                .polled)()
+        }
     }
     #[automatically_derived]
     impl ::thingwire::DescribeThing for Spectrometer {

@@ -13,6 +13,8 @@
 
 mod builtins;
 pub(crate) mod logs;
+#[cfg(test)]
+mod polling_tests;
 pub mod request;
 pub mod responder;
 pub(crate) mod scheduler;

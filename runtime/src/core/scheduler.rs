@@ -40,7 +40,7 @@ use crate::error::ThingError;
 use crate::event::{EventBinder, EventKind, Publisher, Routes};
 use crate::protocol::{ContentType, TimeoutKind};
 use crate::thing::state::{STATE_PROPERTY, StateGate};
-use crate::thing::{ActionDescriptor, Args, ExecutionMode, Invocation, Output, Thing, ThingDescriptor};
+use crate::thing::{ActionDescriptor, Args, ExecutionMode, Invocation, Output, PollSpec, Thing, ThingDescriptor};
 
 /// What a request asks of a Thing, resolved against its descriptor by the core.
 #[derive(Debug, Clone)]
@@ -172,13 +172,25 @@ struct Observed {
     last: Option<Vec<u8>>,
     sequence: u64,
     routes: Routes,
+    /// Polled: its changes are published by the poller, past its thresholds, and by nothing else.
+    poll: Option<PollSpec>,
+}
+
+/// What the queue task runs, in arrival order.
+enum Work {
+    /// A request.
+    Job(Job),
+    /// A poll of these properties (indices into the descriptor's properties).
+    Poll(Vec<usize>),
 }
 
 pub(crate) struct Scheduler<T: Thing> {
     id: Arc<str>,
     descriptor: &'static ThingDescriptor,
     thing: Arc<RwLock<T>>,
-    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    queue: Mutex<Option<mpsc::UnboundedSender<Work>>>,
+    /// A poll is waiting in the queue or running: the poller sends no other until it has run.
+    poll_queued: AtomicBool,
     pending: AtomicUsize,
     closing: AtomicBool,
     /// Per property (`None` for properties that are not observable).
@@ -223,6 +235,8 @@ impl<T: Thing> Scheduler<T> {
         let binder = EventBinder::new(&id, publisher).with_alias(&urn);
         thing.bind_events(&binder);
         let gate = thing.state_gate();
+        let polls = thing.polled();
+        let poll_of = |name: &str| polls.iter().find(|spec| spec.property == name).copied();
         // A state machine publishes each of its transitions itself, in order: comparing values after
         // operations would publish them again.
         let self_published = |name: &str| gate.is_some() && name == STATE_PROPERTY;
@@ -233,7 +247,8 @@ impl<T: Thing> Scheduler<T> {
                 (p.observable && !self_published(p.name)).then(|| {
                     let mut out = Vec::new();
                     let last = thing.read_property(p.name, &ContentType::Json, &mut out).ok().map(|_| out);
-                    Observed { last, sequence: 0, routes: binder.routes(p.name, EventKind::PropertyChange) }
+                    let routes = binder.routes(p.name, EventKind::PropertyChange);
+                    Observed { last, sequence: 0, routes, poll: poll_of(p.name) }
                 })
             })
             .collect();
@@ -244,6 +259,7 @@ impl<T: Thing> Scheduler<T> {
             descriptor,
             thing: Arc::new(RwLock::new(thing)),
             queue: Mutex::new(Some(tx)),
+            poll_queued: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             observed: Mutex::new(observed),
@@ -256,6 +272,14 @@ impl<T: Thing> Scheduler<T> {
             gate,
         });
         tokio::spawn(Arc::clone(&scheduler).run_queue(rx, done_tx));
+        let polled: Vec<(usize, PollSpec)> = polls
+            .iter()
+            .filter_map(|spec| descriptor.property(spec.property).map(|(i, _)| (i, *spec)))
+            .filter(|(i, _)| descriptor.properties[*i].observable)
+            .collect();
+        if !polled.is_empty() {
+            tokio::spawn(Arc::clone(&scheduler).poll_loop(polled));
+        }
         if let Some(interval) = limits.observe_interval
             && descriptor.properties.iter().any(|p| p.observable)
         {
@@ -279,8 +303,18 @@ impl<T: Thing> Scheduler<T> {
         }
     }
 
-    async fn run_queue(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Job>, done: tokio::sync::watch::Sender<bool>) {
-        while let Some(mut job) = rx.recv().await {
+    async fn run_queue(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Work>, done: tokio::sync::watch::Sender<bool>) {
+        while let Some(work) = rx.recv().await {
+            let mut job = match work {
+                Work::Job(job) => job,
+                Work::Poll(properties) => {
+                    if !self.closing.load(Ordering::Acquire) {
+                        self.poll(&properties).await;
+                    }
+                    self.poll_queued.store(false, Ordering::Release);
+                    continue;
+                }
+            };
             if self.closing.load(Ordering::Acquire) {
                 if job.start() {
                     let err = ThingError::runtime("the server is shutting down; the request was not run");
@@ -312,6 +346,74 @@ impl<T: Thing> Scheduler<T> {
 
     /// Publishes changes of observable properties that changed behind the runtime's back (in background
     /// tasks, or in hardware), checking every `interval` when the Thing is not busy.
+    /// Sends a poll of the properties that are due through the queue, each on its own period. A poll waits its
+    /// turn behind the queued operations and never runs beside one; while one waits or runs no other is sent
+    /// (a slow getter, or a busy queue, skips periods instead of piling polls up).
+    async fn poll_loop(self: Arc<Self>, polled: Vec<(usize, PollSpec)>) {
+        let start = Instant::now();
+        let mut due: Vec<Instant> = polled.iter().map(|(_, spec)| start + spec.period).collect();
+        loop {
+            let Some(next) = due.iter().min().copied() else { return };
+            tokio::time::sleep_until(next).await;
+            if self.closing.load(Ordering::Acquire) {
+                return;
+            }
+            let now = Instant::now();
+            let mut ready = Vec::new();
+            for ((index, spec), at) in polled.iter().zip(due.iter_mut()) {
+                if *at <= now {
+                    ready.push(*index);
+                    *at = now + spec.period;
+                }
+            }
+            if self.poll_queued.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let sent = queue.as_ref().is_some_and(|tx| tx.send(Work::Poll(ready)).is_ok());
+            drop(queue);
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// Reads the polled properties and publishes those that moved past their thresholds since the value last
+    /// published.
+    async fn poll(&self, properties: &[usize]) {
+        let guard = match self.thing.try_read() {
+            Ok(guard) => guard,
+            Err(_) => self.thing.read().await,
+        };
+        let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        for &index in properties {
+            let p = &self.descriptor.properties[index];
+            let Some(Some(slot)) = observed.get_mut(index) else { continue };
+            let Some(spec) = slot.poll else { continue };
+            let mut now = Vec::new();
+            let read = catch_sync(|| guard.read_property(p.name, &ContentType::Json, &mut now));
+            if let Err(e) = read {
+                tracing::debug!(thing = %self.id, property = p.name, error = %e, "polling: the read failed");
+                continue;
+            }
+            let moved = match (&slot.last, serde_json::from_slice::<serde_json::Value>(&now)) {
+                (Some(last), Ok(value)) => match serde_json::from_slice::<serde_json::Value>(last) {
+                    Ok(last) => spec.is_change(&last, &value),
+                    Err(_) => true,
+                },
+                _ => true,
+            };
+            if !moved {
+                continue;
+            }
+            if let Err(e) = slot.routes.send(slot.sequence, &now, b"") {
+                tracing::debug!(thing = %self.id, property = p.name, error = %e, "change event not published");
+            }
+            slot.sequence += 1;
+            slot.last = Some(now);
+        }
+    }
+
     async fn watch_observables(self: Arc<Self>, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -633,6 +735,9 @@ impl<T: Thing> Scheduler<T> {
         let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         for (p, slot) in self.descriptor.properties.iter().zip(observed.iter_mut()) {
             let Some(observed) = slot else { continue };
+            if observed.poll.is_some() {
+                continue;
+            }
             let mut now = Vec::new();
             if thing.read_property(p.name, &ContentType::Json, &mut now).is_err() {
                 continue;
@@ -762,7 +867,7 @@ impl<T: Thing> Scheduler<T> {
             job.timer = Some(timer.abort_handle());
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
-        if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+        if let Err(mpsc::error::SendError(Work::Job(job))) = tx.send(Work::Job(job)) {
             self.pending.fetch_sub(1, Ordering::AcqRel);
             let err = ThingError::runtime("the Thing's queue has stopped; the request was not run");
             job.reply.error(ErrorClass::Unavailable, &err, None);

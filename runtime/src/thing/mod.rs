@@ -110,6 +110,46 @@ pub struct EventDescriptor {
     pub data: Option<SchemaFn>,
 }
 
+/// A property the server reads on a period and publishes a change of only when the value moved past a
+/// threshold (Tango's polling with `abs_change`/`rel_change`): `#[property(observable, poll = "1s",
+/// abs_change = 0.5)]` on a getter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PollSpec {
+    /// The property's name on the wire.
+    pub property: &'static str,
+    /// How often it is read.
+    pub period: Duration,
+    /// A change is published when the value moved by more than this (numbers only).
+    pub abs_change: Option<f64>,
+    /// … or by more than this fraction of the last published value (numbers only).
+    pub rel_change: Option<f64>,
+}
+
+impl PollSpec {
+    /// Whether going from `last` to `now` (the JSON values of the last published and the new reading) is a
+    /// change to publish: for numbers, past a threshold when one is given (any change otherwise); for
+    /// anything else, any change. Numbers inside arrays and objects are compared one by one.
+    pub fn is_change(&self, last: &serde_json::Value, now: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (last, now) {
+            (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) if self.abs_change.is_some() || self.rel_change.is_some() => {
+                    let moved = (b - a).abs();
+                    self.abs_change.is_some_and(|t| moved > t) || self.rel_change.is_some_and(|t| moved > t * a.abs())
+                }
+                _ => a != b,
+            },
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() != b.len() || a.iter().zip(b).any(|(x, y)| self.is_change(x, y))
+            }
+            (Value::Object(a), Value::Object(b)) => {
+                a.len() != b.len() || a.iter().any(|(k, x)| b.get(k).is_none_or(|y| self.is_change(x, y)))
+            }
+            _ => last != now,
+        }
+    }
+}
+
 /// Everything a Thing offers, known without an instance: the source of its Thing Description.
 #[derive(Debug, Clone, Copy)]
 pub struct ThingDescriptor {
@@ -294,5 +334,11 @@ pub trait Thing: Send + Sync + 'static {
     /// and the impl block's `states(...)`.)
     fn state_gate(&self) -> Option<state::StateGate> {
         None
+    }
+
+    /// The properties the server polls (read on a period, their changes published past a threshold). The
+    /// server reads it once, when it starts. (`#[thing]` generates it from `poll = "…"` on getters.)
+    fn polled(&self) -> Vec<PollSpec> {
+        Vec::new()
     }
 }
