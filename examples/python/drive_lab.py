@@ -243,13 +243,18 @@ def drive_stage(run: Runner, stage: ObjectProxy) -> None:
     def stop() -> str:
         message_id = stage.invoke_action("move_to", target=0, noblock=True)
         time.sleep(0.4)
+        # The stage's state machine refuses a second move while it moves (hololinked's StateMachineError,
+        # which its client raises as a plain Exception: the type is not a Python builtin).
+        check(stage.state == "Moving", f"state reads {stage.state!r} while moving")
+        expect_raises(Exception, lambda: stage.move_to(target=10), contains="is in state `Moving`")
         stopped_at = stage.stop()
+        check(stage.state == "Idle", f"state reads {stage.state!r} after stop()")
         outcome = stage.read_reply(message_id, timeout=10)
         check(not outcome["reached"], f"move_to(0) returned {outcome!r} after stop()")
         check(0.0 < stopped_at < 60.0, f"stopped at {stopped_at}")
         return f"stopped at {stopped_at:.2f} mm"
 
-    run.step("stage: stop() interrupts a move", stop)
+    run.step("stage: a second move is refused while moving (StateMachineError); stop() interrupts it", stop)
 
     def home() -> dict:
         events: queue.Queue = queue.Queue()
