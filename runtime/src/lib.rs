@@ -31,6 +31,7 @@ pub mod thing;
 pub use thing::{args, event, schema};
 mod codec;
 pub mod error;
+pub mod persist;
 pub mod protocol;
 pub mod suggest;
 pub mod td;
@@ -58,7 +59,7 @@ pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};
 pub use thing::bytes::Bytes;
 pub use thing::{
-    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output,
+    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output, Persist,
     PropertyDescriptor, Thing, ThingDescriptor,
 };
 pub use thingwire_macros::{action, event, property, thing};

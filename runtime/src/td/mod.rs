@@ -358,6 +358,7 @@ mod tests {
                 read_only: false,
                 observable: false,
                 computed: false,
+                persist: crate::Persist::Off,
                 unit: None,
                 schema: |g| g.subschema_for::<Value>(),
             }],
