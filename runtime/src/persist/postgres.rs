@@ -20,10 +20,10 @@ impl PostgresStore {
     fn redacted(&self) -> String {
         match self.url.split_once("://") {
             Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((credentials, host)) => {
-                    let user = credentials.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:…@{host}")
-                }
+                Some((credentials, host)) => match credentials.split_once(':') {
+                    Some((user, _password)) => format!("{scheme}://{user}:…@{host}"),
+                    None => self.url.clone(),
+                },
                 None => self.url.clone(),
             },
             None => "a key-value connection string".into(),
