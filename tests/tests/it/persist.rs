@@ -419,3 +419,31 @@ async fn a_wrong_postgresql_url_is_a_warning_not_a_crash() {
     assert!(!warnings.iter().any(|w| w.message.contains("secret")), "no password in messages: {warnings:?}");
     server.shutdown().await;
 }
+
+#[test]
+fn persisted_properties_are_marked_in_the_td_which_stays_valid() {
+    use thingwire::td::{ThingDescription, tcp_addresses};
+    let tcp = tcp_addresses("127.0.0.1", 5555);
+    let td = ThingDescription::new(Oven::thing_descriptor(), "lab", "oven").served_on(&tcp).to_json();
+    let marks: Vec<(String, Value)> = td["properties"]
+        .as_object()
+        .expect("properties")
+        .iter()
+        .map(|(name, p)| (name.clone(), p.get("tw:persist").cloned().unwrap_or(Value::Null)))
+        .collect();
+    let expected = [
+        ("setpoint", json!("always")),
+        ("pid", json!("always")),
+        ("calibration", json!("init")),
+        ("serial", json!("init")),
+        ("last_recipe", json!("commit")),
+        ("plain", Value::Null),
+        ("power", json!("always")),
+    ];
+    assert_eq!(marks, expected.map(|(n, v)| (n.to_owned(), v)));
+    assert!(td["@context"].as_array().expect("context").contains(&json!({"tw": thingwire::td::EXTENSION_CONTEXT})));
+    crate::td::assert_valid(&crate::td::validator("td-json-schema-validation.json"), &td, "the oven's TD");
+    let tm = ThingDescription::new(Oven::thing_descriptor(), "lab", "oven").to_thing_model();
+    assert_eq!(tm["properties"]["setpoint"]["tw:persist"], json!("always"));
+    crate::td::assert_valid(&crate::td::validator("tm-json-schema-validation.json"), &tm, "the oven's TM");
+}
