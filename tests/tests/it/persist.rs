@@ -447,3 +447,61 @@ fn persisted_properties_are_marked_in_the_td_which_stays_valid() {
     assert_eq!(tm["properties"]["setpoint"]["tw:persist"], json!("always"));
     crate::td::assert_valid(&crate::td::validator("tm-json-schema-validation.json"), &tm, "the oven's TM");
 }
+
+/// Runs `tests/python/hololinked_persist.py <mode> <file>` with hololinked 0.4.2; its last line of output.
+async fn hololinked_persist(mode: &'static str, file: &Path) -> Value {
+    let python = tokio::task::spawn_blocking(crate::common::python::python).await.expect("venv");
+    let script = crate::common::python::script("hololinked_persist.py");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(mode)
+        .arg(file)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the hololinked script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "hololinked {mode} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let last =
+        stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in:\n{stdout}"));
+    serde_json::from_str(last).expect("the script's JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hololinked_and_thingwire_read_each_others_values_in_one_sqlite_file() {
+    let dir = scratch_dir("persist-hololinked");
+    let file = dir.join("shared.db");
+    let rust = || Storage::sqlite_file(&file);
+
+    // thingwire writes, hololinked reads.
+    let server = start(rust()).await;
+    write(&server, "setpoint", json!(123.25)).await;
+    write(&server, "pid", json!({"p": 2.0, "i": 0.5, "d": 0.125})).await;
+    write(&server, "power", json!(7.5)).await;
+    write(&server, "last_recipe", json!("bread")).await;
+    server.shutdown().await;
+    let seen = hololinked_persist("read", &file).await;
+    assert_eq!(
+        seen,
+        json!({
+            "setpoint": 123.25,
+            "pid": {"p": 2.0, "i": 0.5, "d": 0.125},
+            "calibration": 1.0,
+            "serial": "unset",
+            "last_recipe": "",
+            "power": 7.5,
+        }),
+        "hololinked restores db_persist values and leaves db_commit ones"
+    );
+
+    // hololinked writes, thingwire reads.
+    hololinked_persist("write", &file).await;
+    let server = start(rust()).await;
+    assert_eq!(server.persist_warnings(), Vec::<PersistWarning>::new());
+    assert_eq!(read(&server, "setpoint").await, json!(77.5));
+    assert_eq!(read(&server, "pid").await, json!({"p": 3.0, "i": 0.25, "d": 0.0}));
+    assert_eq!(read(&server, "power").await, json!(4.0));
+    assert_eq!(read(&server, "last_recipe").await, json!(""), "commit: not restored on either side");
+    server.shutdown().await;
+    assert_eq!(rows(&file)["last_recipe"].0, b"\"soup\"".to_vec(), "hololinked's db_commit row");
+}
