@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use thingwire::Protocol;
 use thingwire::persist::Storage;
 use thingwire::prelude::*;
-use thingwire::Protocol;
 
 /// The Thing measured: the same `f64` write, stored or not.
 #[thing]
