@@ -8,7 +8,10 @@ use std::time::Duration;
 use crate::child::ServerProcess;
 
 /// The pinned requirement (the same as the interop tests').
-pub const REQUIREMENT: &str = "hololinked[zmq]==0.4.2";
+/// The pinned requirements (pip arguments, space-separated; the venv's stamp): hololinked with ZeroMQ, and with
+/// SQLAlchemy for the persisted-property interop test (hololinked's SQLite storage). The tests and the
+/// benchmark share the venv, so they must name the same ones.
+pub const REQUIREMENT: &str = "hololinked[zmq,sqlalchemy]==0.4.2 sqlalchemy==2.1.9";
 
 /// The venv's interpreter, creating the venv when it is missing (as the interop tests do).
 pub fn ensure_venv(dir: &Path) -> Result<PathBuf, String> {
@@ -26,14 +29,9 @@ pub fn ensure_venv(dir: &Path) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(&tmp);
     run(Command::new(&host).args(["-m", "venv"]).arg(&tmp), "create the venv (is python3 with venv installed?)")?;
     run(
-        Command::new(tmp.join("bin/python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            REQUIREMENT,
-        ]),
+        Command::new(tmp.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(REQUIREMENT.split_whitespace()),
         "pip install hololinked (is PyPI reachable?)",
     )?;
     std::fs::write(tmp.join(".thingwire-requirement"), REQUIREMENT).map_err(|e| e.to_string())?;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! thingwire-bench [--quick] [--out DIR] [--only SECTIONS] [--transports LIST] [--venv DIR]
-//!     SECTIONS: raw,thingwire,events,memory,hololinked,http (default: all)
+//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist (default: all)
 //!     LIST:     inproc,ipc,tcp (default: all)
 //! thingwire-bench --serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
 //!     (internal) a server process; prints `READY <address>`, exits when its stdin closes
@@ -16,6 +16,7 @@ mod child;
 mod events;
 mod holo;
 mod http;
+mod persist;
 mod raw;
 mod report;
 mod sse;
@@ -40,7 +41,7 @@ const SIZES: [usize; 3] = [64, 1024, 1 << 20];
 const IN_FLIGHT: usize = 64;
 /// Alternating rounds of the pairs the targets compare (also with `--quick`: a median of two is a mean).
 const ROUNDS: usize = 3;
-const SECTIONS: [&str; 6] = ["raw", "thingwire", "events", "memory", "hololinked", "http"];
+const SECTIONS: [&str; 7] = ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -123,7 +124,7 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http] \
+const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist] \
 [--transports inproc,ipc,tcp] [--venv DIR] [--match TEXT] [--time SECONDS]
   --quick       short loops (about a minute in all)
   --match TEXT  only the raw/thingwire/http measurements whose label `stack op data size mode` contains TEXT,
@@ -191,6 +192,13 @@ fn main() {
     println!();
     println!("targets (issue 7):");
     print!("{}", report::render_targets(&targets));
+    if !results.persist.is_empty() {
+        println!();
+        println!("persisted properties (issue 17):");
+        for line in &results.persist {
+            println!("{line}");
+        }
+    }
     if !results.problems.is_empty() {
         println!();
         println!("problems:");
@@ -422,6 +430,18 @@ async fn drive(o: &Options) -> Results {
         println!("http (HTTP/1.1 keep-alive over loopback tcp)");
         if let Err(e) = http_section(o, &mut results, &dir).await {
             results.problems.push(format!("http: {e}"));
+        }
+    }
+    if o.has("persist") {
+        println!("persisted property writes (SQLite, durable) against unpersisted ones, over ipc");
+        match persist::section(o.quick, &o.out, &dir).await {
+            Ok(lines) => {
+                for line in &lines {
+                    println!("{line}");
+                }
+                results.persist = lines;
+            }
+            Err(e) => results.problems.push(format!("persist: {e}")),
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

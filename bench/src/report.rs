@@ -130,6 +130,8 @@ pub struct Results {
     pub http_binding: bool,
     /// Anything that failed or was skipped.
     pub problems: Vec<String>,
+    /// The persisted-property section's report lines.
+    pub persist: Vec<String>,
 }
 
 impl Results {

@@ -205,8 +205,9 @@ impl Stage {
         self.motion.task.is_running()
     }
 
-    /// Soft travel limits: moves outside them are refused (within 0–100 mm, `min` < `max`)
-    #[property(unit = "mm")]
+    /// Soft travel limits: moves outside them are refused (within 0–100 mm, `min` < `max`). Persisted: a
+    /// restarted lab keeps them.
+    #[property(unit = "mm", persist)]
     fn limits(&self) -> Limits {
         self.limits
     }

@@ -230,7 +230,7 @@ impl Thermostat {
 #[thing]
 impl Thermostat {
     /// Target temperature
-    #[property(minimum = 0, maximum = 300, default = 20.0, unit = "°C")]
+    #[property(minimum = 0, maximum = 300, default = 20.0, unit = "°C", persist)]
     fn setpoint(&self) -> f64 {
         self.plant().setpoint
     }
@@ -259,7 +259,7 @@ impl Thermostat {
     }
 
     /// Gains of the PID controller (each at least 0)
-    #[property]
+    #[property(persist)]
     fn pid(&self) -> PidGains {
         self.plant().gains
     }

@@ -295,6 +295,65 @@ pub(crate) struct PropertyOpts {
     pub(crate) abs_change: Option<(Expr, Span)>,
     /// `rel_change = 0.01`: … or by more than this fraction of the last published value.
     pub(crate) rel_change: Option<(Expr, Span)>,
+    pub(crate) persist: Option<PersistAttr>,
+}
+
+/// `persist`, `persist = "init"` or `persist = "commit"` (hololinked's `db_persist`, `db_init`, `db_commit`).
+#[derive(Clone, Copy)]
+pub(crate) struct PersistAttr {
+    pub(crate) mode: PersistMode,
+    pub(crate) span: Span,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PersistMode {
+    /// Stored on every write, restored at start.
+    Always,
+    /// Restored at start only.
+    Init,
+    /// Stored on every write, never restored.
+    Commit,
+}
+
+impl PersistMode {
+    /// The variant of the runtime's `Persist`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::Init => "Init",
+            Self::Commit => "Commit",
+        }
+    }
+}
+
+/// The values `persist = "..."` takes.
+const PERSIST_VALUES: &[Symbol] = &[INIT, COMMIT];
+
+fn persist_attr(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<PersistAttr>> {
+    let span = meta.path.span();
+    if !meta.input.peek(syn::Token![=]) {
+        return Ok(Some(PersistAttr { mode: PersistMode::Always, span }));
+    }
+    let value = expr(meta)?;
+    let how = "Write `persist` (stored on every write and restored at start), `persist = \"init\"` (only \
+               restored at start) or `persist = \"commit\"` (only stored)";
+    let Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &value else {
+        cx.error_spanned_by(&value, format!("`persist` takes a string. {how}"));
+        return Ok(None);
+    };
+    let mode = match s.value().as_str() {
+        "init" => PersistMode::Init,
+        "commit" => PersistMode::Commit,
+        other => {
+            let message = match suggest(other, PERSIST_VALUES) {
+                Some(close) => format!("unknown `persist` value \"{other}\", did you mean \"{close}\"? {how}"),
+                None => format!("unknown `persist` value \"{other}\". {how}"),
+            };
+            cx.error_spanned_by(s, message);
+            return Ok(None);
+        }
+    };
+    Ok(Some(PersistAttr { mode, span: s.span() }))
 }
 
 fn bound_or_default(cx: &Ctxt, key: Symbol, meta: &ParseNestedMeta<'_>, value: &mut ValueOpts) -> syn::Result<bool> {
@@ -314,7 +373,7 @@ fn bound_or_default(cx: &Ctxt, key: Symbol, meta: &ParseNestedMeta<'_>, value: &
 }
 
 pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> PropertyOpts {
-    const FIELD_KEYS: &[Symbol] = &[READ_ONLY, OBSERVABLE, DEFAULT, UNIT, RENAME, TITLE, DESCRIPTION];
+    const FIELD_KEYS: &[Symbol] = &[READ_ONLY, OBSERVABLE, PERSIST, DEFAULT, UNIT, RENAME, TITLE, DESCRIPTION];
     const METHOD_KEYS: &[Symbol] = &[SETTER, POLL, ABS_CHANGE, REL_CHANGE];
     // `setter` is read on fields too, so that the check can explain where it belongs.
     let _ = on_method;
@@ -329,6 +388,7 @@ pub(crate) fn property_opts(cx: &Ctxt, attr: &Attribute, on_method: bool) -> Pro
         match key {
             READ_ONLY => out.read_only = flag_at(cx, &meta, key)?,
             OBSERVABLE => out.observable = flag(cx, &meta, key)?,
+            PERSIST => out.persist = persist_attr(cx, &meta)?,
             SETTER => out.setter = flag_at(cx, &meta, key)?,
             UNIT => out.unit = Some(lit_str(&meta)?),
             RENAME => out.rename = Some(lit_str(&meta)?),

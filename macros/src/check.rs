@@ -63,6 +63,7 @@ pub(crate) fn check_impl(cx: &Ctxt, i: &ThingImpl) {
     setter_has_getter(cx, i);
     read_only_has_no_setter(cx, i);
     poll_options(cx, i.properties.iter(), false);
+    persisted_accessor_has_setter(cx, i);
     names_are_unique(cx, i.actions.iter().map(|a| (&a.wire, a.method.ident().span())), "an action");
     names_are_unique(
         cx,
@@ -395,6 +396,26 @@ fn read_only_has_no_setter(cx: &Ctxt, i: &ThingImpl) {
             );
             e.combine(syn::Error::new(r, "remove `read_only`, or remove the setter"));
             cx.syn_error(e);
+        }
+    }
+}
+
+/// A getter/setter property is stored from what its getter reads after a write and restored through its
+/// setter: without a setter there is neither.
+fn persisted_accessor_has_setter(cx: &Ctxt, i: &ThingImpl) {
+    for p in &i.properties {
+        let (Some(a), Some(persist)) = (p.accessors(), p.opts.persist) else { continue };
+        if a.getter().is_some() && a.setter().is_none() {
+            cx.syn_error(syn::Error::new(
+                persist.span,
+                format!(
+                    "property `{}` has no setter, so it cannot be persisted: a getter/setter property is restored \
+                     through its setter and stored when it is written; add `#[property(setter)] fn set_{}`, or \
+                     remove `persist`",
+                    p.wire,
+                    a.name.unraw()
+                ),
+            ));
         }
     }
 }

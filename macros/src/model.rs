@@ -507,14 +507,17 @@ fn read_accessor(cx: &Ctxt, t: &mut ThingImpl, attr: &Attribute, method: Method)
     };
     if is_setter {
         entry.setters.push(Setter { method, value_ty });
-        // Bounds given on the setter count too.
+        // Bounds given on the setter count too, and so does `persist`.
         entry_opts.value.bounds.extend(opts.value.bounds);
+        entry_opts.persist = entry_opts.persist.or(opts.persist);
     } else {
         *docs = method.docs.clone();
         entry.getters.push(method);
         let bounds = std::mem::take(&mut entry_opts.value.bounds);
+        let persist = entry_opts.persist.take();
         *entry_opts = PropertyOpts { setter: None, ..opts };
         entry_opts.value.bounds.extend(bounds);
+        entry_opts.persist = entry_opts.persist.or(persist);
         if let Some(r) = &entry_opts.rename {
             *wire = r.value();
         }

@@ -38,6 +38,10 @@ pub(crate) const TITLE: Symbol = Symbol("title");
 // `#[property(...)]` and `#[param(...)]`.
 pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const OBSERVABLE: Symbol = Symbol("observable");
+pub(crate) const PERSIST: Symbol = Symbol("persist");
+// The values of `persist = "..."`.
+pub(crate) const INIT: Symbol = Symbol("init");
+pub(crate) const COMMIT: Symbol = Symbol("commit");
 pub(crate) const READ_ONLY: Symbol = Symbol("read_only");
 pub(crate) const SETTER: Symbol = Symbol("setter");
 pub(crate) const UNIT: Symbol = Symbol("unit");

@@ -32,6 +32,7 @@ pub use thing::state::{StateGate, StateMachine};
 pub use thing::{args, event, schema};
 mod codec;
 pub mod error;
+pub mod persist;
 pub mod protocol;
 pub mod suggest;
 pub mod td;
@@ -59,8 +60,8 @@ pub use event::{Event, EventBinder, EventError, Publisher};
 pub use server::{Server, ServerBuilder};
 pub use thing::bytes::Bytes;
 pub use thing::{
-    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output, PollSpec,
-    PropertyDescriptor, Thing, ThingDescriptor,
+    ActionDescriptor, ArgSink, Args, DescribeThing, EventDescriptor, ExecutionMode, Invocation, Output, Persist,
+    PollSpec, PropertyDescriptor, Thing, ThingDescriptor,
 };
 pub use thingwire_macros::{action, event, property, thing};
 pub use transport::Protocol;

@@ -5,15 +5,26 @@
 //! cargo run -p thingwire-examples --bin lab -- 0.0.0.0:6000     # another TCP address (events on port + 1)
 //! THINGWIRE_LAB_ADDRESS=0.0.0.0:6000 cargo run -p thingwire-examples --bin lab
 //! cargo run -p thingwire-examples --bin lab -- --no-ipc        # TCP only (e.g. beside another lab)
+//! cargo run -p thingwire-examples --bin lab -- --state-dir ~/.lab-state   # where persisted settings live
+//! cargo run -p thingwire-examples --bin lab -- --no-state      # settings start from their defaults each time
 //! ```
+//!
+//! The stage's `limits` and the thermostat's `setpoint` and `pid` are persisted properties: they are kept in
+//! one SQLite file per Thing in the state folder (default `target/lab-state`, or `THINGWIRE_LAB_STATE`) and
+//! restored when the lab starts again.
 //!
 //! Log verbosity follows `RUST_LOG` (default `info`).
 
+use thingwire::persist::Storage;
 use thingwire::{Protocol, Server};
 use thingwire_examples::{HTTP_ADDRESS, SERVER_ID, SPECTROMETER, STAGE, TCP_HOST, TCP_PORT, THERMOSTAT, start_lab};
 
-const USAGE: &str = "usage: lab [HOST:PORT] [--no-ipc] [--http HOST:PORT | --no-http]   (or THINGWIRE_LAB_ADDRESS=HOST:PORT; \
-default: ZeroMQ on 127.0.0.1:5555 and IPC, HTTP on 127.0.0.1:8080)";
+const USAGE: &str = "usage: lab [HOST:PORT] [--no-ipc] [--http HOST:PORT | --no-http] [--state-dir DIR | --no-state]   \
+(or THINGWIRE_LAB_ADDRESS=HOST:PORT, THINGWIRE_LAB_STATE=DIR; default: ZeroMQ on 127.0.0.1:5555 and IPC, HTTP on \
+127.0.0.1:8080, persisted settings in target/lab-state)";
+
+/// Where the lab keeps its persisted settings unless told otherwise.
+const DEFAULT_STATE_DIR: &str = "target/lab-state";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -24,6 +35,7 @@ async fn main() -> std::process::ExitCode {
     let mut address = None;
     let mut ipc = true;
     let mut http = Some(HTTP_ADDRESS.to_owned());
+    let mut state = Some(std::env::var("THINGWIRE_LAB_STATE").unwrap_or_else(|_| DEFAULT_STATE_DIR.to_owned()));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -33,6 +45,14 @@ async fn main() -> std::process::ExitCode {
             }
             "--no-ipc" => ipc = false,
             "--no-http" => http = None,
+            "--no-state" => state = None,
+            "--state-dir" => match args.next() {
+                Some(dir) => state = Some(dir),
+                None => {
+                    eprintln!("error: --state-dir needs a folder\n{USAGE}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
             "--http" => match args.next() {
                 Some(a) => http = Some(a),
                 None => {
@@ -56,6 +76,10 @@ async fn main() -> std::process::ExitCode {
         Some(a) => builder.http(a),
         None => builder,
     };
+    let builder = match &state {
+        Some(dir) => builder.storage(Storage::sqlite(dir)),
+        None => builder,
+    };
     // `ServerBuilder::serve()` would do start + wait for ctrl-c + shutdown in one call, but `start_lab` has
     // to connect the change notifiers after the server has started, so this does the three steps itself.
     let server = match start_lab(builder).await {
@@ -66,6 +90,13 @@ async fn main() -> std::process::ExitCode {
         }
     };
     print_how_to_connect(&server);
+    match &state {
+        Some(dir) => println!("Persisted settings (stage limits, thermostat setpoint and PID) are kept in {dir}/."),
+        None => println!("Persisted settings are not kept (--no-state)."),
+    }
+    for warning in server.persist_warnings() {
+        eprintln!("warning: {warning}");
+    }
     tokio::select! {
         () = shutdown_signal() => tracing::info!("signal received, shutting down"),
         () = server.stopped() => {}

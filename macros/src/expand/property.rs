@@ -110,6 +110,7 @@ pub(crate) fn descriptor(p: &Paths, prop: &Property) -> Option<TokenStream> {
         },
     };
     let observable = prop.opts.observable;
+    let persist = format_ident!("{}", prop.opts.persist.map_or("Off", |p| p.mode.variant()));
     let computed = prop.computed();
     let schema = value_schema_fn(p, ty, &prop.opts.value);
     Some(quote! {
@@ -121,6 +122,7 @@ pub(crate) fn descriptor(p: &Paths, prop: &Property) -> Option<TokenStream> {
             read_only: #read_only,
             observable: #observable,
             computed: #computed,
+            persist: #krate::Persist::#persist,
             unit: #unit,
             schema: #schema,
         });
@@ -212,4 +214,27 @@ pub(crate) fn assertions(p: &Paths, prop: &Property) -> Option<TokenStream> {
     checks.extend(bound_assertions(p, ty, &prop.opts.value.bounds));
     let cfgs = prop.cfgs();
     Some(quote!(#(#cfgs)* let _ = || { #checks };))
+}
+
+/// The restore arm of a `read_only` field that is restored at start (`persist` or `persist = "init"`):
+/// clients cannot write it, the stored value may. Other properties are restored through their write arm.
+pub(crate) fn restore_arm(p: &Paths, prop: &Property) -> Option<TokenStream> {
+    let private = &p.private;
+    let PropertySource::Field { member, ty, cfgs, .. } = &prop.source else { return None };
+    let loads = prop.opts.persist.is_some_and(|p| p.mode != crate::attr::PersistMode::Commit);
+    if prop.opts.read_only.is_none() || !loads {
+        return None;
+    }
+    let wire = &prop.wire;
+    let value = format_ident!("__value");
+    let checks = bound_checks(p, &value, &format!("property `{wire}`"), &prop.opts.value.bounds);
+    Some(quote! {
+        #(#cfgs)*
+        #wire => {
+            let #value: #ty = #private::decode_property(value, #wire)?;
+            #checks
+            self.#member = #value;
+            #private::core::result::Result::Ok(())
+        }
+    })
 }

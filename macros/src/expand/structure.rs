@@ -51,6 +51,22 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
     let d = Dispatch::thing();
     let read_arms = s.properties.iter().filter_map(|prop| property::read_arm(p, prop, &d));
     let write_arms = s.properties.iter().filter_map(|prop| property::write_arm(p, prop, &d));
+    let restore_arms: Vec<TokenStream> =
+        s.properties.iter().filter_map(|prop| property::restore_arm(p, prop)).collect();
+    let restore = (!restore_arms.is_empty()).then(|| {
+        quote! {
+            fn restore_property(
+                &mut self,
+                name: &str,
+                value: #private::ValueDeserializer<'_, '_>,
+            ) -> #private::core::result::Result<(), #private::ThingError> {
+                match name {
+                    #(#restore_arms)*
+                    _ => <Self as #krate::Thing>::write_property(self, name, value),
+                }
+            }
+        }
+    });
     let Dispatch { out, ct, value, .. } = &d;
     let table = quote!({
         #[allow(unused_imports)]
@@ -114,6 +130,8 @@ fn thing_impl(p: &Paths, s: &ThingStruct) -> TokenStream {
                     },
                 }
             }
+
+            #restore
 
             fn invoke<'a>(&'a mut self, name: &str, args: #private::Args<'_>) -> #private::Invocation<'a> {
                 match (#table.invoke)(self, name, args) {

@@ -57,6 +57,7 @@ const _: () = {
                 read_only: true,
                 observable: false,
                 computed: true,
+                persist: ::thingwire::Persist::Off,
                 unit: ::thingwire::__private::core::option::Option::None,
                 schema: {
                     fn __schema(

@@ -221,6 +221,7 @@ const _: () = {
                             read_only: false,
                             observable: true,
                             computed: false,
+                            persist: ::thingwire::Persist::Off,
                             unit: ::thingwire::__private::core::option::Option::Some(
                                 "ms",
                             ),
@@ -254,6 +255,7 @@ const _: () = {
                             read_only: true,
                             observable: false,
                             computed: false,
+                            persist: ::thingwire::Persist::Off,
                             unit: ::thingwire::__private::core::option::Option::None,
                             schema: {
                                 fn __schema(

@@ -38,6 +38,7 @@ use crate::core::request::ExecutionContext;
 use crate::core::responder::{ErrorClass, Responder};
 use crate::error::ThingError;
 use crate::event::{EventBinder, EventKind, Publisher, Routes};
+use crate::persist::worker::{ThingStore, Touched};
 use crate::protocol::{ContentType, TimeoutKind};
 use crate::thing::state::{STATE_PROPERTY, StateGate};
 use crate::thing::{ActionDescriptor, Args, ExecutionMode, Invocation, Output, PollSpec, Thing, ThingDescriptor};
@@ -209,6 +210,8 @@ pub(crate) struct Scheduler<T: Thing> {
     any_writable_computed: bool,
     /// The Thing's state machine: which states allow which actions and writes.
     gate: Option<StateGate>,
+    /// Where its persisted properties are stored (`None` when it has none, or the server no storage).
+    store: Option<ThingStore>,
 }
 
 /// The lock a blocking worker holds while it runs an operation.
@@ -228,7 +231,13 @@ async fn until<F: std::future::Future>(deadline: Option<Instant>, future: F) -> 
 impl<T: Thing> Scheduler<T> {
     /// Binds the Thing's events, records the current values of its observable properties and starts its
     /// queue task.
-    pub(crate) fn start(mut thing: T, server_id: &str, publisher: Publisher, limits: SchedulerLimits) -> Arc<Self> {
+    pub(crate) fn start(
+        mut thing: T,
+        server_id: &str,
+        publisher: Publisher,
+        limits: SchedulerLimits,
+        store: Option<ThingStore>,
+    ) -> Arc<Self> {
         let id: Arc<str> = Arc::from(thing.thing_id());
         let descriptor = thing.descriptor();
         let urn = crate::td::thing_urn(server_id, &id);
@@ -270,6 +279,7 @@ impl<T: Thing> Scheduler<T> {
             any_computed: descriptor.properties.iter().any(|p| p.computed),
             any_writable_computed: descriptor.properties.iter().any(|p| p.computed && !p.read_only),
             gate,
+            store,
         });
         tokio::spawn(Arc::clone(&scheduler).run_queue(rx, done_tx));
         let polled: Vec<(usize, PollSpec)> = polls
@@ -469,10 +479,16 @@ impl<T: Thing> Scheduler<T> {
                     };
                     let result = run_invocation(invocation, logs.as_ref()).await;
                     self.publish_changes(&guard);
-                    result
+                    let stored = self.to_store(&guard, &job.op);
+                    (result, stored)
                 };
                 match until(deadline, run).await {
-                    Some(result) => self.finish_in_time(&job, result, logs.as_ref(), deadline),
+                    Some((result, stored)) => {
+                        if deadline.is_some_and(|d| Instant::now() > d) {
+                            self.expired(&job, "the code returned after the deadline");
+                        }
+                        self.conclude(&job, result, logs.as_ref(), stored)
+                    }
                     // Dropping the future cancelled the action at its next await point.
                     None => self.expired(&job, "action cancelled"),
                 }
@@ -551,7 +567,8 @@ impl<T: Thing> Scheduler<T> {
             None => run(),
         };
         self.publish_changes(thing);
-        self.finish(job, result, logs.as_ref());
+        let stored = self.to_store(thing, &job.op);
+        self.conclude(job, result, logs.as_ref(), stored);
     }
 
     /// The deadline came before the operation finished.
@@ -577,13 +594,7 @@ impl<T: Thing> Scheduler<T> {
 
     fn finish(&self, job: &Job, result: Result<Output, ThingError>, logs: Option<&LogBuffer>) {
         let logs = logs.map(LogBuffer::take);
-        match result {
-            Ok(output) => job.reply.value(&job.content_type.for_reply(), output, logs.as_deref()),
-            Err(error) => {
-                tracing::debug!(thing = %self.id, name = job.name(), %error, "operation failed");
-                job.reply.error(ErrorClass::Failed, &error, logs.as_deref());
-            }
-        }
+        answer(&self.id, &job.reply, &job.content_type, result, logs.as_deref());
     }
 
     /// A property operation that may write.
@@ -595,7 +606,47 @@ impl<T: Thing> Scheduler<T> {
             None => run(),
         };
         self.publish_changes(thing);
-        self.finish(job, result, logs.as_ref());
+        let stored = if result.is_ok() || matches!(job.op, Op::WriteMultiple) {
+            self.to_store(thing, &job.op)
+        } else {
+            Vec::new()
+        };
+        self.conclude(job, result, logs.as_ref(), stored);
+    }
+
+    /// The persisted values an operation changed, to be stored before it is answered.
+    fn to_store(&self, thing: &T, op: &Op) -> Vec<crate::persist::StoredValue> {
+        let Some(store) = &self.store else { return Vec::new() };
+        let touched = match op {
+            Op::WriteProperty(index) if store.stores(*index) => Touched::One(*index),
+            Op::WriteProperty(_) | Op::Invoke(_) => Touched::Fields,
+            Op::WriteMultiple => Touched::Many,
+            _ => return Vec::new(),
+        };
+        store.changes(thing, touched)
+    }
+
+    /// Answers at once, or once `stored` is durable when there is something to store: a reply never
+    /// announces a persisted value a crash could still take back.
+    fn conclude(
+        &self,
+        job: &Job,
+        result: Result<Output, ThingError>,
+        logs: Option<&LogBuffer>,
+        stored: Vec<crate::persist::StoredValue>,
+    ) {
+        let Some(store) = self.store.as_ref().filter(|_| !stored.is_empty()) else {
+            return self.finish(job, result, logs);
+        };
+        let (id, reply, content_type) = (Arc::clone(&self.id), job.reply.clone(), job.content_type.clone());
+        let logs = logs.map(LogBuffer::take);
+        store.save(stored, move |saved| {
+            let result = match (result, saved) {
+                (Ok(_), Err(e)) => Err(e),
+                (result, _) => result,
+            };
+            answer(&id, &reply, &content_type, result, logs.as_deref());
+        });
     }
 
     /// A property operation that only reads.
@@ -915,6 +966,23 @@ impl<T: Thing> Runner for Scheduler<T> {
 
     fn finished(&self) -> tokio::sync::watch::Receiver<bool> {
         self.done.clone()
+    }
+}
+
+/// Sends an operation's answer.
+fn answer(
+    thing_id: &str,
+    reply: &Responder,
+    content_type: &ContentType,
+    result: Result<Output, ThingError>,
+    logs: Option<&[String]>,
+) {
+    match result {
+        Ok(output) => reply.value(&content_type.for_reply(), output, logs),
+        Err(error) => {
+            tracing::debug!(thing = %thing_id, name = reply.name(), %error, "operation failed");
+            reply.error(ErrorClass::Failed, &error, logs);
+        }
     }
 }
 

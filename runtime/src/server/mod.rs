@@ -30,11 +30,22 @@ use crate::core::scheduler::{Runner, Scheduler, SchedulerLimits};
 use crate::core::{Core, ServerStats};
 use crate::error::ServerError;
 use crate::event::Publisher;
+use crate::persist::worker::{self, StoreHandle};
+use crate::persist::{PersistWarning, Storage};
 pub use crate::protocol::names::{GET_THING_DESCRIPTION, LIST_THINGS, ThingSummary};
 use crate::thing::Thing;
 use crate::transport::{BoundAddresses, Protocol};
 
-type ThingFactory = Box<dyn FnOnce(&str, Publisher, SchedulerLimits) -> Arc<dyn Runner> + Send>;
+/// Starts one Thing's scheduler, restoring its persisted properties from the store first.
+type ThingFactory = Box<
+    dyn FnOnce(
+            String,
+            Publisher,
+            SchedulerLimits,
+            Option<StoreHandle>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<dyn Runner>> + Send>>
+        + Send,
+>;
 
 /// Configures and starts a [`Server`].
 #[must_use = "a builder does nothing until .serve() or .start() is called"]
@@ -45,6 +56,7 @@ pub struct ServerBuilder {
     limits: SchedulerLimits,
     shutdown_grace: Duration,
     failure_log: Option<tracing::Level>,
+    storage: Option<Storage>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -66,6 +78,7 @@ impl ServerBuilder {
             limits: SchedulerLimits { max_queue: 4096, ..SchedulerLimits::default() },
             shutdown_grace: Duration::from_secs(5),
             failure_log: Some(tracing::Level::WARN),
+            storage: None,
         }
     }
 
@@ -87,11 +100,24 @@ impl ServerBuilder {
     /// Serves `thing` (under its [`Thing::thing_id`]).
     pub fn thing<T: Thing>(mut self, thing: T) -> Self {
         let id = thing.thing_id().to_owned();
-        let factory: ThingFactory = Box::new(move |server_id, publisher, limits| {
-            let runner: Arc<dyn Runner> = Scheduler::start(thing, server_id, publisher, limits);
-            runner
+        let factory: ThingFactory = Box::new(move |server_id, publisher, limits, store| {
+            Box::pin(async move {
+                let mut thing = thing;
+                let store = worker::restore(&mut thing, store.as_ref()).await;
+                let runner: Arc<dyn Runner> = Scheduler::start(thing, &server_id, publisher, limits, store);
+                runner
+            })
         });
         self.things.push((id, factory));
+        self
+    }
+
+    /// Keeps the values of persisted properties (`#[property(persist)]`, `persist = "init"`,
+    /// `persist = "commit"`) in `storage`: restored when the server starts, stored durably before a write is
+    /// answered. Without it, persisted properties behave as plain ones (and the server logs a warning). See
+    /// [`crate::persist`].
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.storage = Some(storage);
         self
     }
 
@@ -175,7 +201,17 @@ impl ServerBuilder {
         let addresses: Vec<BoundAddresses> = bound.iter().flat_map(|b| b.addresses()).collect();
         let http_base_url = bound.iter().find_map(|b| b.base_url());
         let describers = bound.iter().filter_map(|b| b.describer()).collect();
-        let runners = self.things.into_iter().map(|(_, make)| make(&self.id, publisher.clone(), self.limits));
+        let store = match self.storage {
+            Some(storage) => Some(
+                StoreHandle::start(storage)
+                    .map_err(|source| ServerError::Io { context: "starting the property store's thread", source })?,
+            ),
+            None => None,
+        };
+        let mut runners = Vec::with_capacity(self.things.len());
+        for (_, make) in self.things {
+            runners.push(make(self.id.clone(), publisher.clone(), self.limits, store.clone()).await);
+        }
         let core = Arc::new(Core::new(&self.id, runners, self.failure_log, describers));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let stop = StopHandle::new(shutdown_tx.clone(), shutdown_rx.clone())?;
@@ -186,6 +222,7 @@ impl ServerBuilder {
         }
         Ok(Server {
             core,
+            store,
             publisher,
             tasks,
             grace: self.shutdown_grace,
@@ -279,6 +316,7 @@ impl StopHandle {
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     core: Arc<Core>,
+    store: Option<StoreHandle>,
     publisher: Publisher,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     grace: Duration,
@@ -333,6 +371,13 @@ impl Server {
     /// How requests have been answered so far: failures, timeouts, late results dropped.
     pub fn stats(&self) -> ServerStats {
         self.core.stats()
+    }
+
+    /// What went wrong with persisted properties so far, oldest first: stored values that could not be
+    /// restored (each with the property's name; the property kept its default), stores that could not be
+    /// opened or written. Empty without [`ServerBuilder::storage`].
+    pub fn persist_warnings(&self) -> Vec<PersistWarning> {
+        self.store.as_ref().map(StoreHandle::warnings).unwrap_or_default()
     }
 
     /// The serving core, for a binding of one's own.

@@ -109,6 +109,21 @@ pub const EXTENSION_CONTEXT: &str = "https://example.invalid/thingwire/td#";
 /// The prefix of thingwire's TD terms, e.g. the `tw:curve` security scheme.
 pub const EXTENSION_PREFIX: &str = "tw";
 
+/// The term (prefixed with [`EXTENSION_PREFIX`]: `tw:persist`) that marks a persisted property in its TD,
+/// with the value `"always"` (stored and restored), `"init"` (only restored) or `"commit"` (only stored).
+pub const PERSIST_TERM: &str = "persist";
+
+/// The value of `tw:persist` for a property, `None` when it is not persisted.
+fn persist_term(persist: crate::thing::Persist) -> Option<&'static str> {
+    use crate::thing::Persist;
+    match persist {
+        Persist::Off => None,
+        Persist::Always => Some("always"),
+        Persist::Init => Some("init"),
+        Persist::Commit => Some("commit"),
+    }
+}
+
 /// The addresses a TCP server on `host:port` is reached at (events on port + 1), for TDs made without a
 /// running server.
 pub fn tcp_addresses(host: &str, port: u16) -> BoundAddresses {
@@ -251,6 +266,9 @@ impl<'a> ThingDescription<'a> {
                     members.insert(term.into(), Value::String(text.into()));
                 }
             }
+            if let Some(mode) = persist_term(p.persist) {
+                members.insert(format!("{EXTENSION_PREFIX}:{PERSIST_TERM}"), Value::String(mode.into()));
+            }
             let property = PropertyAffordance {
                 schema,
                 read_only: Some(p.read_only),
@@ -294,7 +312,8 @@ impl<'a> ThingDescription<'a> {
         let definitions = if model { IndexMap::new() } else { self.security_definitions(&thing) };
         let mut context = vec![ContextEntry::Uri(TD_CONTEXT_V1.into()), ContextEntry::Uri(TD_CONTEXT.into())];
         let extension = format!("{EXTENSION_PREFIX}:");
-        if definitions.values().any(|d| d.scheme.starts_with(&extension)) {
+        let persisted = d.properties.iter().any(|p| !skip(p.name) && p.persist.is_on());
+        if persisted || definitions.values().any(|d| d.scheme.starts_with(&extension)) {
             let terms = [(EXTENSION_PREFIX.to_owned(), Value::String(EXTENSION_CONTEXT.into()))];
             context.push(ContextEntry::Terms(terms.into_iter().collect()));
         }
@@ -358,6 +377,7 @@ mod tests {
                 read_only: false,
                 observable: false,
                 computed: false,
+                persist: crate::Persist::Off,
                 unit: None,
                 schema: |g| g.subschema_for::<Value>(),
             }],

@@ -45,6 +45,40 @@ pub enum ExecutionMode {
     Threaded,
 }
 
+/// Whether and how a property's value is kept in the server's [`Storage`](crate::persist::Storage), as
+/// hololinked's `db_persist`, `db_init` and `db_commit` do (`#[property(persist)]`,
+/// `#[property(persist = "init")]`, `#[property(persist = "commit")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Persist {
+    /// Not stored (the default).
+    #[default]
+    Off,
+    /// Stored on every write and restored when the server starts (hololinked's `db_persist`).
+    Always,
+    /// Restored when the server starts, never stored by the server (hololinked's `db_init`): a value
+    /// provisioned in the database beforehand, a calibration say.
+    Init,
+    /// Stored on every write, never restored (hololinked's `db_commit`): a record of the last value set.
+    Commit,
+}
+
+impl Persist {
+    /// Whether the value is written to the storage when it changes.
+    pub fn stores(self) -> bool {
+        matches!(self, Self::Always | Self::Commit)
+    }
+
+    /// Whether the stored value is restored when the server starts.
+    pub fn restores(self) -> bool {
+        matches!(self, Self::Always | Self::Init)
+    }
+
+    /// Whether the storage is involved at all.
+    pub fn is_on(self) -> bool {
+        self != Self::Off
+    }
+}
+
 /// A property in the Thing's static description.
 #[derive(Debug, Clone, Copy)]
 pub struct PropertyDescriptor {
@@ -62,6 +96,8 @@ pub struct PropertyDescriptor {
     /// hardware); `false` for a plain field. An operation on a computed property that has an execution
     /// timeout in force runs on a blocking worker thread, so that its `TIMEOUT` is answered at the deadline.
     pub computed: bool,
+    /// Whether the value is stored and restored across restarts.
+    pub persist: Persist,
     /// Unit of measure, e.g. `"ms"`.
     pub unit: Option<&'static str>,
     /// The value's schema, bounds merged in.
@@ -301,6 +337,14 @@ pub trait Thing: Send + Sync + 'static {
     ///
     /// Only called with writable names the descriptor lists.
     fn write_property(&mut self, name: &str, value: ValueDeserializer<'_, '_>) -> Result<(), ThingError>;
+
+    /// Sets property `name` to the value its storage kept, when the server starts (properties with
+    /// [`Persist::Always`] or [`Persist::Init`]). The default writes it with
+    /// [`write_property`](Self::write_property); `#[thing]` also restores `read_only` fields here, which
+    /// clients cannot write.
+    fn restore_property(&mut self, name: &str, value: ValueDeserializer<'_, '_>) -> Result<(), ThingError> {
+        self.write_property(name, value)
+    }
 
     /// Runs queued action `name` with exclusive access.
     fn invoke<'a>(&'a mut self, name: &str, args: Args<'_>) -> Invocation<'a>;

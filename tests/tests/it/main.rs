@@ -16,6 +16,7 @@ mod macros;
 mod malformed;
 mod ops;
 mod panel;
+mod persist;
 mod python_server;
 mod scheduling;
 mod security;

@@ -141,6 +141,7 @@ static BARE: thingwire::ThingDescriptor = thingwire::ThingDescriptor {
         read_only: false,
         observable: false,
         computed: false,
+        persist: thingwire::Persist::Off,
         unit: Some("1"),
         schema: |g| g.subschema_for::<u32>(),
     }],

@@ -1,4 +1,4 @@
-//! The Python side of the interop tests: a venv with the real `hololinked[zmq]==0.4.2`, created on first
+//! The Python side of the interop tests: a venv with the real `hololinked[zmq,sqlalchemy]==0.4.2`, created on first
 //! use under the workspace's `target/` and reused after that.
 
 use std::path::{Path, PathBuf};
@@ -6,7 +6,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The pinned requirement the interop tests run against.
-pub const REQUIREMENT: &str = "hololinked[zmq]==0.4.2";
+/// The pinned requirements (pip arguments, space-separated; the venv's stamp): hololinked with ZeroMQ, and with
+/// SQLAlchemy for the persisted-property interop test (hololinked's SQLite storage). The tests and the
+/// benchmark share the venv, so they must name the same ones.
+pub const REQUIREMENT: &str = "hololinked[zmq,sqlalchemy]==0.4.2 sqlalchemy==2.1.9";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -35,14 +38,9 @@ fn ensure_venv(dir: &Path) -> PathBuf {
     let host_python = std::env::var("THINGWIRE_PYTHON").unwrap_or_else(|_| "python3".into());
     run(Command::new(&host_python).args(["-m", "venv"]).arg(&tmp), "create the venv (is python3 with venv installed?)");
     run(
-        Command::new(tmp.join("bin/python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            REQUIREMENT,
-        ]),
+        Command::new(tmp.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(REQUIREMENT.split_whitespace()),
         "pip install hololinked (is PyPI reachable?)",
     );
     std::fs::write(tmp.join(".thingwire-requirement"), REQUIREMENT).expect("write the venv stamp");

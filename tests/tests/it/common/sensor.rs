@@ -98,6 +98,7 @@ const fn property(
         read_only,
         observable,
         computed: true,
+        persist: thingwire::Persist::Off,
         unit: None,
         schema,
     }
