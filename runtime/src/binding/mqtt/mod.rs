@@ -69,7 +69,8 @@ impl BindingSpec for Spec {
         let will = client::Will { topic: status_topic.clone(), payload: "offline" };
         let (client, connection) = client::new(&broker, &options, &client_id, will)?;
         let outbox = Outbox::new(options.queue);
-        let forms = MqttForms::new(broker.base(), options.retain_properties);
+        let requests = options.requests && options.version == MqttVersion::V5;
+        let forms = MqttForms::new(broker.base(), options.retain_properties).with_requests(requests);
         let request_topics =
             server.thing_ids.iter().map(|id| (forms::request_topic(&server.id, id), Arc::from(id.as_str()))).collect();
         Ok(Box::new(Bound {
@@ -125,7 +126,11 @@ impl Bound {
         })
         .await;
         let reason = match outcome {
-            Ok(Ok(())) => return Ok(()),
+            Ok(Ok(())) => {
+                self.outbox.counters.connections.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                self.outbox.counters.connected.store(true, std::sync::atomic::Ordering::Release);
+                return Ok(());
+            }
             Ok(Err(failure)) => match failure.refused {
                 Some(why) if why.contains("user name") || why.contains("authorized") => format!(
                     "{why} ({}): check the credentials (MqttOptions::credentials, or user:password@ in the URL) \
@@ -133,6 +138,13 @@ impl Bound {
                     failure.message
                 ),
                 Some(why) => format!("{why} ({})", failure.message),
+                // Some brokers (rumqttd) close the connection without a reason code when they refuse it.
+                None if failure.message.contains("closed by peer") => format!(
+                    "closed the connection before accepting it ({}): it refused the server — check the \
+                     credentials (MqttOptions::credentials, or user:password@ in the URL), the client id \
+                     (MqttOptions::client_id; another client may use it) and the broker's access list",
+                    failure.message
+                ),
                 None => format!(
                     "could not be reached ({}): is the broker running there, and are the host, port and scheme \
                      (mqtt:// or mqtts://) right?",

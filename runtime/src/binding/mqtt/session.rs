@@ -60,7 +60,7 @@ enum Target {
     /// A request's reply.
     Reply { topic: Arc<str>, correlation: Option<Bytes> },
     /// A retained value (the TD, a property's current value); errors are logged, not published.
-    Retained { topic: Arc<str>, qos: MqttQos },
+    Retained { topic: Arc<str>, qos: MqttQos, td: bool },
 }
 
 /// The binding's [`ReplySink`].
@@ -119,11 +119,12 @@ impl ReplySink for Answer {
                 correlation: correlation.clone(),
                 user_properties: vec![("thingwire-reply".into(), status.into())],
             },
-            Target::Retained { topic, qos } => {
+            Target::Retained { topic, qos, td } => {
                 if status != "value" {
                     tracing::debug!(%topic, reply = %String::from_utf8_lossy(&payload), "MQTT: no retained value to publish");
                     return;
                 }
+                let payload = if *td { without_formless(payload) } else { payload };
                 Outbound {
                     topic: Arc::clone(topic),
                     payload: Bytes::from(payload),
@@ -141,6 +142,19 @@ impl ReplySink for Answer {
     fn client(&self) -> String {
         self.client.clone()
     }
+}
+
+/// The TD without the affordances no binding of the server serves (a server with only this binding, without
+/// requests, serves only observable properties and events — as hololinked's MQTT TD lists only those): every
+/// affordance of a valid TD has forms.
+fn without_formless(td: Vec<u8>) -> Vec<u8> {
+    let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(&td) else { return td };
+    for kind in ["properties", "actions", "events"] {
+        if let Some(Value::Object(affordances)) = doc.get_mut(kind) {
+            affordances.retain(|_, a| a.get("forms").and_then(Value::as_array).is_some_and(|f| !f.is_empty()));
+        }
+    }
+    serde_json::to_vec(&doc).unwrap_or(td)
 }
 
 /// Resolves once the server stops.
@@ -163,8 +177,12 @@ impl Session {
 
     /// The broker accepted a connection: the status, each Thing's TD and current property values, and the
     /// request topics.
-    fn connected(self: &Arc<Self>) {
-        let n = self.outbox.counters.connections.fetch_add(1, Ordering::AcqRel) + 1;
+    fn connected(self: &Arc<Self>, counted: bool) {
+        let n = if counted {
+            self.outbox.counters.connections.load(Ordering::Acquire)
+        } else {
+            self.outbox.counters.connections.fetch_add(1, Ordering::AcqRel) + 1
+        };
         self.outbox.counters.connected.store(true, Ordering::Release);
         if n == 1 {
             tracing::info!(server = %self.core.server_id(), broker = %self.broker, "publishing to the MQTT broker");
@@ -218,10 +236,11 @@ impl Session {
         };
         let sink = Answer {
             outbox: Arc::clone(&self.outbox),
-            target: Target::Retained { topic: Arc::from(topic), qos },
+            target: Target::Retained { topic: Arc::from(topic), qos, td: name == names::GET_THING_DESCRIPTION },
             client: "thingwire MQTT binding".into(),
         };
-        self.core.submit(&head, (b"null".to_vec(), Vec::new()), sink, &mut Via(&self.forms));
+        let payload = if operation == Operation::InvokeAction { b"{}".to_vec() } else { b"null".to_vec() };
+        self.core.submit(&head, (payload, Vec::new()), sink, &mut Via(&self.forms));
     }
 
     /// A message on a request topic.
@@ -339,7 +358,8 @@ pub(crate) async fn connection_task(
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    session.connected();
+    // The first connection was made (and counted) at start.
+    session.connected(true);
     let mut backoff = session.options.reconnect_delay.max(Duration::from_millis(10));
     let mut down_since: Option<tokio::time::Instant> = None;
     loop {
@@ -353,7 +373,7 @@ pub(crate) async fn connection_task(
                 if let Some(since) = down_since.take() {
                     tracing::debug!(after = ?since.elapsed(), "MQTT broker back");
                 }
-                session.connected();
+                session.connected(false);
             }
             Ok(Polled::Written) => session.outbox.written(),
             Ok(Polled::Message(message)) => session.request(message),
