@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::child::ServerProcess;
 
 /// The pinned requirement (the same as the interop tests').
-pub const REQUIREMENT: &str = "hololinked[zmq]==0.4.2";
+pub const REQUIREMENT: &str = "hololinked[zmq,mqtt]==0.4.2";
 
 /// The venv's interpreter, creating the venv when it is missing (as the interop tests do).
 pub fn ensure_venv(dir: &Path) -> Result<PathBuf, String> {

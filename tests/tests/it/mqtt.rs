@@ -350,3 +350,35 @@ async fn a_broker_outage_mid_burst_drops_the_oldest_counts_everything_and_publis
         server.shutdown().await;
     }
 }
+
+/// The simulated lab publishing to `broker` (MQTT only).
+async fn lab_on(url: &str, version: MqttVersion) -> Server {
+    let builder = Server::builder(thingwire_examples::SERVER_ID)
+        .mqtt(url)
+        .mqtt_options(MqttOptions { version, ..MqttOptions::default() });
+    thingwire_examples::start_lab(builder).await.unwrap_or_else(|e| panic!("the lab starts with MQTT at {url}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hololinked_mqtt_client_receives_the_labs_events_and_property_changes() {
+    for kind in broker::kinds("mqtt::hololinked_mqtt_client") {
+        let broker = Broker::start(kind, &[]).await;
+        let lab = lab_on(&broker.url(), MqttVersion::V5).await;
+        let python = tokio::task::spawn_blocking(crate::common::python::python).await.expect("venv");
+        let port = broker.port.to_string();
+        let output = tokio::process::Command::new(python)
+            .arg(crate::common::python::script("hololinked_mqtt_client_check.py"))
+            .args(["--port", &port, "--thing", thingwire_examples::THERMOSTAT, "--event", "reading"])
+            .args(["--property", "temperature", "--overall-timeout", "60"])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(90), output)
+            .await
+            .expect("the hololinked MQTT check finishes within 90 s")
+            .expect("run the hololinked MQTT check");
+        let lines = crate::common::node::assert_check_passed(&format!("hololinked's MQTT client via {kind:?}"), &output);
+        assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 3, "every step ran: {lines:#?}");
+        lab.shutdown().await;
+    }
+}

@@ -204,11 +204,18 @@ pub(crate) struct MqttSink {
 
 impl EventSink for MqttSink {
     fn route(&self, source: &EventSource<'_>) -> Box<dyn EventRoute> {
+        // A change published as ZeroMQ names it (`<property>_change_event`, by an `EventBinder` of a background
+        // task) goes where MQTT subscribers look for the property's changes: `<thing>/<property>`.
+        let (name, change) = match (source.kind, source.name.strip_suffix("_change_event")) {
+            (EventKind::PropertyChange, _) => (source.name, true),
+            (EventKind::Event, Some(property)) if !property.is_empty() => (property, true),
+            (EventKind::Event, _) => (source.name, false),
+        };
         Box::new(Route {
             outbox: Arc::clone(&self.outbox),
-            topic: Arc::from(super::forms::topic(source.thing_id, source.name)),
+            topic: Arc::from(super::forms::topic(source.thing_id, name)),
             qos: self.qos,
-            retain: source.kind == EventKind::PropertyChange && self.retain_properties,
+            retain: change && self.retain_properties,
         })
     }
 }

@@ -1,12 +1,13 @@
-//! The Python side of the interop tests: a venv with the real `hololinked[zmq]==0.4.2`, created on first
-//! use under the workspace's `target/` and reused after that.
+//! The Python side of the interop tests: a venv with the real `hololinked[zmq,mqtt]==0.4.2` (the `mqtt` extra
+//! for `ClientFactory.mqtt`: aiomqtt and paho-mqtt), created on first use under the workspace's `target/` and
+//! reused after that; a venv made for another requirement (an older one without the extra) is made again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The pinned requirement the interop tests run against.
-pub const REQUIREMENT: &str = "hololinked[zmq]==0.4.2";
+pub const REQUIREMENT: &str = "hololinked[zmq,mqtt]==0.4.2";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
