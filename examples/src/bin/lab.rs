@@ -130,8 +130,11 @@ fn print_how_to_connect(server: &Server, mqtt: Option<&str>) {
     };
     let mqtt = match mqtt {
         Some(url) => {
-            println!("  MQTT {url}  (TDs retained on <thing>/thing-description, status on thingwire/{SERVER_ID}/status)");
-            let (host, port) = url.rsplit_once("://").map_or(url, |(_, rest)| rest).rsplit_once(':').unwrap_or((url, "1883"));
+            println!(
+                "  MQTT {url}  (TDs retained on <thing>/thing-description, status on thingwire/{SERVER_ID}/status)"
+            );
+            let (host, port) =
+                url.rsplit_once("://").map_or(url, |(_, rest)| rest).rsplit_once(':').unwrap_or((url, "1883"));
             format!(
                 "\n  MQTT:         mosquitto_sub -h {host} -p {port} -t '{THERMOSTAT}/#' -v\n                \
                  mosquitto_rr -h {host} -p {port} -t thingwire/{SERVER_ID}/{THERMOSTAT}/request -e me/replies \\\n                  \

@@ -377,8 +377,43 @@ async fn hololinked_mqtt_client_receives_the_labs_events_and_property_changes() 
             .await
             .expect("the hololinked MQTT check finishes within 90 s")
             .expect("run the hololinked MQTT check");
-        let lines = crate::common::node::assert_check_passed(&format!("hololinked's MQTT client via {kind:?}"), &output);
+        let lines =
+            crate::common::node::assert_check_passed(&format!("hololinked's MQTT client via {kind:?}"), &output);
         assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 3, "every step ran: {lines:#?}");
+        lab.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_wot_subscribes_an_event_and_observes_a_property_from_the_labs_mqtt_td() {
+    for kind in broker::kinds("mqtt::node_wot") {
+        let broker = Broker::start(kind, &[]).await;
+        // node-wot's MQTT client speaks MQTT 3.1.1; rumqttd takes each version on its own port (Mosquitto on one),
+        // and the TD's forms point where the lab connected.
+        let lab = match kind {
+            Kind::Embedded => lab_on(&format!("mqtt://127.0.0.1:{}", broker.port_v311), MqttVersion::V311).await,
+            Kind::Mosquitto => lab_on(&broker.url(), MqttVersion::V5).await,
+        };
+        let mut sub = Subscriber::connect(broker.port, "wot-td", &["thermostat/thing-description"]).await;
+        let td = sub.next_on("thermostat/thing-description").await.json();
+        let file = crate::common::scratch_dir("node-wot-mqtt").join("thermostat.json");
+        std::fs::write(&file, td.to_string()).expect("write the TD");
+        let dir = tokio::task::spawn_blocking(crate::common::node::node_wot).await.expect("node-wot install");
+        let output = tokio::process::Command::new(crate::common::node::node_program())
+            .arg(crate::common::node::script("wot_mqtt_subscribe.mjs"))
+            .arg("--td-file")
+            .arg(&file)
+            .args(["--event", "reading", "--property", "temperature", "--timeout", "60"])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(90), output)
+            .await
+            .expect("node-wot's MQTT check finishes within 90 s")
+            .expect("run node");
+        let lines = crate::common::node::assert_check_passed(&format!("node-wot's MQTT client via {kind:?}"), &output);
+        assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 4, "every step ran: {lines:#?}");
         lab.shutdown().await;
     }
 }

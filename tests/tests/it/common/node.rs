@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 /// The pinned packages (kept in step with `tests/node/package.json`; the lock pins their dependencies).
-pub const PACKAGES: &str = "@node-wot/core@0.9.2 @node-wot/binding-http@0.9.2";
+pub const PACKAGES: &str = "@node-wot/core@0.9.2 @node-wot/binding-http@0.9.2 @node-wot/binding-mqtt@0.8.16";
 
 /// The oldest Node.js major version the scripts run on (they use the global `fetch`).
 const MIN_NODE_MAJOR: u32 = 18;
@@ -55,6 +55,7 @@ fn ensure_installed(dir: &Path) -> PathBuf {
     let stamp_file = dir.join(".thingwire-lock-stamp");
     if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp)
         && dir.join("node_modules/@node-wot/binding-http/package.json").exists()
+        && dir.join("node_modules/@node-wot/binding-mqtt/package.json").exists()
     {
         return dir.to_owned();
     }
