@@ -127,10 +127,10 @@ impl Outbox {
     /// Queues one of the binding's own messages (sent before events).
     pub(crate) fn push_own(&self, message: Outbound) {
         let mut q = self.lock();
-        if q.own.len() >= OWN_CAPACITY {
-            if let Some(old) = q.own.pop_front() {
-                tracing::warn!(topic = %old.topic, "MQTT: too many of the binding's own messages wait; dropped the oldest");
-            }
+        if q.own.len() >= OWN_CAPACITY
+            && let Some(old) = q.own.pop_front()
+        {
+            tracing::warn!(topic = %old.topic, "MQTT: too many of the binding's own messages wait; dropped the oldest");
         }
         q.own.push_back(message);
         drop(q);
