@@ -417,3 +417,50 @@ async fn node_wot_subscribes_an_event_and_observes_a_property_from_the_labs_mqtt
         lab.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_checks_the_brokers_certificate_against_the_given_ca() {
+    use thingwire::binding::mqtt::MqttTls;
+    if broker::mosquitto_binary().is_none() {
+        eprintln!(
+            "note: mqtt::mqtts was SKIPPED: it needs Mosquitto (rumqttd is built without TLS here): \
+             apt-get install -y mosquitto"
+        );
+        return;
+    }
+    let dir = crate::common::scratch_dir("mqtts");
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("cert");
+    std::fs::write(dir.join("cert.pem"), generated.cert.pem()).expect("write");
+    std::fs::write(dir.join("key.pem"), generated.signing_key.serialize_pem()).expect("write");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+    std::fs::write(dir.join("other.pem"), other.cert.pem()).expect("write");
+    let (broker, tls_port) = Broker::mosquitto_with_tls(&dir.join("cert.pem"), &dir.join("key.pem")).await;
+    let url = format!("mqtts://127.0.0.1:{tls_port}");
+    let with_ca = |ca: &str| MqttOptions {
+        tls: Some(MqttTls { ca: Some(dir.join(ca)), client_auth: None }),
+        ..MqttOptions::default()
+    };
+
+    // Another CA: the broker's certificate does not chain to it.
+    let refused =
+        Server::builder("mqtts-bad").thing(Sensor::new("sensor")).mqtt(&url).mqtt_options(with_ca("other.pem"));
+    match refused.start().await {
+        Err(e @ ServerError::Broker { .. }) => assert!(e.to_string().contains("TLS handshake"), "{e}"),
+        Err(other) => panic!("expected ServerError::Broker, got {other}"),
+        Ok(_) => panic!("a broker certificate from an unknown CA was accepted"),
+    }
+    // A CA file that is not there.
+    let missing =
+        Server::builder("mqtts-none").thing(Sensor::new("sensor")).mqtt(&url).mqtt_options(with_ca("nope.pem"));
+    let e = missing.start().await.expect_err("refused");
+    assert!(e.to_string().contains("CA file"), "{e}");
+
+    let server = sensor_server("mqtts", &url, with_ca("cert.pem")).await;
+    let mut sub = Subscriber::connect(broker.port, "mqtts-sub", &["sensor/#"]).await;
+    let td = sub.next_on("sensor/thing-description").await.json();
+    let href = td["events"]["tick"]["forms"][0]["href"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(href, format!("{url}/sensor/tick"), "the forms say mqtts://");
+    emit(&server, 5).await;
+    assert_eq!(sub.next_on("sensor/tick").await.json(), json!({"value": 5}), "published over TLS");
+    server.shutdown().await;
+}

@@ -138,6 +138,11 @@ impl Bound {
                     failure.message
                 ),
                 Some(why) => format!("{why} ({})", failure.message),
+                None if failure.message.starts_with("TLS") => format!(
+                    "failed the TLS handshake ({}): does its certificate chain to the CA of MqttOptions::tls (or the \
+                     system's), and name the URL's host?",
+                    failure.message
+                ),
                 // Some brokers (rumqttd) close the connection without a reason code when they refuse it.
                 None if failure.message.contains("closed by peer") => format!(
                     "closed the connection before accepting it ({}): it refused the server — check the \

@@ -158,6 +158,34 @@ impl Broker {
         broker
     }
 
+    /// Mosquitto with a plain listener ([`port`](Self::port)) and a TLS one (the returned port) serving
+    /// `certificate` and `key` (PEM files).
+    pub async fn mosquitto_with_tls(certificate: &std::path::Path, key: &std::path::Path) -> (Self, u16) {
+        let (port, tls_port) = (free_port(), free_port());
+        let conf = super::scratch_dir("mosquitto-tls").join("mosquitto.conf");
+        let text = format!(
+            "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n\
+             listener {port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+            certificate.display(),
+            key.display()
+        );
+        std::fs::write(&conf, text).expect("mosquitto.conf");
+        let broker = Self {
+            kind: Kind::Mosquitto,
+            port,
+            port_v311: port,
+            mosquitto: Some(Mosquitto { child: spawn_mosquitto(&conf), conf }),
+        };
+        broker.wait_listening().await;
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", tls_port)).await.is_ok() {
+                return (broker, tls_port);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("Mosquitto's TLS listener did not listen on {tls_port} within 5 s");
+    }
+
     async fn wait_listening(&self) {
         for _ in 0..200 {
             if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
