@@ -91,6 +91,7 @@ async fn events_changes_td_and_status_reach_subscribers_as_hololinked_publishes_
         let td: Value = td.json().expect("a TD");
         let forms = td["events"]["tick"]["forms"].as_array().expect("forms");
         assert!(forms.iter().any(|f| f["mqv:topic"] == "sensor/tick"), "{kind:?}: {forms:?}");
+        crate::td::assert_valid(&crate::td::validator("td-json-schema-validation.json"), &td, "the TD with MQTT forms");
 
         // A graceful stop says `offline`, retained.
         let mut watcher = Subscriber::connect(broker.port, "status-sub", &["thingwire/mqtt-pub/status"]).await;
@@ -180,8 +181,32 @@ async fn requests_over_mqtt5_are_answered_on_the_response_topic_with_their_corre
                 assert!(body["exception"]["type"].is_string(), "hololinked's error object: {body}");
             }
         }
+        // Labelled as another content type: refused, saying what to send.
+        let properties = rumqttc::v5::mqttbytes::v5::PublishProperties {
+            response_topic: Some("replies/rr-client".into()),
+            correlation_data: Some(bytes::Bytes::from_static(b"mp")),
+            content_type: Some("application/msgpack".into()),
+            ..Default::default()
+        };
+        let qos = rumqttc::v5::mqttbytes::QoS::AtLeastOnce;
+        client.client.publish_with_properties(topic, qos, false, vec![0x80u8], properties).await.expect("publish");
+        let reply = client.next_on("replies/rr-client").await;
+        assert_eq!(reply.correlation.as_deref(), Some(&b"mp"[..]));
+        assert!(reply.json()["exception"]["message"].as_str().is_some_and(|m| m.contains("application/json")));
+        // Without a response topic there is nowhere to answer: counted, and the server keeps serving.
+        let before = server.mqtt_stats().expect("stats").refused_requests;
+        client
+            .client
+            .publish(topic, qos, false, br#"{"operation":"readproperty","name":"gain"}"#.to_vec())
+            .await
+            .expect("publish");
+        until_stats(&server, "counting the unanswerable request", |s| s.refused_requests == before + 1).await;
+        client
+            .request(topic, "replies/rr-client", b"after", &json!({"operation": "readproperty", "name": "gain"}))
+            .await;
+        assert_eq!(client.next_on("replies/rr-client").await.json(), json!(4.5), "{kind:?}: still serving");
         let stats = server.mqtt_stats().expect("stats");
-        assert!(stats.requests >= 6 && stats.refused_requests >= 2, "{stats:?}");
+        assert!(stats.requests >= 7 && stats.refused_requests >= 4, "{stats:?}");
         server.shutdown().await;
     }
 }
