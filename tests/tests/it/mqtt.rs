@@ -447,9 +447,9 @@ async fn node_wot_subscribes_an_event_and_observes_a_property_from_the_labs_mqtt
 async fn mqtts_checks_the_brokers_certificate_against_the_given_ca() {
     use thingwire::binding::mqtt::MqttTls;
     if broker::mosquitto_binary().is_none() {
-        eprintln!(
-            "note: mqtt::mqtts was SKIPPED: it needs Mosquitto (rumqttd is built without TLS here): \
-             apt-get install -y mosquitto"
+        broker::skipped(
+            "mqtt::mqtts was SKIPPED: it needs Mosquitto (rumqttd is built without TLS here): \
+             apt-get install -y mosquitto",
         );
         return;
     }

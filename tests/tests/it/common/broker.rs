@@ -22,8 +22,12 @@ pub enum Kind {
     Mosquitto,
 }
 
-/// The Mosquitto binary, if installed: `/usr/sbin/mosquitto`, or `mosquitto` on `PATH`.
+/// The Mosquitto binary, if installed: `THINGWIRE_MOSQUITTO` (a path; `none` runs without it), else
+/// `/usr/sbin/mosquitto`, else `mosquitto` on `PATH`.
 pub fn mosquitto_binary() -> Option<PathBuf> {
+    if let Some(chosen) = std::env::var_os("THINGWIRE_MOSQUITTO") {
+        return (chosen != "none" && !chosen.is_empty()).then(|| PathBuf::from(chosen));
+    }
     let sbin = PathBuf::from("/usr/sbin/mosquitto");
     if sbin.exists() {
         return Some(sbin);
@@ -37,12 +41,18 @@ pub fn kinds(test: &str) -> Vec<Kind> {
     if mosquitto_binary().is_some() {
         vec![Kind::Embedded, Kind::Mosquitto]
     } else {
-        eprintln!(
-            "note: {test}: ran against the embedded rumqttd broker only; the Mosquitto run was SKIPPED because \
-             no `mosquitto` binary was found (install it: `apt-get install -y mosquitto`)"
-        );
+        skipped(&format!(
+            "{test}: ran against the embedded rumqttd broker only; the Mosquitto run was SKIPPED because no \
+             `mosquitto` binary was found (install it: `apt-get install -y mosquitto`)"
+        ));
         vec![Kind::Embedded]
     }
+}
+
+/// Says that (part of) a test was skipped, on the real stderr: libtest hides what passing tests print.
+pub fn skipped(what: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "note: {what}");
 }
 
 /// A free loopback port (bound, then released for the broker to take).
