@@ -8,10 +8,10 @@ use std::time::Duration;
 use crate::child::ServerProcess;
 
 /// The pinned requirement (the same as the interop tests').
-/// The pinned requirements (pip arguments, space-separated; the venv's stamp): hololinked with ZeroMQ, and with
-/// SQLAlchemy for the persisted-property interop test (hololinked's SQLite storage). The tests and the
+/// The pinned requirements (pip arguments, space-separated; the venv's stamp): hololinked with ZeroMQ, with MQTT for
+/// `ClientFactory.mqtt`, and with SQLAlchemy for the persisted-property interop test (hololinked's SQLite storage). The tests and the
 /// benchmark share the venv, so they must name the same ones.
-pub const REQUIREMENT: &str = "hololinked[zmq,sqlalchemy]==0.4.2 sqlalchemy==2.1.9";
+pub const REQUIREMENT: &str = "hololinked[zmq,mqtt,sqlalchemy]==0.4.2 sqlalchemy==2.1.9";
 
 /// The venv's interpreter, creating the venv when it is missing (as the interop tests do).
 pub fn ensure_venv(dir: &Path) -> Result<PathBuf, String> {

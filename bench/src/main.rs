@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! thingwire-bench [--quick] [--out DIR] [--only SECTIONS] [--transports LIST] [--venv DIR]
-//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist (default: all)
+//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist,mqtt (default: all)
 //!     LIST:     inproc,ipc,tcp (default: all)
 //! thingwire-bench --serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
 //!     (internal) a server process; prints `READY <address>`, exits when its stdin closes
@@ -16,6 +16,7 @@ mod child;
 mod events;
 mod holo;
 mod http;
+mod mqtt;
 mod persist;
 mod raw;
 mod report;
@@ -41,7 +42,7 @@ const SIZES: [usize; 3] = [64, 1024, 1 << 20];
 const IN_FLIGHT: usize = 64;
 /// Alternating rounds of the pairs the targets compare (also with `--quick`: a median of two is a mean).
 const ROUNDS: usize = 3;
-const SECTIONS: [&str; 7] = ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist"];
+const SECTIONS: [&str; 8] = ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist", "mqtt"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -124,7 +125,7 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist] \
+const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist,mqtt] \
 [--transports inproc,ipc,tcp] [--venv DIR] [--match TEXT] [--time SECONDS]
   --quick       short loops (about a minute in all)
   --match TEXT  only the raw/thingwire/http measurements whose label `stack op data size mode` contains TEXT,
@@ -442,6 +443,13 @@ async fn drive(o: &Options) -> Results {
                 results.persist = lines;
             }
             Err(e) => results.problems.push(format!("persist: {e}")),
+        }
+    }
+    if o.has("mqtt") {
+        println!("mqtt (events through Mosquitto on loopback tcp, one subscriber)");
+        match mqtt::section(o.quick, ROUNDS, &dir).await {
+            Ok(runs) => results.mqtt = runs,
+            Err(e) => results.problems.push(format!("mqtt: {e}")),
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

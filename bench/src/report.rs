@@ -128,6 +128,8 @@ pub struct Results {
     pub sse: Vec<SseRun>,
     /// Whether this build has thingwire's HTTP binding (the bench's feature `http-binding`).
     pub http_binding: bool,
+    /// Events through an MQTT broker: thingwire's binding and a bare rumqttc client, alternating.
+    pub mqtt: Vec<crate::mqtt::MqttRun>,
     /// Anything that failed or was skipped.
     pub problems: Vec<String>,
     /// The persisted-property section's report lines.
@@ -940,6 +942,7 @@ pub fn write_json(dir: &Path, results: &Results, targets: &[Target]) -> std::io:
     write("thingwire.json", of(&|r| r.stack == "thingwire" && r.transport != "http" && !gain(r)))?;
     write("hololinked.json", of(&gain))?;
     write("events.json", serde_json::to_value(&results.events).unwrap_or_default())?;
+    write("mqtt.json", serde_json::to_value(&results.mqtt).unwrap_or_default())?;
     let http: Vec<&Record> = results.records.iter().filter(|r| r.transport == "http").collect();
     let http_rounds: Vec<&Round> = results.rounds.iter().filter(|r| r.transport == "http").collect();
     if !http.is_empty() || !results.sse.is_empty() {

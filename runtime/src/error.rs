@@ -154,6 +154,14 @@ pub enum ServerError {
         /// libzmq's error.
         source: crate::transport::ZmqError,
     },
+    /// The MQTT broker could not be reached, or refused the server (its credentials, its client id).
+    #[error("the MQTT broker `{broker}` {reason}")]
+    Broker {
+        /// The broker's URL (without credentials).
+        broker: String,
+        /// What happened, and what to do.
+        reason: String,
+    },
     /// An operating-system call failed.
     #[error("I/O error while {context}: {source}")]
     Io {

@@ -7,6 +7,7 @@
 //! cargo run -p thingwire-examples --bin lab -- --no-ipc        # TCP only (e.g. beside another lab)
 //! cargo run -p thingwire-examples --bin lab -- --state-dir ~/.lab-state   # where persisted settings live
 //! cargo run -p thingwire-examples --bin lab -- --no-state      # settings start from their defaults each time
+//! cargo run -p thingwire-examples --bin lab -- --mqtt mqtt://127.0.0.1:1883   # also publish to an MQTT broker
 //! ```
 //!
 //! The stage's `limits` and the thermostat's `setpoint` and `pid` are persisted properties: they are kept in
@@ -19,9 +20,9 @@ use thingwire::persist::Storage;
 use thingwire::{Protocol, Server};
 use thingwire_examples::{HTTP_ADDRESS, SERVER_ID, SPECTROMETER, STAGE, TCP_HOST, TCP_PORT, THERMOSTAT, start_lab};
 
-const USAGE: &str = "usage: lab [HOST:PORT] [--no-ipc] [--http HOST:PORT | --no-http] [--state-dir DIR | --no-state]   \
-(or THINGWIRE_LAB_ADDRESS=HOST:PORT, THINGWIRE_LAB_STATE=DIR; default: ZeroMQ on 127.0.0.1:5555 and IPC, HTTP on \
-127.0.0.1:8080, persisted settings in target/lab-state)";
+const USAGE: &str = "usage: lab [HOST:PORT] [--no-ipc] [--http HOST:PORT | --no-http] [--state-dir DIR | --no-state] \
+[--mqtt mqtt://HOST:PORT]   (or THINGWIRE_LAB_ADDRESS=HOST:PORT, THINGWIRE_LAB_STATE=DIR; default: ZeroMQ on 127.0.0.1:5555 and \
+IPC, HTTP on 127.0.0.1:8080, persisted settings in target/lab-state)";
 
 /// Where the lab keeps its persisted settings unless told otherwise.
 const DEFAULT_STATE_DIR: &str = "target/lab-state";
@@ -36,6 +37,7 @@ async fn main() -> std::process::ExitCode {
     let mut ipc = true;
     let mut http = Some(HTTP_ADDRESS.to_owned());
     let mut state = Some(std::env::var("THINGWIRE_LAB_STATE").unwrap_or_else(|_| DEFAULT_STATE_DIR.to_owned()));
+    let mut mqtt = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -50,6 +52,13 @@ async fn main() -> std::process::ExitCode {
                 Some(dir) => state = Some(dir),
                 None => {
                     eprintln!("error: --state-dir needs a folder\n{USAGE}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            "--mqtt" => match args.next() {
+                Some(url) => mqtt = Some(url),
+                None => {
+                    eprintln!("error: --mqtt needs a broker URL, e.g. mqtt://127.0.0.1:1883\n{USAGE}");
                     return std::process::ExitCode::FAILURE;
                 }
             },
@@ -80,6 +89,10 @@ async fn main() -> std::process::ExitCode {
         Some(dir) => builder.storage(Storage::sqlite(dir)),
         None => builder,
     };
+    let builder = match &mqtt {
+        Some(url) => builder.mqtt(url),
+        None => builder,
+    };
     // `ServerBuilder::serve()` would do start + wait for ctrl-c + shutdown in one call, but `start_lab` has
     // to connect the change notifiers after the server has started, so this does the three steps itself.
     let server = match start_lab(builder).await {
@@ -89,7 +102,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    print_how_to_connect(&server);
+    print_how_to_connect(&server, mqtt.as_deref());
     match &state {
         Some(dir) => println!("Persisted settings (stage limits, thermostat setpoint and PID) are kept in {dir}/."),
         None => println!("Persisted settings are not kept (--no-state)."),
@@ -127,7 +140,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn print_how_to_connect(server: &Server) {
+fn print_how_to_connect(server: &Server, mqtt: Option<&str>) {
     println!("\nthingwire lab — server id `{SERVER_ID}`, Things `{SPECTROMETER}`, `{STAGE}`, `{THERMOSTAT}`");
     for a in server.addresses() {
         println!("  {:<4} requests {}   events {}", a.protocol.as_str(), a.request_href, a.event_href);
@@ -146,6 +159,22 @@ fn print_how_to_connect(server: &Server) {
         }
         None => String::new(),
     };
+    let mqtt = match mqtt {
+        Some(url) => {
+            println!(
+                "  MQTT {url}  (TDs retained on <thing>/thing-description, status on thingwire/{SERVER_ID}/status)"
+            );
+            let (host, port) =
+                url.rsplit_once("://").map_or(url, |(_, rest)| rest).rsplit_once(':').unwrap_or((url, "1883"));
+            format!(
+                "\n  MQTT:         mosquitto_sub -h {host} -p {port} -t '{THERMOSTAT}/#' -v\n                \
+                 mosquitto_rr -h {host} -p {port} -t thingwire/{SERVER_ID}/{THERMOSTAT}/request -e me/replies \\\n                  \
+                 -m '{{\"operation\": \"readproperty\", \"name\": \"setpoint\"}}'\n                \
+                 hololinked: ClientFactory.mqtt(hostname=\"{host}\", port={port}, thing_id=\"{THERMOSTAT}\")"
+            )
+        }
+        None => String::new(),
+    };
     println!(
         r#"
 Connect from another terminal:
@@ -157,7 +186,7 @@ Connect from another terminal:
                 or, in your own script, with hololinked 0.4.2:
                   from hololinked.client import ClientFactory
                   stage = ClientFactory.zmq(server_id="{SERVER_ID}", thing_id="{STAGE}", access_point="{connect}")
-                  # access_point="IPC" finds the lab by its server id{http}
+                  # access_point="IPC" finds the lab by its server id{http}{mqtt}
 
 Stop with ctrl-c.
 "#

@@ -10,6 +10,8 @@
 //!
 //! * [`zmq`] — hololinked 0.4's ZeroMQ protocol: ROUTER and PUB sockets on TCP, IPC and INPROC, ZAP
 //!   authentication. Configured with [`ServerBuilder::tcp`](crate::ServerBuilder::tcp) and its siblings.
+//! * `mqtt` (feature `mqtt`) — publishes to an MQTT broker as hololinked's MQTT publisher, and takes requests
+//!   over MQTT 5. Configured with `ServerBuilder::mqtt`.
 //! * [`memory`] — requests handed to the core in-process, with no socket: for tests (deterministic, and
 //!   usable under tokio's paused time) and for code that drives Things in the same process.
 //!
@@ -18,6 +20,8 @@
 #[cfg(feature = "http")]
 pub mod http;
 pub mod memory;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod zmq;
 
 use std::any::Any;
@@ -48,6 +52,9 @@ pub(crate) trait BindingSpec: Any + Send {
 #[derive(Debug, Clone)]
 pub(crate) struct ServerSettings {
     pub(crate) id: String,
+    /// The ids of the Things it serves (a binding whose addresses name them checks them here).
+    #[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "only the MQTT binding names Things in addresses"))]
+    pub(crate) thing_ids: Vec<String>,
     /// How long, at shutdown, answers of running operations are still sent.
     pub(crate) grace: std::time::Duration,
 }
@@ -59,8 +66,24 @@ pub(crate) struct Control {
     pub(crate) stop: watch::Sender<bool>,
 }
 
+/// What [`BoundBinding::connect`] returns.
+pub(crate) type Connecting<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ServerError>> + Send + 'a>>;
+
 /// A binding whose addresses are bound.
 pub(crate) trait BoundBinding: Send {
+    /// Connects to what it connects to (the MQTT binding: its broker), before the Things start; an error
+    /// fails `start()`. Bindings that only listen have nothing to do.
+    fn connect(&mut self) -> Connecting<'_> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// What the binding gives the [`Server`](crate::Server) to keep (the MQTT binding: its counters), found by
+    /// type with `Server::extension`.
+    fn extension(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
+
     /// Where its events go, if it carries events.
     fn event_sink(&self) -> Option<Arc<dyn EventSink>>;
 

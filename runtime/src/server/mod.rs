@@ -194,9 +194,15 @@ impl ServerBuilder {
                 return Err(ServerError::DuplicateThing(id.clone()));
             }
         }
-        let settings = ServerSettings { id: self.id.clone(), grace: self.shutdown_grace };
-        let bound: Vec<Box<dyn BoundBinding>> =
+        let thing_ids = self.things.iter().map(|(id, _)| id.clone()).collect();
+        let settings = ServerSettings { id: self.id.clone(), thing_ids, grace: self.shutdown_grace };
+        let mut bound: Vec<Box<dyn BoundBinding>> =
             bindings.into_iter().map(|b| b.bind(&settings)).collect::<Result<_, _>>()?;
+        // Bindings that connect out (MQTT to its broker) do so before the Things start.
+        for binding in &mut bound {
+            binding.connect().await?;
+        }
+        let extensions = bound.iter().filter_map(|b| b.extension()).collect();
         let publisher = Publisher::new(&self.id, bound.iter().filter_map(|b| b.event_sink()).collect());
         let addresses: Vec<BoundAddresses> = bound.iter().flat_map(|b| b.addresses()).collect();
         let http_base_url = bound.iter().find_map(|b| b.base_url());
@@ -230,6 +236,7 @@ impl ServerBuilder {
             http_base_url,
             shutdown: shutdown_tx,
             stop,
+            extensions,
         })
     }
 
@@ -324,6 +331,8 @@ pub struct Server {
     http_base_url: Option<String>,
     shutdown: watch::Sender<bool>,
     stop: StopHandle,
+    /// What bindings gave the server to keep (the MQTT binding's counters), found by type.
+    extensions: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -336,6 +345,12 @@ impl Server {
     /// Starts configuring a server whose ZeroMQ routing id is `id` (hololinked clients address it by this id).
     pub fn builder(id: impl Into<String>) -> ServerBuilder {
         ServerBuilder::new(id)
+    }
+
+    /// What a binding gave the server to keep, of type `T` (see `BoundBinding::extension`).
+    #[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "only the MQTT binding keeps something yet"))]
+    pub(crate) fn extension<T: std::any::Any>(&self) -> Option<&T> {
+        self.extensions.iter().find_map(|e| e.downcast_ref::<T>())
     }
 
     /// The server id.

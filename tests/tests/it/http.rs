@@ -573,7 +573,15 @@ async fn bad_requests_get_a_status_and_a_message_that_says_what_was_wrong() {
         if got.as_u16() != status || exception(&answer).0 != kind || !exception(&answer).1.contains(text) {
             wrong.push(format!("{row} (type {}), wanted {status} {kind} `{text}`", exception(&answer).0));
         }
-        assert_eq!(get(&c, &format!("{base}/sensor/serial")).await, (StatusCode::OK, json!("SN-001")), "after {row}");
+        // After a 413 the server closes the connection without `Connection: close` (the body was not read), and
+        // a pooled client may reuse it before it sees the close (`IncompleteMessage`; seen under load, with the
+        // MQTT tests running beside): check on a fresh connection. (A finding for the HTTP binding, not fixed here.)
+        let check = if status == 413 { client() } else { c.clone() };
+        assert_eq!(
+            get(&check, &format!("{base}/sensor/serial")).await,
+            (StatusCode::OK, json!("SN-001")),
+            "after {row}"
+        );
     }
     assert!(wrong.is_empty(), "rows answered otherwise:\n{}", wrong.join("\n"));
     server.shutdown().await;

@@ -14,6 +14,7 @@ mod limits;
 mod load;
 mod macros;
 mod malformed;
+mod mqtt;
 mod ops;
 mod panel;
 mod persist;

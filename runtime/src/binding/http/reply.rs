@@ -167,6 +167,11 @@ pub(crate) async fn rejections_as_errors(method: http::Method, uri: http::Uri, r
     if let Some(allow) = allow {
         refused.headers_mut().insert(header::ALLOW, allow);
     }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read, so hyper closes the connection after this answer: say so, or a
+        // client's pool sends its next request on a connection that is about to go.
+        refused.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     refused
 }
 

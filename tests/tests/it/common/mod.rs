@@ -2,6 +2,7 @@
 //! that speaks the wire protocol frame by frame (as hololinked's client does: a ROUTER addressing the
 //! server by its id).
 
+pub mod broker;
 pub mod browser;
 pub mod node;
 pub mod python;

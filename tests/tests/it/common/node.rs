@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 /// The pinned packages (kept in step with `tests/node/package.json`; the lock pins their dependencies).
-pub const PACKAGES: &str = "@node-wot/core@0.9.2 @node-wot/binding-http@0.9.2";
+pub const PACKAGES: &str = "@node-wot/core@0.9.2 @node-wot/binding-http@0.9.2 @node-wot/binding-mqtt@0.8.16";
 
 /// The oldest Node.js major version the scripts run on (they use the global `fetch`).
 const MIN_NODE_MAJOR: u32 = 18;
@@ -63,7 +63,7 @@ const NODE_WOT: Install = Install {
     packages: PACKAGES,
     sources: "node",
     folder: "node-wot",
-    marker: "@node-wot/binding-http/package.json",
+    marker: "@node-wot/binding-mqtt/package.json",
 };
 
 /// Installs `install` (once per lock and Node version) and returns the folder holding its `node_modules/`.

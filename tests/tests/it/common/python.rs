@@ -1,15 +1,17 @@
-//! The Python side of the interop tests: a venv with the real `hololinked[zmq,sqlalchemy]==0.4.2`, created on first
-//! use under the workspace's `target/` and reused after that.
+//! The Python side of the interop tests: a venv with the real `hololinked[zmq,mqtt,sqlalchemy]==0.4.2` (the
+//! `mqtt` extra for `ClientFactory.mqtt`: aiomqtt and paho-mqtt; SQLAlchemy for its SQLite storage), created on
+//! first use under the workspace's `target/` and reused after that; a venv made for another requirement is made
+//! again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The pinned requirement the interop tests run against.
-/// The pinned requirements (pip arguments, space-separated; the venv's stamp): hololinked with ZeroMQ, and with
-/// SQLAlchemy for the persisted-property interop test (hololinked's SQLite storage). The tests and the
+/// The pinned requirements (pip arguments, space-separated; the venv's stamp): hololinked with ZeroMQ, with MQTT for
+/// `ClientFactory.mqtt`, and with SQLAlchemy for the persisted-property interop test (hololinked's SQLite storage). The tests and the
 /// benchmark share the venv, so they must name the same ones.
-pub const REQUIREMENT: &str = "hololinked[zmq,sqlalchemy]==0.4.2 sqlalchemy==2.1.9";
+pub const REQUIREMENT: &str = "hololinked[zmq,mqtt,sqlalchemy]==0.4.2 sqlalchemy==2.1.9";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
