@@ -22,11 +22,7 @@ pub struct ServerUnderTest {
 
 impl ServerUnderTest {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
+        let runtime = fuzz_runtime();
         let (server, probe) = runtime.block_on(async {
             let server = Server::builder(thing::SERVER_ID)
                 .thing(thing::FuzzScope::new(thing::THING_ID))
@@ -52,6 +48,11 @@ impl ServerUnderTest {
     }
 }
 
+/// The runtime a target's server runs on (see [`ServerUnderTest`]).
+fn fuzz_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a tokio runtime")
+}
+
 /// The server the `http` target drives: as [`ServerUnderTest`], serving [`thing::FuzzScope`] over HTTP on a
 /// loopback port, and the kept-alive connection probing it.
 pub struct HttpServerUnderTest {
@@ -62,11 +63,7 @@ pub struct HttpServerUnderTest {
 
 impl HttpServerUnderTest {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
+        let runtime = fuzz_runtime();
         let (server, probe) = runtime.block_on(async {
             let server = Server::builder(thing::SERVER_ID)
                 .thing(thing::FuzzScope::new(thing::THING_ID))
