@@ -74,6 +74,8 @@ pub async fn run(command: Command, global: Global) -> Result<(), Failure> {
             let idle = global.timeout.and_then(|l| l.0);
             s.watch(&thing, &name, count, idle).await
         }
+        // Started by `main` on a runtime of its own.
+        Command::Gateway { .. } => Err(Failure::usage("the gateway is started from main")),
     }
 }
 
@@ -222,15 +224,28 @@ impl Session {
             Err(e) => return Err(self.fail(&e)),
         };
         if self.json {
-            let list: Vec<Value> =
-                things.iter().map(|t| json!({"id": t.id, "title": t.title, "td_id": t.td_id})).collect();
+            let list: Vec<Value> = things
+                .iter()
+                .map(|t| {
+                    let mut entry = json!({"id": t.id, "title": t.title, "td_id": t.td_id});
+                    if let Some(backend) = &t.backend {
+                        entry["backend"] = json!(backend);
+                    }
+                    entry
+                })
+                .collect();
             print_line(&Value::Array(list).to_string());
         } else if things.is_empty() {
             eprintln!("the server at {} serves no Things", self.address);
         } else {
             let width = things.iter().map(|t| t.id.chars().count()).max().unwrap_or(0);
+            let titles = things.iter().map(|t| t.title.chars().count()).max().unwrap_or(0);
             for t in &things {
-                print_line(&format!("{:width$}  {}", t.id, t.title));
+                match &t.backend {
+                    // A gateway's Things: where each lives.
+                    Some(backend) => print_line(&format!("{:width$}  {:titles$}  on {backend}", t.id, t.title)),
+                    None => print_line(&format!("{:width$}  {}", t.id, t.title)),
+                };
             }
         }
         Ok(())

@@ -18,6 +18,7 @@ mod address;
 mod commands;
 mod describe;
 mod failure;
+mod gateway;
 mod http;
 mod output;
 mod progress;
@@ -220,11 +221,50 @@ Examples:
         #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         count: Option<u64>,
     },
+    /// Serve the Things of other servers (thingwire or hololinked) through one gateway: its ZeroMQ, HTTP
+    /// (with the web panel) and MQTT bindings and its authentication, until ctrl-c
+    #[command(after_help = "\
+Each backend is a ZeroMQ address; a thingwire backend's Things are all served, a hololinked backend
+names its Things after `=` (hololinked servers do not list theirs). A --config TOML file can give
+backends (`[[backend]]` with address, things, optional, wait, username, password), addresses and
+front-side authentication (`[auth]` http_users, http_tokens, zmq_users); flags add to it.
+
+Examples:
+  thingwire gateway --backend tcp://127.0.0.1:5555 --backend tcp://10.0.0.7:6000=stage,laser --http 0.0.0.0:8080
+  thingwire gateway --config lab-gateway.toml
+  thingwire list tcp://127.0.0.1:7000          # every Thing, with the backend it lives on")]
+    Gateway {
+        /// A TOML file with the backends, addresses and authentication
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+        /// The gateway's server id [default: gateway]
+        #[arg(long)]
+        id: Option<String>,
+        /// A backend: tcp://host:port, ipc://path, optionally `=thing,thing` (repeatable)
+        #[arg(long = "backend", value_name = "ADDRESS[=THINGS]")]
+        backends: Vec<String>,
+        /// Serve ZeroMQ on this TCP address (events on port + 1), e.g. 0.0.0.0:7000
+        #[arg(long, value_name = "HOST:PORT")]
+        tcp: Option<String>,
+        /// Serve ZeroMQ on IPC too
+        #[arg(long)]
+        ipc: bool,
+        /// Serve HTTP (and the web panel) on this address, e.g. 0.0.0.0:8080
+        #[arg(long, value_name = "HOST:PORT")]
+        http: Option<String>,
+        /// Publish to this MQTT broker, e.g. mqtt://127.0.0.1:1883
+        #[arg(long, value_name = "URL")]
+        mqtt: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.global.json;
+    if let Command::Gateway { config, id, backends, tcp, ipc, http, mqtt } = cli.command {
+        let flags = gateway::Flags { config, id, backends, tcp, ipc, http, mqtt };
+        return serve_gateway(flags, cli.global.quiet, json);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -244,6 +284,10 @@ fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => Err(Failure::new(Kind::Interrupted, "interrupted")),
         }
     });
+    exit(result, json)
+}
+
+fn exit(result: Result<(), Failure>, json: bool) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -251,4 +295,17 @@ fn main() -> ExitCode {
             failure.exit_code()
         }
     }
+}
+
+/// The gateway runs on every core: it forwards many requests at once.
+fn serve_gateway(flags: gateway::Flags, quiet: bool, json: bool) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "error" } else { "info" }));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return exit(Err(Failure::failed(format!("could not start the async runtime: {e}"))), json),
+    };
+    let result = gateway::Config::load(flags).map(|config| runtime.block_on(gateway::run(config, quiet)));
+    exit(result.and_then(|r| r), json)
 }

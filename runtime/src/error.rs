@@ -107,6 +107,26 @@ pub enum ServerError {
     /// Two Things with the same id.
     #[error("thing id `{0}` is served twice; every Thing on a server needs its own id")]
     DuplicateThing(String),
+    /// Two places serve a Thing of the same id: two backends of a gateway, or a backend and a local Thing.
+    #[error(
+        "thing id `{id}` is served by {first} and by {second}; a gateway serves each id once: serve only one of          them (`Backend::things([...])` names the Things to take from a backend)"
+    )]
+    ThingIdClash {
+        /// The id.
+        id: String,
+        /// Where it was found first (`backend tcp://…` or `this server`).
+        first: String,
+        /// Where it was found again.
+        second: String,
+    },
+    /// A backend of a gateway could not be used.
+    #[error("backend `{address}`: {message}")]
+    Backend {
+        /// Its address.
+        address: String,
+        /// What went wrong, and what to do.
+        message: String,
+    },
     /// A Thing id or server id that cannot be used.
     #[error("invalid id `{id}`: {reason}")]
     InvalidId {

@@ -46,6 +46,7 @@ pub mod binding;
 #[path = "binding/zmq/transport.rs"]
 pub mod transport;
 
+pub mod remote;
 pub mod server;
 
 pub mod client;

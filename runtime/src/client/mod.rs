@@ -1215,7 +1215,11 @@ impl Conn {
 /// Reads one whole message into `frames` (cleared first; frames past `keep` are read and dropped) without
 /// waiting: `Ok(false)` when none is there. A message's frames arrive together, so once the first is read
 /// the rest are.
-fn recv_whole(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>, keep: usize) -> Result<bool, zmq::Error> {
+pub(crate) fn recv_whole(
+    socket: &zmq::Socket,
+    frames: &mut Vec<zmq::Message>,
+    keep: usize,
+) -> Result<bool, zmq::Error> {
     frames.clear();
     let mut first = true;
     loop {

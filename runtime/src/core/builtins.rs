@@ -135,7 +135,11 @@ fn thing_description<S>(
     for other in core.describers_besides(binding.name()) {
         td = other.describe(td);
     }
-    let td = td.skip(&skip).to_json();
+    let td = td.skip(&skip);
+    let td = match runner.remote() {
+        Some(remote) => remote.describe(td.build()).to_value(),
+        None => td.to_json(),
+    };
     Output::value(&td, args.content_type)
 }
 
@@ -147,6 +151,7 @@ pub(super) fn list_things(core: &Core, reply: &Responder, content_type: &Content
             id: r.thing_id().to_string(),
             title: r.descriptor().title.to_owned(),
             td_id: td::thing_urn(core.server_id(), r.thing_id()),
+            backend: r.remote().map(|remote| remote.backend.clone()),
         })
         .collect();
     things.sort_by(|a, b| a.id.cmp(&b.id));

@@ -160,6 +160,10 @@ impl SchedulerLimits {
 pub(crate) trait Runner: Send + Sync {
     fn thing_id(&self) -> &Arc<str>;
     fn descriptor(&self) -> &'static ThingDescriptor;
+    /// A Thing that lives on another server: its TD and backend.
+    fn remote(&self) -> Option<&crate::remote::RemoteInfo> {
+        None
+    }
     /// Accepts a request: runs it now, queues it, or starts it outside the queue.
     fn submit(self: Arc<Self>, job: Job);
     /// Fails every request still waiting in the queue and stops the queue task once it is idle.

@@ -85,4 +85,7 @@ pub struct ThingSummary {
     pub title: String,
     /// The TD id.
     pub td_id: String,
+    /// Where the Thing lives, when it is a remote Thing served by a gateway: its backend's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }

@@ -57,6 +57,7 @@ pub struct ServerBuilder {
     shutdown_grace: Duration,
     failure_log: Option<tracing::Level>,
     storage: Option<Storage>,
+    backends: Vec<crate::remote::Backend>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -79,6 +80,7 @@ impl ServerBuilder {
             shutdown_grace: Duration::from_secs(5),
             failure_log: Some(tracing::Level::WARN),
             storage: None,
+            backends: Vec::new(),
         }
     }
 
@@ -109,6 +111,14 @@ impl ServerBuilder {
             })
         });
         self.things.push((id, factory));
+        self
+    }
+
+    /// Serves the Things of another server — thingwire or hololinked 0.4 — through this server's bindings: a
+    /// gateway (see [`crate::remote`]). The backend is connected to when the server starts, and must be up
+    /// then unless it is [`optional`](crate::remote::Backend::optional).
+    pub fn backend(mut self, backend: crate::remote::Backend) -> Self {
+        self.backends.push(backend);
         self
     }
 
@@ -194,7 +204,9 @@ impl ServerBuilder {
                 return Err(ServerError::DuplicateThing(id.clone()));
             }
         }
-        let thing_ids = self.things.iter().map(|(id, _)| id.clone()).collect();
+        let mut things = self.things;
+        add_remote_things(&mut things, self.backends).await?;
+        let thing_ids = things.iter().map(|(id, _)| id.clone()).collect();
         let settings = ServerSettings { id: self.id.clone(), thing_ids, grace: self.shutdown_grace };
         let mut bound: Vec<Box<dyn BoundBinding>> =
             bindings.into_iter().map(|b| b.bind(&settings)).collect::<Result<_, _>>()?;
@@ -214,8 +226,8 @@ impl ServerBuilder {
             ),
             None => None,
         };
-        let mut runners = Vec::with_capacity(self.things.len());
-        for (_, make) in self.things {
+        let mut runners = Vec::with_capacity(things.len());
+        for (_, make) in things {
             runners.push(make(self.id.clone(), publisher.clone(), self.limits, store.clone()).await);
         }
         let core = Arc::new(Core::new(&self.id, runners, self.failure_log, describers));
@@ -246,6 +258,35 @@ impl ServerBuilder {
         self.start().await?.run_until_signal().await;
         Ok(())
     }
+}
+
+/// Connects to every backend at once, reads their Things, and adds them to `things`; an id served twice is
+/// refused, naming both places.
+async fn add_remote_things(
+    things: &mut Vec<(String, ThingFactory)>,
+    backends: Vec<crate::remote::Backend>,
+) -> Result<(), ServerError> {
+    if backends.is_empty() {
+        return Ok(());
+    }
+    let mut origin: std::collections::HashMap<String, String> =
+        things.iter().map(|(id, _)| (id.clone(), "this server".to_owned())).collect();
+    let resolved = futures::future::join_all(backends.into_iter().map(crate::remote::Backend::resolve)).await;
+    for remote in resolved {
+        for thing in remote?.into_iter().flatten() {
+            let id = thing.id().to_owned();
+            validate_id(&id)?;
+            let here = format!("backend `{}`", thing.backend());
+            if let Some(first) = origin.insert(id.clone(), here.clone()) {
+                return Err(ServerError::ThingIdClash { id, first, second: here });
+            }
+            let factory: ThingFactory = Box::new(move |server_id, publisher, _limits, _store| {
+                Box::pin(async move { thing.start(&server_id, publisher) })
+            });
+            things.push((id, factory));
+        }
+    }
+    Ok(())
 }
 
 fn validate_id(id: &str) -> Result<(), ServerError> {
