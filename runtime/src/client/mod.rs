@@ -1126,6 +1126,37 @@ impl Shared {
         }
     }
 
+    /// How many times a reconnected client sends the handshake, a second apart, before it gives up.
+    const REHANDSHAKES: u32 = 60;
+
+    /// Sends the handshake that confirms a reconnection; its message id, or `None` when it could not be sent.
+    fn send_rehandshake(&self) -> Option<u64> {
+        let id = self.next_id();
+        let mut buffer = [0u8; 16];
+        let header = OutgoingRequestHeader {
+            message_type: MessageType::Handshake.as_str(),
+            message_id: hex_id(id, &mut buffer),
+            sender_id: &self.client_id,
+            receiver_id: "",
+            server_execution_context: OutgoingServerContext::default(),
+            thing_execution_context: OutgoingThingContext::default(),
+            thing_id: "",
+            objekt: Some(""),
+            operation: "",
+            payload_content_type: "application/json",
+            preencoded_payload_content_type: "text/plain",
+        }
+        .encode();
+        self.lock().rehandshake = Some(id);
+        match self.send(Some(id), &header, b"null".to_vec(), Vec::new()) {
+            Ok(()) => Some(id),
+            Err(_) => {
+                self.lock().rehandshake = None;
+                None
+            }
+        }
+    }
+
     /// Ends every waiting call with `error`.
     fn fail_pending(&self, error: impl Fn() -> ClientError) -> u64 {
         let mut wakers = Vec::new();
@@ -1170,35 +1201,21 @@ impl Shared {
                 tracing::info!(address = %self.address, failed, "connection lost; reconnecting");
             }
             zmq::SocketEvent::HANDSHAKE_SUCCEEDED if *self.state.borrow() == ConnectionState::Disconnected => {
-                // Reconnected at the transport level: confirm with hololinked's handshake.
+                // Reconnected at the transport level: confirm with hololinked's handshake, again and again
+                // while no answer comes (a server that is still starting may drop the first).
                 let _ = self.state.send(ConnectionState::Connecting);
-                let id = self.next_id();
-                let mut buffer = [0u8; 16];
-                let header = OutgoingRequestHeader {
-                    message_type: MessageType::Handshake.as_str(),
-                    message_id: hex_id(id, &mut buffer),
-                    sender_id: &self.client_id,
-                    receiver_id: "",
-                    server_execution_context: OutgoingServerContext::default(),
-                    thing_execution_context: OutgoingThingContext::default(),
-                    thing_id: "",
-                    objekt: Some(""),
-                    operation: "",
-                    payload_content_type: "application/json",
-                    preencoded_payload_content_type: "text/plain",
-                }
-                .encode();
-                self.lock().rehandshake = Some(id);
-                match self.send(Some(id), &header, b"null".to_vec(), Vec::new()) {
-                    // No call may be waiting to read the reply: wait for it here, so that it is read.
-                    Ok(()) => {
-                        let shared = Arc::clone(self);
-                        tokio::spawn(async move {
-                            let _ = tokio::time::timeout(Duration::from_secs(10), shared.reply(id)).await;
-                        });
+                let shared = Arc::clone(self);
+                tokio::spawn(async move {
+                    for _ in 0..Self::REHANDSHAKES {
+                        let Some(id) = shared.send_rehandshake() else { return };
+                        let answered = tokio::time::timeout(Duration::from_secs(1), shared.reply(id)).await.is_ok();
+                        let state = *shared.state.borrow();
+                        if answered || state != ConnectionState::Connecting || shared.closed.load(Ordering::Acquire) {
+                            return;
+                        }
                     }
-                    Err(_) => self.lock().rehandshake = None,
-                }
+                    tracing::warn!(address = %shared.address, "the server accepted the connection but never answered the handshake");
+                });
             }
             _ => {}
         }

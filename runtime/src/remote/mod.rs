@@ -338,8 +338,19 @@ impl RemoteRunner {
         let reply = &job.reply;
         match raw.kind {
             Some(MessageType::Reply) => {
-                let output = Output { payload: raw.payload, preserialized: raw.preserialized };
-                reply.value(&job.content_type.for_reply(), output, None);
+                let content_type = job.content_type.for_reply();
+                let payload = match transcode(&raw.payload, &raw.content_type, &content_type) {
+                    Ok(payload) => payload,
+                    Err(e) => {
+                        let e = ThingError::runtime(format!(
+                            "backend `{}` answered with a {} value thingwire could not read: {e}",
+                            self.link.address,
+                            raw.content_type.as_str()
+                        ));
+                        return reply.error(ErrorClass::Failed, &e, None);
+                    }
+                };
+                reply.value(&content_type, Output { payload, preserialized: raw.preserialized }, None);
             }
             Some(MessageType::Timeout) => {
                 let word: String = protocol::decode(&raw.payload, &raw.content_type).unwrap_or_default();
@@ -372,4 +383,14 @@ impl RemoteRunner {
             ),
         )
     }
+}
+
+/// A reply's payload in the content type the client asked for: as it came when the backend answered in that
+/// one, else decoded and encoded again (hololinked answers a msgpack write with JSON `null`).
+fn transcode(payload: &[u8], from: &ContentType, to: &ContentType) -> Result<Vec<u8>, String> {
+    if from.is_msgpack() == to.is_msgpack() {
+        return Ok(payload.to_vec());
+    }
+    let value: serde_json::Value = protocol::decode(payload, from).map_err(|e| e.to_string())?;
+    protocol::encode(&value, to).map_err(|e| e.to_string())
 }

@@ -26,7 +26,7 @@ use crate::common::{node, python};
 
 /// How a server answers, and so what the checks may demand of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavour {
+pub(crate) enum Flavour {
     /// hololinked 0.4.2's own HTTP server: refusals as `200 {"exception": …}`, a TD node-wot's validator refuses.
     Hololinked,
     /// thingwire's HTTP binding with its defaults: refusals with status codes, a valid TD.
@@ -34,7 +34,7 @@ enum Flavour {
 }
 
 /// The node-wot plan for a Thing with the interop interface (`gain`, `serial`, `mode`, `add`, `emit`/`tick`).
-fn interop_plan(td_url: &str, flavour: Flavour) -> Value {
+pub(crate) fn interop_plan(td_url: &str, flavour: Flavour) -> Value {
     let hololinked = flavour == Flavour::Hololinked;
     json!({
         "td": td_url,
@@ -63,9 +63,9 @@ fn interop_plan(td_url: &str, flavour: Flavour) -> Value {
 
 /// The steps [`interop_plan`] makes: fetch the TD, consume it, 3 writes, 2 reads, a refused write, an action,
 /// read all, observe, subscribe.
-const INTEROP_PLAN_STEPS: usize = 12;
+pub(crate) const INTEROP_PLAN_STEPS: usize = 12;
 
-fn ok_steps(lines: &[String]) -> usize {
+pub(crate) fn ok_steps(lines: &[String]) -> usize {
     lines.iter().filter(|l| l.starts_with("ok ")).count()
 }
 

@@ -12,9 +12,14 @@ use crate::macros::MacroSensor;
 
 /// Runs the check script against `access_point`; fails the test with its output when any step fails.
 async fn run_check(server_id: &str, access_point: &str) {
+    run_check_on(server_id, "interop", access_point).await;
+}
+
+/// [`run_check`] on the Thing `thing_id`.
+pub(crate) async fn run_check_on(server_id: &str, thing_id: &str, access_point: &str) {
     let python = tokio::task::spawn_blocking(python::python).await.expect("venv");
     let script = python::script("hololinked_client_check.py");
-    let args = ["--server-id", server_id, "--thing-id", "interop", "--access-point", access_point].map(str::to_owned);
+    let args = ["--server-id", server_id, "--thing-id", thing_id, "--access-point", access_point].map(str::to_owned);
     let (status, lines, stderr) = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(python)
             .arg(script)

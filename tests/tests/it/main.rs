@@ -6,6 +6,7 @@ mod common;
 mod events;
 mod faults;
 mod fuzz_regressions;
+mod gateway;
 mod http;
 mod http_clients;
 mod interop;

@@ -13,9 +13,9 @@ use thingwire::{CallOptions, Client, ClientError};
 use crate::common::python;
 
 /// A Python server process, stopped when dropped.
-struct PythonServer {
+pub(crate) struct PythonServer {
     child: Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Drop for PythonServer {
@@ -26,7 +26,7 @@ impl Drop for PythonServer {
 }
 
 /// A free TCP port whose successor is free too (hololinked binds events on port + 1).
-fn free_port_pair() -> u16 {
+pub(crate) fn free_port_pair() -> u16 {
     for _ in 0..50 {
         let a = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = a.local_addr().expect("addr").port();
@@ -43,9 +43,15 @@ fn start_python_server(server_id: &str) -> PythonServer {
 
 /// [`start_python_server`] on `port` (and `port + 1` for events).
 fn start_python_server_on(server_id: &str, port: u16) -> PythonServer {
+    start_hololinked(server_id, "interop", port)
+}
+
+/// hololinked's server `server_id` serving the interop Thing as `thing_id` on `port` (events on `port + 1`),
+/// once it printed READY (blocking: call it from `spawn_blocking`).
+pub(crate) fn start_hololinked(server_id: &str, thing_id: &str, port: u16) -> PythonServer {
     let mut child = Command::new(python::python())
         .arg(python::script("hololinked_server.py"))
-        .args(["--port", &port.to_string(), "--server-id", server_id, "--thing-id", "interop", "--ignore-stdin"])
+        .args(["--port", &port.to_string(), "--server-id", server_id, "--thing-id", thing_id, "--ignore-stdin"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
