@@ -954,3 +954,56 @@ async fn drives_a_thingwire_server_over_http() {
     assert!(run.stdout.lines().all(|l| l.contains("tick  {\"value\":")), "{run:#?}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_serves_the_things_of_its_backends() {
+    let (server, address) = serve().await;
+    let dir = std::env::temp_dir().join(format!("thingwire-cli-gateway-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("gateway.toml");
+    let port = free_port_pair();
+    std::fs::write(
+        &config,
+        format!("id = \"cli-gw\"\ntcp = \"127.0.0.1:{port}\"\n\n[[backend]]\naddress = \"{address}\"\n"),
+    )
+    .expect("write the configuration");
+    let mut gateway = command(&["gateway", "--config", config.to_str().expect("utf-8 path")]).spawn().expect("runs");
+    let front = format!("tcp://127.0.0.1:{port}");
+    let mut listed = None;
+    for _ in 0..50 {
+        let run = thingwire(&["list", &front, "--connect-timeout", "200ms"]).await;
+        if run.code == Some(0) {
+            listed = Some(run);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed = listed.expect("the gateway answers within 5 s");
+    listed.stdout_is(&format!("spare   Bench supply  on {address}\nsupply  Bench supply  on {address}\n"));
+    let json = thingwire(&["--json", "list", &front]).await.ok().json();
+    assert_eq!(json[0]["backend"], address.as_str());
+    // Operations go through to the backend, its errors too.
+    thingwire(&["write", &front, "supply", "voltage", "7.5"]).await.ok();
+    thingwire(&["read", &front, "supply", "voltage"]).await.ok().stdout_is("7.5\n");
+    thingwire(&["write", &front, "supply", "voltage", "1000"]).await.fails_with(1).stderr_has("ValueError");
+    gateway.kill().await.expect("stop the gateway");
+    server.shutdown().await;
+
+    // Configurations that cannot work say why, before anything starts.
+    thingwire(&["gateway", "--tcp", "127.0.0.1:0"]).await.fails_with(2).stderr_has("no backend");
+    thingwire(&["gateway", "--backend", &address]).await.fails_with(2).stderr_has("serves on nothing");
+    std::fs::write(&config, "tcp = \"127.0.0.1:0\"\nbackends = []\n").expect("write");
+    thingwire(&["gateway", "--config", config.to_str().expect("utf-8")])
+        .await
+        .fails_with(2)
+        .stderr_has("unknown field `backends`");
+    thingwire(&["gateway", "--config", "/nonexistent/gw.toml"]).await.fails_with(2).stderr_has("could not read");
+    let nobody = format!("tcp://127.0.0.1:{}", free_port_pair());
+    let config_text = format!("tcp = \"127.0.0.1:0\"\n[[backend]]\naddress = \"{nobody}\"\nwait = \"300ms\"\n");
+    std::fs::write(&config, config_text).expect("write");
+    thingwire(&["gateway", "--config", config.to_str().expect("utf-8")])
+        .await
+        .fails_with(3)
+        .stderr_has("could not connect");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -67,13 +67,23 @@ pub const THERMOSTAT: &str = "thermostat";
 ///
 /// Outside a Tokio runtime (the thermostat starts its control loop at once).
 pub async fn start_lab(builder: ServerBuilder) -> Result<Server, ServerError> {
+    start_motion(builder.thing(Spectrometer::new(SPECTROMETER))).await
+}
+
+/// Serves the lab's stage and thermostat (not the spectrometer) on a server being configured, as
+/// [`start_lab`] does: the lab's "motion PC" of the `lab-gateway` example.
+///
+/// # Panics
+///
+/// Outside a Tokio runtime (the thermostat starts its control loop at once).
+pub async fn start_motion(builder: ServerBuilder) -> Result<Server, ServerError> {
     let stage = Stage::new(STAGE);
     let thermostat = Thermostat::new(THERMOSTAT);
     let notifiers = [
         (STAGE, "position", stage.position_notifier()),
         (THERMOSTAT, "temperature", thermostat.temperature_notifier()),
     ];
-    let server = builder.thing(Spectrometer::new(SPECTROMETER)).thing(stage).thing(thermostat).start().await?;
+    let server = builder.thing(stage).thing(thermostat).start().await?;
     for (thing, property, handle) in notifiers {
         EventBinder::new(thing, server.publisher().clone())
             .with_alias(&thing_urn(server.id(), thing))
