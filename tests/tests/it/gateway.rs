@@ -88,6 +88,8 @@ async fn every_client_drives_thingwire_and_hololinked_things_through_the_gateway
         let href = td["properties"]["gain"]["forms"][0]["href"].as_str().expect("href");
         assert_eq!(href, gw_tcp, "{thing}: {td:#}");
         assert_eq!(td["properties"]["gain"]["maximum"], 100.0, "the remote's schema: {td:#}");
+        let schema = crate::td::validator("td-json-schema-validation.json");
+        crate::td::assert_valid(&schema, &td, &format!("the gateway's TD of {thing}"));
 
         // Plain HTTP, through the gateway's HTTP binding.
         let http = reqwest::Client::new();
@@ -265,4 +267,45 @@ async fn the_gateway_authenticates_in_front_of_backends_that_do_not() {
     assert_eq!(ok.json::<Value>().await.expect("json"), "SN-001");
     gw.shutdown().await;
     tw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_publishes_its_backends_events_and_changes_to_mqtt() {
+    use crate::common::broker::{self, Broker, Subscriber};
+    for kind in broker::kinds("gateway::mqtt") {
+        let broker = Broker::start(kind, &[]).await;
+        let tw = thingwire_backend("mq-tw", "tw-mq", "127.0.0.1:0").await;
+        let py = hololinked_backend("mq-py", "py-mq", free_port_pair()).await;
+        let gw = Server::builder("gw-mqtt")
+            .backend(Backend::new(tw.address(Protocol::Tcp).expect("tcp")))
+            .backend(Backend::new(&py.address).things(["py-mq"]))
+            .tcp("127.0.0.1:0")
+            .mqtt(broker.url())
+            .start()
+            .await
+            .expect("the gateway starts");
+        let client = Client::connect(gw.address(Protocol::Tcp).expect("tcp")).await.expect("connect");
+        for thing in ["tw-mq", "py-mq"] {
+            let topics = [format!("{thing}/#")];
+            let mut sub = Subscriber::connect(broker.port, &format!("gw-sub-{thing}"), &[topics[0].as_str()]).await;
+            let td = sub.next_on(&format!("{thing}/thing-description")).await.json();
+            crate::td::assert_valid(&crate::td::validator("td-json-schema-validation.json"), &td, "the MQTT TD");
+            assert_eq!(td["id"], format!("urn:thingwire:gw-mqtt:{thing}"), "{kind:?}");
+            client.invoke::<Value, _>(thing, "emit", &json!({"value": 5})).await.expect("emit");
+            assert_eq!(sub.next_on(&format!("{thing}/tick")).await.json(), json!({"value": 5}), "{kind:?} {thing}");
+            client.write_property(thing, "gain", &4.0).await.expect("write");
+            let mut seen = Vec::new();
+            for _ in 0..5 {
+                let change = sub.next_on(&format!("{thing}/gain")).await.json();
+                seen.push(change.clone());
+                if change == json!(4.0) {
+                    break;
+                }
+            }
+            assert_eq!(seen.last(), Some(&json!(4.0)), "{kind:?} {thing}: the change, relayed: {seen:?}");
+        }
+        gw.shutdown().await;
+        tw.shutdown().await;
+        drop(py);
+    }
 }
