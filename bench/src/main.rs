@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! thingwire-bench [--quick] [--out DIR] [--only SECTIONS] [--transports LIST] [--venv DIR]
-//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist,mqtt (default: all)
+//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist,mqtt,gateway (default: all)
 //!     LIST:     inproc,ipc,tcp (default: all)
 //! thingwire-bench --serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
 //!     (internal) a server process; prints `READY <address>`, exits when its stdin closes
@@ -14,6 +14,7 @@
 
 mod child;
 mod events;
+mod gateway;
 mod holo;
 mod http;
 mod mqtt;
@@ -42,7 +43,8 @@ const SIZES: [usize; 3] = [64, 1024, 1 << 20];
 const IN_FLIGHT: usize = 64;
 /// Alternating rounds of the pairs the targets compare (also with `--quick`: a median of two is a mean).
 const ROUNDS: usize = 3;
-const SECTIONS: [&str; 8] = ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist", "mqtt"];
+const SECTIONS: [&str; 9] =
+    ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist", "mqtt", "gateway"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -125,7 +127,7 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist,mqtt] \
+const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist,mqtt,gateway] \
 [--transports inproc,ipc,tcp] [--venv DIR] [--match TEXT] [--time SECONDS]
   --quick       short loops (about a minute in all)
   --match TEXT  only the raw/thingwire/http measurements whose label `stack op data size mode` contains TEXT,
@@ -197,6 +199,13 @@ fn main() {
         println!();
         println!("persisted properties (issue 17):");
         for line in &results.persist {
+            println!("{line}");
+        }
+    }
+    if !results.gateway.is_empty() {
+        println!();
+        println!("gateway (issue 18):");
+        for line in &results.gateway {
             println!("{line}");
         }
     }
@@ -443,6 +452,18 @@ async fn drive(o: &Options) -> Results {
                 results.persist = lines;
             }
             Err(e) => results.problems.push(format!("persist: {e}")),
+        }
+    }
+    if o.has("gateway") {
+        println!("gateway (a property read through a gateway against the same read direct, loopback tcp)");
+        match gateway::section(o.quick, ROUNDS).await {
+            Ok(lines) => {
+                for line in &lines {
+                    println!("{line}");
+                }
+                results.gateway = lines;
+            }
+            Err(e) => results.problems.push(format!("gateway: {e}")),
         }
     }
     if o.has("mqtt") {

@@ -134,6 +134,8 @@ pub struct Results {
     pub problems: Vec<String>,
     /// The persisted-property section's report lines.
     pub persist: Vec<String>,
+    /// The gateway section's report lines.
+    pub gateway: Vec<String>,
 }
 
 impl Results {
