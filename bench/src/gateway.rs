@@ -106,21 +106,27 @@ pub async fn section(quick: bool, rounds: usize) -> Result<Vec<String>, String> 
     let mut p50 = Pair { direct: Vec::new(), gateway: Vec::new() };
     let mut p99 = Pair { direct: Vec::new(), gateway: Vec::new() };
     let mut rate = Pair { direct: Vec::new(), gateway: Vec::new() };
+    let mut cpu = Pair { direct: Vec::new(), gateway: Vec::new() };
+    let me = std::process::id();
     for round in 0..rounds {
         let order = if round % 2 == 0 { [false, true] } else { [true, false] };
         for via_gateway in order {
             let handle = if via_gateway { &through } else { &direct };
             let what = if via_gateway { "through the gateway" } else { "direct" };
             let seq = checked(tw::sequential(&workload, handle, budget).await, what)?.samples.summary();
+            let before = crate::child::cpu_time(me);
             let piped = checked(tw::pipelined(&workload, handle, budget, 64).await, what)?;
-            let (a, b, c) = if via_gateway {
-                (&mut p50.gateway, &mut p99.gateway, &mut rate.gateway)
+            let used = crate::child::cpu_time(me).saturating_sub(before);
+            let per_op = used.as_secs_f64() * 1e6 / (piped.samples.len() as f64 + budget.warmup_ops as f64);
+            let (a, b, c, d) = if via_gateway {
+                (&mut p50.gateway, &mut p99.gateway, &mut rate.gateway, &mut cpu.gateway)
             } else {
-                (&mut p50.direct, &mut p99.direct, &mut rate.direct)
+                (&mut p50.direct, &mut p99.direct, &mut rate.direct, &mut cpu.direct)
             };
             a.push(seq.p50_us);
             b.push(seq.p99_us);
             c.push(throughput(&piped));
+            d.push(per_op);
         }
     }
     drop((direct, through));
@@ -147,6 +153,12 @@ pub async fn section(quick: bool, rounds: usize) -> Result<Vec<String>, String> 
         "  64 in flight: {:.0} % of direct (target ≥ 70 %: {})",
         100.0 * grate / drate,
         verdict(grate >= 0.7 * drate)
+    ));
+    let (dcpu, gcpu) = (median(&cpu.direct), median(&cpu.gateway));
+    lines.push(format!(
+        "  CPU per read, 64 in flight, whole process (client + gateway + backend): direct {dcpu:.1} µs, via gateway \
+         {gcpu:.1} µs ({:.2}×)",
+        gcpu / dcpu
     ));
 
     // Scale: 20 backends × 10 Things behind one gateway.
