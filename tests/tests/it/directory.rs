@@ -1,7 +1,8 @@
 //! The W3C WoT Discovery Thing Description Directory on the HTTP binding (WoT Discovery 1.0 §7.3), over real
 //! sockets with reqwest, following the specification's request and response examples: the listing and its
 //! pagination, create/retrieve/update/merge-patch/delete, registration information and expiry, the server's
-//! own Things, the directory's TD at `/.well-known/wot`, and every refusal as Problem Details.
+//! own Things, the directory's TD at `/.well-known/wot`, every refusal as Problem Details, and
+//! `ServerBuilder::register_with` between two servers.
 
 use std::time::{Duration, Instant};
 
@@ -591,4 +592,104 @@ async fn things_with_the_directorys_path_names_are_refused_at_start() {
     let base = server.http_base_url().expect("http").to_owned();
     assert_eq!(get(&client(), &format!("{base}/things/serial")).await.body, json!("SN-001"));
     server.shutdown().await;
+}
+
+/// Waits (bounded) until `id` is or is not in `directory`'s listing; the listed TD.
+async fn wait_listed(c: &reqwest::Client, directory: &str, id: &str, listed: bool) -> Option<Value> {
+    let since = Instant::now();
+    loop {
+        let listing = get(c, &format!("{directory}/things?limit=100")).await.body;
+        let found = listing.as_array().and_then(|l| l.iter().find(|td| td["id"] == id).cloned());
+        if found.is_some() == listed {
+            return found;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(15),
+            "`{id}` listed: {}, wanted {listed}, after 15 s",
+            found.is_some()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_with_lists_a_servers_things_renews_them_and_removes_them_at_shutdown() {
+    let c = client();
+    let (directory, a) = serve("dir-a", |b| b.http_options(accepting())).await;
+    let (b, b_base) =
+        serve("dir-b", |builder| builder.register_with(a.as_str()).registration_ttl(Duration::from_secs(2))).await;
+    let id = urn("dir-b", "sensor");
+    let td = wait_listed(&c, &a, &id, true).await.expect("listed");
+    // B's TD as B serves it: HTTP forms first (B's address), the ZeroMQ forms after; and registered with a TTL.
+    let forms = td["properties"]["gain"]["forms"].as_array().expect("forms");
+    assert!(forms[0]["href"].as_str().is_some_and(|h| h.starts_with(&b_base)), "{}", forms[0]);
+    assert!(forms.iter().any(|f| f["href"].as_str().is_some_and(|h| h.starts_with("inproc://"))), "{forms:?}");
+    assert_eq!(td["registration"]["ttl"], 2.0);
+    let first_modified = td["registration"]["modified"].clone();
+    // Renewed: still there more than two TTLs later, modified since.
+    let since = Instant::now();
+    while since.elapsed() < Duration::from_secs(5) {
+        let answer = get(&c, &format!("{a}{}", path_of(&id))).await;
+        assert_eq!(answer.status, StatusCode::OK, "expired after {:?}: {}", since.elapsed(), answer.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let renewed = get(&c, &format!("{a}{}", path_of(&id))).await.body;
+    assert_ne!(renewed["registration"]["modified"], first_modified, "renewed");
+    assert_eq!(renewed["registration"]["created"], td["registration"]["created"], "the same registration");
+    // B shuts down: its registration is deleted then and there, not left to expire.
+    b.shutdown().await;
+    let gone = get(&c, &format!("{a}{}", path_of(&id))).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    directory.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_that_is_down_or_refuses_never_delays_the_start_and_is_retried() {
+    let c = client();
+    let port = crate::common::broker::free_port();
+    let down = format!("http://127.0.0.1:{port}");
+    // A directory that refuses (it accepts no registrations) and one that is not there yet.
+    let (refusing, refusing_base) = serve("dir-refusing", |b| b).await;
+    let started = Instant::now();
+    let (b, b_base) = serve("dir-late-b", |builder| {
+        builder
+            .register_with(refusing_base.as_str())
+            .register_with(down.as_str())
+            .registration_ttl(Duration::from_secs(600))
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(3), "start waited for the directories: {:?}", started.elapsed());
+    assert_eq!(get(&c, &format!("{b_base}/sensor/serial")).await.body, json!("SN-001"), "B serves");
+    // The directory comes up on that port: B's retries reach it.
+    let late = Server::builder("dir-late-a")
+        .http(format!("127.0.0.1:{port}"))
+        .http_options(accepting())
+        .in_memory()
+        .start()
+        .await
+        .expect("the late directory");
+    let id = urn("dir-late-b", "sensor");
+    wait_listed(&c, &down, &id, true).await;
+    assert_eq!(
+        ids(&get(&c, &format!("{refusing_base}/things")).await.body),
+        [urn("dir-refusing", "sensor")],
+        "refused"
+    );
+    // With a TTL of 10 minutes, only the deregistration at shutdown can remove it at once.
+    b.shutdown().await;
+    assert_eq!(get(&c, &format!("{down}{}", path_of(&id))).await.status, StatusCode::NOT_FOUND);
+    late.shutdown().await;
+    refusing.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_with_refuses_urls_it_cannot_use() {
+    for (url, says) in [("https://lab:8443", "not supported yet"), ("lab:8080", "starts with http://")] {
+        let refused =
+            Server::builder("dir-urls").thing(Sensor::new("sensor")).in_memory().register_with(url).start().await;
+        match refused {
+            Err(e @ ServerError::Address { .. }) => assert!(e.to_string().contains(says), "{url}: {e}"),
+            other => panic!("{url} was taken: {other:?}"),
+        }
+    }
 }

@@ -157,6 +157,10 @@ impl Describe for Forms {
     fn describe<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t> {
         td.with_forms(&self.0)
     }
+
+    fn describe_as_own<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t> {
+        td.with_forms_first(&self.0).documented_as(self.0.scheme())
+    }
 }
 
 impl BoundBinding for Bound {
