@@ -9,6 +9,7 @@
 //! tcp = "0.0.0.0:5555"        # ZeroMQ (events on port + 1)
 //! http = "0.0.0.0:8080"       # HTTP + SSE + the web panel
 //! mqtt = "mqtt://127.0.0.1:1883"
+//! accept_registrations = true # its Thing Directory (/things) takes other servers' TDs (default true)
 //!
 //! [auth]                      # the gateway's front side; backends may have none
 //! http_users = { alice = "$argon2id$v=19$…" }   # HTTP Basic, argon2 hashes
@@ -52,10 +53,17 @@ pub struct Config {
     http: Option<String>,
     /// MQTT broker to publish to.
     mqtt: Option<String>,
+    /// Whether the HTTP binding's Thing Directory takes registrations from other servers.
+    #[serde(default = "yes")]
+    accept_registrations: bool,
     #[serde(default)]
     auth: AuthConfig,
     #[serde(default, rename = "backend")]
     backends: Vec<BackendConfig>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,7 +113,7 @@ impl Config {
                     Failure::usage(format!("the gateway configuration `{}` is not valid: {e}", path.display()))
                 })?
             }
-            None => Config::default(),
+            None => Config { accept_registrations: true, ..Config::default() },
         };
         config.id = flags.id.or(config.id);
         config.tcp = flags.tcp.or(config.tcp);
@@ -180,6 +188,8 @@ impl Config {
         }
         if let Some(http) = self.http {
             let mut options = HttpOptions::default();
+            // A lab's directory: its own (remote) Things, and whatever other servers register.
+            options.directory.accept_registrations = self.accept_registrations;
             if !self.auth.http_users.is_empty() || !self.auth.http_tokens.is_empty() {
                 let mut auth = HttpAuth::new();
                 for (user, hash) in &self.auth.http_users {

@@ -8,13 +8,18 @@
 //! thingwire read tcp://127.0.0.1:7000 stage position
 //! curl http://127.0.0.1:7080/thermostat/temperature          # HTTP, through the gateway
 //! open http://127.0.0.1:7080/                                # the panel of every Thing
+//! curl http://127.0.0.1:7080/things                          # the lab's Thing Directory (W3C WoT Discovery)
 //! ```
+//!
+//! The gateway's directory lists its Things and takes registrations: a server started with
+//! `.register_with("http://127.0.0.1:7080")` appears in it too.
 //!
 //! The gateway's configuration as `thingwire gateway` takes it, for two real PCs:
 //! `thingwire gateway --backend tcp://optics-pc:5601 --backend tcp://motion-pc:5603 --tcp 0.0.0.0:7000
 //! --http 0.0.0.0:7080`. A hololinked server goes behind it the same way, naming its Things:
 //! `--backend tcp://old-pc:6000=laser`.
 
+use thingwire::binding::http::HttpOptions;
 use thingwire::persist::Storage;
 use thingwire::remote::Backend;
 use thingwire::{Protocol, Server};
@@ -40,6 +45,13 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// The gateway's HTTP options: its Thing Directory takes other servers' registrations.
+fn directory() -> HttpOptions {
+    let mut options = HttpOptions::default();
+    options.directory.accept_registrations = true;
+    options
+}
+
 async fn run() -> Result<(), thingwire::ServerError> {
     let optics = Server::builder("optics")
         .thing(thingwire_examples::Spectrometer::new(SPECTROMETER))
@@ -54,6 +66,7 @@ async fn run() -> Result<(), thingwire::ServerError> {
         .backend(Backend::new(motion.address(Protocol::Tcp).unwrap_or(MOTION)))
         .tcp(GATEWAY_TCP)
         .http(GATEWAY_HTTP)
+        .http_options(directory())
         .start()
         .await?;
     println!(

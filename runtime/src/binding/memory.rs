@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use crate::binding::{BindingSpec, BoundBinding, Control, ServerSettings};
-use crate::core::{Core, ErrorClass, ExecutionContext, NoForms, Operation, Reply, ReplySink, RequestHead};
+use crate::core::{
+    BindingContext, Core, ErrorClass, ExecutionContext, NoForms, Operation, Reply, ReplySink, RequestHead,
+};
 use crate::error::{ServerError, ThingError};
 use crate::event::EventSink;
 use crate::protocol::{ContentType, TimeoutKind};
@@ -136,7 +138,8 @@ impl std::future::Future for Pending {
     }
 }
 
-struct Sink(Mutex<Option<oneshot::Sender<Answer>>>);
+/// The in-memory binding's reply sink.
+pub(crate) struct Sink(Mutex<Option<oneshot::Sender<Answer>>>);
 
 impl ReplySink for Sink {
     fn send(&self, reply: Reply<'_>) {
@@ -175,6 +178,11 @@ impl MemoryBinding {
     /// Submits `request` now; the returned future resolves with its answer. Requests submitted one after
     /// the other reach their Thing in that order.
     pub fn submit(&self, request: Request) -> Pending {
+        self.submit_with(request, &mut NoForms)
+    }
+
+    /// Submits `request` with the TD forms and admission of `binding`.
+    pub(crate) fn submit_with(&self, request: Request, binding: &mut dyn BindingContext<Sink>) -> Pending {
         let (tx, rx) = oneshot::channel();
         let head = RequestHead {
             id: "",
@@ -184,7 +192,7 @@ impl MemoryBinding {
             content_type: request.content_type.clone(),
             context: request.context,
         };
-        self.core.submit(&head, (request.payload, request.preserialized), Sink(Mutex::new(Some(tx))), &mut NoForms);
+        self.core.submit(&head, (request.payload, request.preserialized), Sink(Mutex::new(Some(tx))), binding);
         Pending(rx)
     }
 

@@ -53,7 +53,10 @@ pub(crate) trait BindingSpec: Any + Send {
 pub(crate) struct ServerSettings {
     pub(crate) id: String,
     /// The ids of the Things it serves (a binding whose addresses name them checks them here).
-    #[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "only the MQTT binding names Things in addresses"))]
+    #[cfg_attr(
+        not(any(feature = "mqtt", feature = "http")),
+        allow(dead_code, reason = "only the MQTT and HTTP bindings check Thing ids")
+    )]
     pub(crate) thing_ids: Vec<String>,
     /// How long, at shutdown, answers of running operations are still sent.
     pub(crate) grace: std::time::Duration,

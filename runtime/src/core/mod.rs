@@ -67,6 +67,12 @@ pub trait BindingContext<S> {
 pub trait Describe: Send + Sync {
     /// Adds this binding's forms (and its security) to `td`.
     fn describe<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t>;
+
+    /// Adds this binding's forms before all others, its security the TD's own: the TD as served through this
+    /// binding (what a server registers with a Thing directory). By default, as [`describe`](Self::describe).
+    fn describe_as_own<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t> {
+        self.describe(td)
+    }
 }
 
 /// How many requests a server answered how, since it started.
@@ -145,6 +151,12 @@ impl Core {
 
     pub(crate) fn runners(&self) -> impl Iterator<Item = &Arc<dyn Runner>> {
         self.things.values()
+    }
+
+    /// The [`Describe`] part of binding `name`, if it serves.
+    #[cfg_attr(not(feature = "http"), allow(dead_code, reason = "only directory registration asks"))]
+    pub(crate) fn describer(&self, name: &str) -> Option<Arc<dyn Describe>> {
+        self.describers.iter().find(|(n, _)| *n == name).map(|(_, d)| Arc::clone(d))
     }
 
     /// The [`Describe`] parts of the bindings other than `binding`.

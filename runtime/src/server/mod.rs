@@ -17,6 +17,9 @@
 //! [`Core`]. The ZeroMQ binding's settings (`tcp`, `ipc`, `inproc`, `authentication`, …) are on the builder
 //! too, in [`crate::binding::zmq`].
 
+#[cfg(feature = "http")]
+mod register;
+
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +61,9 @@ pub struct ServerBuilder {
     failure_log: Option<tracing::Level>,
     storage: Option<Storage>,
     backends: Vec<crate::remote::Backend>,
+    /// The Thing directories to register with, and the registrations' time to live.
+    #[cfg(feature = "http")]
+    directories: (Vec<String>, Duration),
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -81,6 +87,8 @@ impl ServerBuilder {
             failure_log: Some(tracing::Level::WARN),
             storage: None,
             backends: Vec::new(),
+            #[cfg(feature = "http")]
+            directories: (Vec::new(), Duration::from_secs(60)),
         }
     }
 
@@ -189,9 +197,35 @@ impl ServerBuilder {
         self
     }
 
+    /// Registers the server's Things with the W3C WoT Thing Description Directory at `url` (its base, e.g.
+    /// `http://lab-gateway:8080`; a thingwire server with
+    /// [`DirectoryOptions::accept_registrations`](crate::binding::http::DirectoryOptions::accept_registrations)
+    /// is one). Once the server has started, each Thing's TD — with the forms of every binding it is served
+    /// on, the HTTP forms first when it serves HTTP — is `PUT` to `<url>/things/<its id>` with a
+    /// [`registration_ttl`](Self::registration_ttl), renewed at half the TTL, and deleted when the server shuts
+    /// down. A directory that is down or refuses is logged (with its message) and retried with backoff: it
+    /// never fails or delays the start. Call it again for more directories. Only `http://` directories are
+    /// supported yet; a URL that is not one fails [`start`](Self::start).
+    #[cfg(feature = "http")]
+    pub fn register_with(mut self, url: impl Into<String>) -> Self {
+        self.directories.0.push(url.into());
+        self
+    }
+
+    /// How long a registration with a directory ([`register_with`](Self::register_with)) lasts unless renewed:
+    /// the directory forgets the Things of a server that stopped without saying so after this long. Default
+    /// 60 s; at least 1 s.
+    #[cfg(feature = "http")]
+    pub fn registration_ttl(mut self, ttl: Duration) -> Self {
+        self.directories.1 = ttl.max(Duration::from_secs(1));
+        self
+    }
+
     /// Binds every binding and starts serving; returns a handle to stop it.
     pub async fn start(self) -> Result<Server, ServerError> {
         validate_id(&self.id)?;
+        #[cfg(feature = "http")]
+        let directories = register::directories(&self.directories.0)?;
         let mut bindings = self.bindings;
         bindings.retain(|b| b.serves_anything());
         if bindings.is_empty() {
@@ -238,6 +272,8 @@ impl ServerBuilder {
             let control = Control { shutdown: shutdown_rx.clone(), stop: shutdown_tx.clone() };
             tasks.extend(binding.serve(Arc::clone(&core), control));
         }
+        #[cfg(feature = "http")]
+        tasks.extend(register::start(&core, directories, self.directories.1, &shutdown_rx));
         Ok(Server {
             core,
             store,

@@ -309,3 +309,52 @@ async fn the_gateway_publishes_its_backends_events_and_changes_to_mqtt() {
         drop(py);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_directory_lists_its_configured_and_its_registered_things() {
+    let tw = thingwire_backend("dir-backend", "configured", "127.0.0.1:0").await;
+    let mut options = thingwire::binding::http::HttpOptions::default();
+    options.directory.accept_registrations = true;
+    let gw = Server::builder("gw-dir")
+        .backend(Backend::new(tw.address(Protocol::Tcp).expect("tcp")))
+        .http("127.0.0.1:0")
+        .http_options(options)
+        .start()
+        .await
+        .expect("starts");
+    let base = gw.http_base_url().expect("http").to_owned();
+    // Another server registers its Thing in the gateway's directory.
+    let other = Server::builder("dir-other")
+        .thing(Sensor::new("registered"))
+        .http("127.0.0.1:0")
+        .register_with(&base)
+        .start()
+        .await
+        .expect("starts");
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        let listed: Vec<Value> =
+            http.get(format!("{base}/things")).send().await.expect("GET").json().await.expect("json");
+        ids = listed.iter().filter_map(|td| td["id"].as_str().map(str::to_owned)).collect();
+        if ids.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ids, ["urn:thingwire:dir-other:registered", "urn:thingwire:gw-dir:configured"], "both listed");
+    // The configured one's entry is the gateway's TD: forms on the gateway.
+    let entry: Value = http
+        .get(format!("{base}/things/urn:thingwire:gw-dir:configured"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let href = entry["properties"]["serial"]["forms"][0]["href"].as_str().expect("href");
+    assert!(href.starts_with(&base), "{href}");
+    other.shutdown().await;
+    gw.shutdown().await;
+    tw.shutdown().await;
+}

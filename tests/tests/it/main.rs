@@ -3,6 +3,7 @@
 mod bad_input;
 mod client;
 mod common;
+mod directory;
 mod events;
 mod faults;
 mod fuzz_regressions;

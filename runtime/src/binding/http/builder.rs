@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{HttpAuth, Spec};
+use super::{DirectoryOptions, HttpAuth, Spec};
 use crate::ServerBuilder;
 
 /// How the HTTP binding answers and what it admits. Set with [`ServerBuilder::http_options`].
@@ -37,6 +37,9 @@ pub struct HttpOptions {
     /// Serve the web panel: the list of Things at `/` and a panel generated from each Thing's description at
     /// `/<thing>/` (see the guide's section "The web panel"). Default on.
     pub panel: bool,
+    /// The W3C WoT Thing Description Directory at `/things` and `/.well-known/wot` (see the guide's section
+    /// "A Thing Directory"). Default: on, listing the server's own Things, accepting no registrations.
+    pub directory: DirectoryOptions,
 }
 
 /// The certificate chain and private key of an HTTPS server, as PEM files.
@@ -61,6 +64,7 @@ impl Default for HttpOptions {
             auth: None,
             tls: None,
             panel: true,
+            directory: DirectoryOptions::default(),
         }
     }
 }

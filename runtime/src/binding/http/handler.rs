@@ -12,6 +12,7 @@
 //! | | `PUT`, `PATCH` | `writemultipleproperties`, the body `{name: value, …}` |
 //! | `/<thing>/resources/wot-td`, `…/wot-tm` | `GET` | the Thing Description with this server's forms (HTTP first), the Thing Model |
 //! | `/liveness`, `/readiness` | `GET` | `200` while the server runs; readiness `503` once it stops |
+//! | `/things`, `/things/{id}`, `/.well-known/wot` | | the Thing Description Directory (`directory.rs`) |
 //!
 //! Query parameters, as hololinked's: `oneway=true` (`204` at once, no answer), `noblock=true` (`204` with
 //! `X-Message-ID`; collect with `GET …?messageID=<id>[&timeout=<s>]`), `invokationTimeout`,
@@ -37,6 +38,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, oneshot, watch};
 
+use super::directory::{self, Registry};
 use super::reply::{self, Answer, Discard, HttpSink};
 use super::routes::{Routes, Target, ThingRoutes};
 use super::sse::{self, Hub};
@@ -50,10 +52,12 @@ use crate::td::ThingDescription;
 
 /// What every request of one server shares.
 pub(crate) struct Shared {
-    core: Arc<Core>,
+    pub(super) core: Arc<Core>,
     pub(super) routes: Routes,
-    forms: HttpForms,
-    options: HttpOptions,
+    pub(super) forms: HttpForms,
+    pub(super) options: HttpOptions,
+    /// The Thing Description Directory's registrations.
+    pub(super) directory: Registry,
     hub: Arc<Hub>,
     streams: Arc<Semaphore>,
     noblock: Mutex<HashMap<String, Parked>>,
@@ -76,7 +80,8 @@ impl Shared {
     ) -> Arc<Self> {
         let routes = Routes::new(&core);
         let streams = Arc::new(Semaphore::new(options.max_event_streams));
-        Arc::new(Self { core, routes, forms, options, hub, streams, noblock: Mutex::default(), shutdown })
+        let directory = Registry::new(options.directory.clone());
+        Arc::new(Self { core, routes, forms, options, directory, hub, streams, noblock: Mutex::default(), shutdown })
     }
 }
 
@@ -122,6 +127,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/{thing}/{name}/change-event", any(changes))
         .route("/{thing}/{name}", any(affordance))
         .fallback(not_found);
+    let router = if shared.directory.options().enabled { directory_routes(router) } else { router };
     let router = if shared.options.panel { super::panel::routes(router) } else { router };
     let router = router
         .layer(DefaultBodyLimit::max(max_body))
@@ -131,6 +137,22 @@ fn router(shared: Arc<Shared>) -> Router {
         None => router,
     };
     router.with_state(shared)
+}
+
+/// The Thing Description Directory's routes (WoT Discovery's Things API and the well-known introduction).
+fn directory_routes(router: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
+    use axum::routing::get;
+    let things = get(directory::list).post(directory::create_anonymous).fallback(directory::things_method);
+    let thing = get(directory::retrieve)
+        .put(directory::put)
+        .patch(directory::patch)
+        .delete(directory::delete)
+        .fallback(directory::thing_method);
+    router
+        .route("/things", things.clone())
+        .route("/things/", things)
+        .route("/things/{*id}", thing)
+        .route("/.well-known/wot", get(directory::well_known))
 }
 
 fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
@@ -743,11 +765,7 @@ async fn description(
     let own = |key: &str| action == names::GET_THING_DESCRIPTION && (key == "skip_names" || key == "ignore_errors");
     query.extra.retain(|key, _| own(key));
     let id = Arc::clone(&routes.id);
-    // The forms point where this client reached the server (a server bound to 0.0.0.0 has many addresses).
-    let reached = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| valid_authority(h)).map(|host| {
-        let scheme = shared.forms.base().split("://").next().unwrap_or("http");
-        HttpForms::new(format!("{scheme}://{host}")).secured_by(shared.forms.scheme().cloned())
-    });
+    let reached = reached_forms(&shared, &headers);
     let mut response = run(
         &shared,
         Call { thing: &id, name: action, operation: Operation::InvokeAction, forms: reached.as_ref() },
@@ -761,6 +779,40 @@ async fn description(
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/td+json"));
     }
     response
+}
+
+/// The forms of the address this client reached the server at (its `Host` header): a server bound to
+/// `0.0.0.0` has many addresses. `None` without a usable `Host`.
+pub(super) fn reached_forms(shared: &Shared, headers: &HeaderMap) -> Option<HttpForms> {
+    headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| valid_authority(h)).map(|host| {
+        let scheme = shared.forms.base().split("://").next().unwrap_or("http");
+        HttpForms::new(format!("{scheme}://{host}")).secured_by(shared.forms.scheme().cloned())
+    })
+}
+
+/// The TD of the server's Thing `thing` as served through this binding (with `forms`, else the server's), as
+/// `get_thing_description` answers it; the error's message when it fails.
+pub(super) async fn thing_description(
+    shared: &Shared,
+    thing: &str,
+    forms: Option<&HttpForms>,
+) -> Result<Value, String> {
+    let head = RequestHead {
+        id: "",
+        thing_id: thing,
+        name: names::GET_THING_DESCRIPTION,
+        operation: Operation::InvokeAction.as_str(),
+        content_type: ContentType::Json,
+        context: ExecutionContext::default(),
+    };
+    let (sink, answer) = HttpSink::new("thingwire directory".to_owned());
+    shared.core.submit(&head, (b"null".to_vec(), Vec::new()), sink, &mut Via(forms.unwrap_or(&shared.forms)));
+    match answer.await {
+        Ok(Answer::Value { payload, .. }) => serde_json::from_slice(&payload).map_err(|e| e.to_string()),
+        Ok(Answer::Error { object, .. }) => Err(object.message),
+        Ok(Answer::Timeout(kind)) => Err(format!("the {} timeout expired", kind.as_str())),
+        Err(_) => Err("the server gave up on the request (it is shutting down)".to_owned()),
+    }
 }
 
 #[cfg(test)]

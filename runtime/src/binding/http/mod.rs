@@ -7,12 +7,15 @@
 //! * `sse.rs`: the event sink and the event streams;
 //! * `routes.rs`: the path of each property, action and event;
 //! * `panel/`: the web panel at `/` and `/<thing>/`;
+//! * `directory.rs`: the W3C WoT Thing Description Directory at `/things` and `/.well-known/wot`
+//!   ([`DirectoryOptions`]);
 //! * [`HttpForms`]: the forms in Thing Descriptions.
 //!
 //! axum routes the requests and hyper serves the connections; the binding writes only the mapping.
 
 mod auth;
 mod builder;
+mod directory;
 mod forms;
 mod handler;
 mod panel;
@@ -25,6 +28,7 @@ use std::sync::Arc;
 
 pub use auth::{HttpAuth, PasswordHashError};
 pub use builder::{HttpOptions, HttpTls};
+pub use directory::{DISCOVERY_CONTEXT, DirectoryOptions};
 pub use forms::HttpForms;
 
 use crate::binding::{BindingSpec, BoundBinding, Control, ServerSettings};
@@ -52,8 +56,19 @@ impl BindingSpec for Spec {
         self.address.is_some()
     }
 
-    fn bind(self: Box<Self>, _server: &ServerSettings) -> Result<Box<dyn BoundBinding>, ServerError> {
+    fn bind(self: Box<Self>, server: &ServerSettings) -> Result<Box<dyn BoundBinding>, ServerError> {
         let Spec { address, options } = *self;
+        let reserved = server.thing_ids.iter().find(|id| directory::RESERVED_IDS.contains(&id.as_str()));
+        if options.directory.enabled
+            && let Some(id) = reserved
+        {
+            return Err(ServerError::InvalidId {
+                id: id.clone(),
+                reason: "the HTTP binding's Thing Directory serves `/things` and `/.well-known`: rename the Thing, \
+                         or turn the directory off (HttpOptions { directory: DirectoryOptions { enabled: false, .. }, \
+                         .. })",
+            });
+        }
         let address = address.unwrap_or_default();
         let invalid = |reason: String| ServerError::Address { address: address.clone(), reason };
         let bare = address.strip_prefix("http://").unwrap_or(&address);
@@ -142,6 +157,10 @@ impl Describe for Forms {
     fn describe<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t> {
         td.with_forms(&self.0)
     }
+
+    fn describe_as_own<'t>(&'t self, td: ThingDescription<'t>) -> ThingDescription<'t> {
+        td.with_forms_first(&self.0).documented_as(self.0.scheme())
+    }
 }
 
 impl BoundBinding for Bound {
@@ -160,7 +179,13 @@ impl BoundBinding for Bound {
     fn serve(self: Box<Self>, core: Arc<Core>, control: Control) -> Vec<tokio::task::JoinHandle<()>> {
         let Bound { listener, local, base, forms, options, hub, tls } = *self;
         tracing::info!(server = %core.server_id(), %base, "serving over HTTP");
+        let directory = options.directory.enabled;
         let shared = handler::Shared::new(core, forms, options, hub, control.shutdown.clone());
-        vec![tokio::spawn(handler::accept_loop(listener, local, tls, shared, control))]
+        let mut tasks = Vec::new();
+        if directory {
+            tasks.push(tokio::spawn(directory::purge_loop(Arc::clone(&shared), control.shutdown.clone())));
+        }
+        tasks.push(tokio::spawn(handler::accept_loop(listener, local, tls, shared, control)));
+        tasks
     }
 }

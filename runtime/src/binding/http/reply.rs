@@ -141,11 +141,14 @@ pub(crate) fn refusal(status: StatusCode, error: ThingError) -> Response {
 /// the binding's own has: a client reads one error shape whatever refused it.
 pub(crate) async fn rejections_as_errors(method: http::Method, uri: http::Uri, response: Response) -> Response {
     let status = response.status();
-    let labelled_json =
-        response.headers().get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
+    let labelled_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
+        ct.as_bytes().starts_with(b"application/json") || ct.as_bytes().starts_with(b"application/problem+json")
+    });
     if !(status.is_client_error() || status.is_server_error()) || labelled_json {
         return response;
     }
+    // The directory's refusals are Problem Details, as WoT Discovery asks, whoever made them.
+    let directory = uri.path() == "/things" || uri.path().starts_with("/things/") || uri.path() == "/.well-known/wot";
     let allow = response.headers().get(header::ALLOW).cloned();
     let text = match axum::body::to_bytes(response.into_body(), 64 << 10).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
@@ -163,7 +166,11 @@ pub(crate) async fn rejections_as_errors(method: http::Method, uri: http::Uri, r
         _ => ("RuntimeError", "the server failed to answer".to_owned()),
     };
     let message = if text.is_empty() { hint } else { format!("{hint}: {text}") };
-    let mut refused = refusal(status, ThingError::new(kind, message));
+    let mut refused = if directory {
+        super::directory::problem(status, message)
+    } else {
+        refusal(status, ThingError::new(kind, message))
+    };
     if let Some(allow) = allow {
         refused.headers_mut().insert(header::ALLOW, allow);
     }
