@@ -7,7 +7,8 @@
 //! A limit of domus 1.0.2 these TDs stay under: it hands each TD to `node` as one command-line argument (as
 //! JSON-LD, with its TD 1.1 context inlined, when storing; as N-Triples when reading back), and Linux caps one
 //! argument at 128 KiB. A TD of more than about 21 KB of JSON (some 27 properties with six forms each) is
-//! stored but then answers `GET /things/{id}` with 500, and one of more than about 100 KB is refused with 500.
+//! stored but then answers `GET /things/{id}` with 500, and one of more than about 100 KB (76 KB with the second
+//! context copy `serve_domus.py` inlines) is refused with 500.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
