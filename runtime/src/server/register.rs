@@ -21,6 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::binding::http::DISCOVERY_CONTEXT;
 use crate::binding::memory::{Answer, MemoryBinding, Request, Sink};
 use crate::core::{BindingContext, Core, Describe, Operation};
 use crate::error::{ServerError, ThingError};
@@ -175,7 +176,14 @@ impl Registrar {
             let outcome = match self.description(thing).await {
                 Ok(mut td) => match td.get("id").and_then(Value::as_str).map(str::to_owned) {
                     Some(id) => {
-                        td["registration"] = json!({"ttl": self.ttl.as_secs_f64()});
+                        // Whole seconds (the Discovery context types `ttl` as an unsigned integer), and the
+                        // Discovery context that defines `registration`.
+                        td["registration"] = json!({"ttl": self.ttl.as_secs_f64().ceil() as u64});
+                        if let Some(context) = td.get_mut("@context").and_then(Value::as_array_mut)
+                            && !context.iter().any(|c| c == DISCOVERY_CONTEXT)
+                        {
+                            context.push(json!(DISCOVERY_CONTEXT));
+                        }
                         sent.insert(id.clone());
                         let body = serde_json::to_vec(&td).unwrap_or_default();
                         self.send(Method::PUT, &id, Some(body)).await.map_err(|why| format!("`{thing}` ({id}): {why}"))

@@ -25,5 +25,6 @@ mod scheduling;
 mod security;
 mod states;
 mod td;
+mod tdd_interop;
 mod timeouts;
 mod vectors;

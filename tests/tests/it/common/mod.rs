@@ -8,6 +8,7 @@ pub mod node;
 pub mod python;
 pub mod sensor;
 pub mod sync;
+pub mod tdd;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,7 +1,8 @@
 //! The Python side of the interop tests: a venv with the real `hololinked[zmq,mqtt,sqlalchemy]==0.4.2` (the
 //! `mqtt` extra for `ClientFactory.mqtt`: aiomqtt and paho-mqtt; SQLAlchemy for its SQLite storage), created on
 //! first use under the workspace's `target/` and reused after that; a venv made for another requirement is made
-//! again.
+//! again. [`ensure_venv`] makes the other venvs the tests use the same way (`tdd.rs`: the Thing Description
+//! Directory).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,13 +26,20 @@ pub fn script(name: &str) -> PathBuf {
 /// The venv's Python interpreter, creating the venv (once per machine) when needed.
 pub fn python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| ensure_venv(&workspace().join("target/hololinked-venv"))).clone()
+    PYTHON
+        .get_or_init(|| {
+            let args: Vec<&str> = REQUIREMENT.split_whitespace().collect();
+            ensure_venv(&workspace().join("target/hololinked-venv"), &args, REQUIREMENT, "hololinked")
+        })
+        .clone()
 }
 
-fn ensure_venv(dir: &Path) -> PathBuf {
+/// The Python interpreter of the venv `dir`, in which `pip install <pip_args>` ran; `stamp` (kept in the venv)
+/// says what was installed, and a venv whose stamp differs is made again. `what` names it in messages.
+pub fn ensure_venv(dir: &Path, pip_args: &[&str], stamp: &str, what: &str) -> PathBuf {
     let python = dir.join("bin/python");
-    let stamp = dir.join(".thingwire-requirement");
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == REQUIREMENT) && python.exists() {
+    let stamp_file = dir.join(".thingwire-requirement");
+    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s.trim() == stamp.trim()) && python.exists() {
         return python;
     }
     // Build in a private folder, then move it into place, so concurrent test processes never see half a venv.
@@ -42,10 +50,10 @@ fn ensure_venv(dir: &Path) -> PathBuf {
     run(
         Command::new(tmp.join("bin/python"))
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-            .args(REQUIREMENT.split_whitespace()),
-        "pip install hololinked (is PyPI reachable?)",
+            .args(pip_args),
+        &format!("pip install {what} (is PyPI reachable?)"),
     );
-    std::fs::write(tmp.join(".thingwire-requirement"), REQUIREMENT).expect("write the venv stamp");
+    std::fs::write(tmp.join(".thingwire-requirement"), stamp).expect("write the venv stamp");
     let _ = std::fs::remove_dir_all(dir);
     if std::fs::rename(&tmp, dir).is_err() {
         // Another process finished first: use its venv.
