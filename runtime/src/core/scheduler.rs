@@ -156,12 +156,28 @@ impl SchedulerLimits {
     }
 }
 
+/// What the core needs to know of a Thing that lives on another server (a gateway's remote Thing) besides its
+/// descriptor.
+pub(crate) struct RemoteInfo {
+    /// Its TD, as its own server serves it.
+    pub(crate) document: crate::td::Document,
+    /// The address of that server.
+    pub(crate) backend: String,
+}
+
+impl RemoteInfo {
+    /// The TD to serve: its own, with the `local` TD's id, context, security and forms.
+    pub(crate) fn describe(&self, local: crate::td::Document) -> crate::td::Document {
+        crate::td::adopt(&self.document, local)
+    }
+}
+
 /// The type-erased face of a Thing's scheduler, as the core sees it.
 pub(crate) trait Runner: Send + Sync {
     fn thing_id(&self) -> &Arc<str>;
     fn descriptor(&self) -> &'static ThingDescriptor;
     /// A Thing that lives on another server: its TD and backend.
-    fn remote(&self) -> Option<&crate::remote::RemoteInfo> {
+    fn remote(&self) -> Option<&RemoteInfo> {
         None
     }
     /// Accepts a request: runs it now, queues it, or starts it outside the queue.

@@ -44,7 +44,7 @@ use tokio::sync::watch;
 use crate::auth::Credentials;
 use crate::client::{CallOptions, Client, ConnectOptions, RawReply, RawRequest};
 use crate::core::responder::ErrorClass;
-use crate::core::scheduler::{Job, Runner};
+use crate::core::scheduler::{Job, RemoteInfo, Runner};
 use crate::error::{ClientError, ServerError, ThingError};
 use crate::event::{EventBinder, EventKind, Publisher};
 use crate::protocol::{self, ContentType, MessageType, TimeoutKind, names};
@@ -220,21 +220,6 @@ impl RemoteThing {
             closing: Mutex::new(false),
             done,
         })
-    }
-}
-
-/// What the core needs to know of a remote Thing besides its descriptor.
-pub(crate) struct RemoteInfo {
-    /// The remote's TD, as it served it.
-    pub(crate) document: Document,
-    /// The address of its backend.
-    pub(crate) backend: String,
-}
-
-impl RemoteInfo {
-    /// The TD to serve: the remote's, with the `local` TD's id, context, security and forms.
-    pub(crate) fn describe(&self, local: Document) -> Document {
-        describe::merge(&self.document, local)
     }
 }
 

@@ -30,6 +30,7 @@
 //! * the built-in actions `ping` and `get_thing_model` that hololinked lists too (not `exit`: a remote stop
 //!   is not a Thing's business); the bootstrap `get_thing_description` is not listed, as in hololinked.
 
+mod adopt;
 mod forms;
 mod model;
 mod schemas;
@@ -39,6 +40,7 @@ mod zmq_forms;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+pub(crate) use adopt::adopt;
 pub use forms::{Affordance, FormSource, ThingInfo};
 pub use model::{
     ActionAffordance, AdditionalResponse, ContextEntry, DataSchema, Document, EventAffordance, ExpectedResponse, Extra,

@@ -164,27 +164,13 @@ pub(super) async fn purge_loop(shared: Arc<Shared>, mut shutdown: watch::Receive
 /// A refusal as Problem Details (RFC 7807): `title` (the status's phrase), `status`, and `detail`, which says
 /// what was wrong and what to do.
 pub(super) fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
-    problem_with(status, detail.into(), &[])
+    reply::problem(status, detail.into(), None)
 }
 
 fn problem_with(status: StatusCode, detail: String, errors: &[Invalid]) -> Response {
-    let mut body = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if !errors.is_empty() {
-        body["validationErrors"] =
-            errors.iter().map(|e| json!({"field": e.field, "description": e.description})).collect();
-    }
-    let mut response =
-        reply::bytes_response(status, "application/problem+json", serde_json::to_vec(&body).unwrap_or_default());
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        // The rest of the body may be unread: hyper closes the connection after this answer, so say so.
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
+    let validation = (!errors.is_empty())
+        .then(|| errors.iter().map(|e| json!({"field": e.field, "description": e.description})).collect());
+    reply::problem(status, detail, validation)
 }
 
 fn method_not_allowed(allow: &'static str, detail: String) -> Response {

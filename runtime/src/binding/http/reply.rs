@@ -166,11 +166,8 @@ pub(crate) async fn rejections_as_errors(method: http::Method, uri: http::Uri, r
         _ => ("RuntimeError", "the server failed to answer".to_owned()),
     };
     let message = if text.is_empty() { hint } else { format!("{hint}: {text}") };
-    let mut refused = if directory {
-        super::directory::problem(status, message)
-    } else {
-        refusal(status, ThingError::new(kind, message))
-    };
+    let mut refused =
+        if directory { problem(status, message, None) } else { refusal(status, ThingError::new(kind, message)) };
     if let Some(allow) = allow {
         refused.headers_mut().insert(header::ALLOW, allow);
     }
@@ -222,6 +219,27 @@ pub(crate) fn bytes_response(status: StatusCode, content_type: &str, body: Vec<u
 pub(crate) fn empty(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
+    response
+}
+
+/// An RFC 7807 problem (`application/problem+json`: `type`, `title`, `status`, `detail`, and the
+/// `validationErrors` the WoT Discovery directory adds for an invalid TD): how the Thing Directory refuses.
+pub(super) fn problem(status: StatusCode, detail: String, validation_errors: Option<serde_json::Value>) -> Response {
+    let mut body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let Some(errors) = validation_errors {
+        body["validationErrors"] = errors;
+    }
+    let mut response =
+        bytes_response(status, "application/problem+json", serde_json::to_vec(&body).unwrap_or_default());
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body may be unread: hyper closes the connection after this answer, so say so.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 
