@@ -266,6 +266,43 @@ async fn the_gateway_authenticates_in_front_of_backends_that_do_not() {
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.json::<Value>().await.expect("json"), "SN-001");
     gw.shutdown().await;
+
+    // ZeroMQ PLAIN on the gateway's TCP side; and a backend that requires credentials of its own.
+    let guarded = Server::builder("auth-backend-plain")
+        .thing(Sensor::new("locked"))
+        .tcp("127.0.0.1:0")
+        .authentication(thingwire::Auth::plain([("gateway", "backend-secret")]))
+        .start()
+        .await
+        .expect("starts");
+    let locked = guarded.address(Protocol::Tcp).expect("tcp").to_owned();
+    let e =
+        gateway("gw-no-creds", vec![Backend::new(&locked).wait(Duration::from_secs(2))]).await.expect_err("refused");
+    assert!(e.to_string().contains(&locked), "{e}");
+    let gw = Server::builder("gw-plain")
+        .backend(Backend::new(tw.address(Protocol::Tcp).expect("tcp")))
+        .backend(Backend::new(&locked).credentials(thingwire::Credentials::plain("gateway", "backend-secret")))
+        .tcp("127.0.0.1:0")
+        .authentication(thingwire::Auth::plain([("alice", "s3cret")]))
+        .start()
+        .await
+        .expect("starts");
+    let front = gw.address(Protocol::Tcp).expect("tcp").to_owned();
+    let options = |credentials| thingwire::ConnectOptions {
+        credentials,
+        handshake_timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let refused = Client::connect_with(&front, options(thingwire::Credentials::plain("alice", "wrong"))).await;
+    assert!(matches!(refused, Err(ClientError::Unauthorized { .. })), "{refused:?}");
+    let alice = Client::connect_with(&front, options(thingwire::Credentials::plain("alice", "s3cret")))
+        .await
+        .expect("alice gets in");
+    for thing in ["guarded", "locked"] {
+        assert_eq!(alice.read_property::<String>(thing, "serial").await.expect("read"), "SN-001", "{thing}");
+    }
+    gw.shutdown().await;
+    guarded.shutdown().await;
     tw.shutdown().await;
 }
 
