@@ -281,6 +281,9 @@ impl Runner for RemoteRunner {
 }
 
 impl RemoteRunner {
+    /// How long after a request's own timeouts the gateway waits for a backend that does not answer them.
+    const GRACE: Duration = Duration::from_secs(5);
+
     /// Sends the request on to the backend and its answer back, as they are.
     async fn forward(&self, job: &Job) {
         let reply = &job.reply;
@@ -302,10 +305,15 @@ impl RemoteRunner {
             payload,
             preserialized: body.preserialized().to_vec(),
         };
+        // The backend answers its own timeouts; should it not (a backend that hangs), the gateway gives up a while
+        // after them and answers the timeout itself. Without an execution timeout the operation may run for as
+        // long as it takes; a backend that goes away then fails the call when its heartbeats stop.
+        let timeout = job
+            .ctx
+            .execution_timeout
+            .map(|execution| job.ctx.invocation_timeout.unwrap_or_default() + execution + Self::GRACE);
         let options = CallOptions {
-            // The backend answers its own timeouts; a backend that goes away fails the call when its heartbeats
-            // stop.
-            timeout: None,
+            timeout,
             invocation_timeout: job.ctx.invocation_timeout,
             execution_timeout: job.ctx.execution_timeout,
             oneway: false,
@@ -315,6 +323,7 @@ impl RemoteRunner {
         match self.link.client.request(request, &options).await {
             Ok(Some(raw)) => self.answer(job, raw),
             Ok(None) => reply.value(&job.content_type.for_reply(), Output::none(&job.content_type), None),
+            Err(ClientError::Timeout { .. }) => reply.timeout(TimeoutKind::Execution),
             Err(e) => reply.error(ErrorClass::Unavailable, &self.unreachable(&e), None),
         }
     }
