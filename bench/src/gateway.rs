@@ -65,10 +65,10 @@ fn tcp(server: &Server) -> Result<String, String> {
 
 /// A read of one Thing among many, round robin: the scale run's operation.
 #[derive(Clone)]
-struct Spread {
-    handles: Arc<Vec<ThingHandle>>,
-    next: Arc<std::sync::atomic::AtomicUsize>,
-    workload: Arc<Workload>,
+pub(crate) struct Spread {
+    pub(crate) handles: Arc<Vec<ThingHandle>>,
+    pub(crate) next: Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) workload: Arc<Workload>,
 }
 
 impl Op for Spread {

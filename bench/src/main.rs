@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! thingwire-bench [--quick] [--out DIR] [--only SECTIONS] [--transports LIST] [--venv DIR]
-//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist,mqtt,gateway (default: all)
+//!     SECTIONS: raw,thingwire,events,memory,hololinked,http,persist,mqtt,gateway,scale (default: all)
 //!     LIST:     inproc,ipc,tcp (default: all)
 //! thingwire-bench --serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
+//!     [--max-queue N]
 //!     (internal) a server process; prints `READY <address>`, exits when its stdin closes
 //! ```
 //!
@@ -21,6 +22,7 @@ mod mqtt;
 mod persist;
 mod raw;
 mod report;
+mod scale;
 mod sse;
 mod stats;
 mod thing;
@@ -43,8 +45,8 @@ const SIZES: [usize; 3] = [64, 1024, 1 << 20];
 const IN_FLIGHT: usize = 64;
 /// Alternating rounds of the pairs the targets compare (also with `--quick`: a median of two is a mean).
 const ROUNDS: usize = 3;
-const SECTIONS: [&str; 9] =
-    ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist", "mqtt", "gateway"];
+const SECTIONS: [&str; 10] =
+    ["raw", "thingwire", "events", "memory", "hololinked", "http", "persist", "mqtt", "gateway", "scale"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -127,7 +129,7 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist,mqtt,gateway] \
+const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,thingwire,events,memory,hololinked,http,persist,mqtt,gateway,scale] \
 [--transports inproc,ipc,tcp] [--venv DIR] [--match TEXT] [--time SECONDS]
   --quick       short loops (about a minute in all)
   --match TEXT  only the raw/thingwire/http measurements whose label `stack op data size mode` contains TEXT,
@@ -206,6 +208,13 @@ fn main() {
         println!();
         println!("gateway (issue 18):");
         for line in &results.gateway {
+            println!("{line}");
+        }
+    }
+    if let Some(scale) = &results.scale {
+        println!();
+        println!("scaling (issue 19):");
+        for line in &scale.lines {
             println!("{line}");
         }
     }
@@ -465,6 +474,12 @@ async fn drive(o: &Options) -> Results {
             }
             Err(e) => results.problems.push(format!("gateway: {e}")),
         }
+    }
+    if o.has("scale") {
+        println!("scaling (connections, Things, idle memory, a slow client, a burst; server in its own process, tcp)");
+        let scale = scale::section(o.quick, &dir).await;
+        results.problems.extend(scale.problems.iter().map(|p| format!("scale: {p}")));
+        results.scale = Some(scale);
     }
     if o.has("mqtt") {
         println!("mqtt (events through Mosquitto on loopback tcp, one subscriber)");
@@ -735,7 +750,7 @@ async fn memory_section(o: &Options, results: &mut Results, dir: &Path) -> Resul
     Ok(())
 }
 
-fn thing_id(i: usize) -> String {
+pub(crate) fn thing_id(i: usize) -> String {
     if i == 0 { "bench".into() } else { format!("bench-{i}") }
 }
 
@@ -1223,7 +1238,8 @@ async fn sse_hololinked(o: &Options, results: &mut Results, base: &http::Base, z
     Ok(())
 }
 
-/// `--serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]`: a server process.
+/// `--serve raw|thingwire|axum|thingwire-http --transport ipc|tcp --dir DIR [--things N] [--event-hwm N]
+/// [--max-queue N]`: a server process.
 fn serve_main(args: &[String]) -> ! {
     let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let kind = get("--serve").unwrap_or_default();
@@ -1231,6 +1247,7 @@ fn serve_main(args: &[String]) -> ! {
     let dir = PathBuf::from(get("--dir").unwrap_or_else(|| std::env::temp_dir().display().to_string()));
     let things: usize = get("--things").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
     let hwm: Option<i32> = get("--event-hwm").and_then(|v| v.parse().ok());
+    let max_queue: Option<usize> = get("--max-queue").and_then(|v| v.parse().ok());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let result: Result<(), String> = runtime.block_on(async {
         match kind.as_str() {
@@ -1253,6 +1270,9 @@ fn serve_main(args: &[String]) -> ! {
                 }
                 if let Some(h) = hwm {
                     builder = builder.event_high_water_mark(h);
+                }
+                if let Some(q) = max_queue {
+                    builder = builder.max_queue_length(q);
                 }
                 let (builder, protocol) = match transport.as_str() {
                     "tcp" => (builder.tcp("127.0.0.1:0"), Protocol::Tcp),

@@ -136,6 +136,8 @@ pub struct Results {
     pub persist: Vec<String>,
     /// The gateway section's report lines.
     pub gateway: Vec<String>,
+    /// The scaling section (issue 19): its curves, memory, slow client and burst, and its report lines.
+    pub scale: Option<crate::scale::Scale>,
 }
 
 impl Results {
@@ -954,6 +956,9 @@ pub fn write_json(dir: &Path, results: &Results, targets: &[Target]) -> std::io:
         )?;
     }
     write("memory.json", serde_json::to_value(&results.memory).unwrap_or_default())?;
+    if let Some(scale) = &results.scale {
+        write("scale.json", serde_json::to_value(scale).unwrap_or_default())?;
+    }
     write("targets.json", serde_json::to_value(targets).unwrap_or_default())?;
     write("all.json", serde_json::json!({ "results": results, "targets": targets }))
 }

@@ -13,8 +13,14 @@ use crate::stats::{Budget, Outcome, Samples};
 /// Connects a client as a user would: packed `f64` arrays on, unless `THINGWIRE_BENCH_PACKED=0` asks for
 /// the plain msgpack that hololinked peers use.
 pub async fn connect(address: &str) -> Result<Client, ClientError> {
+    connect_in(address, None).await
+}
+
+/// [`connect`] with the client's socket in `context` (`None`: the runtime's shared one). libzmq caps the sockets
+/// of one context (`ZMQ_MAX_SOCKETS`, 1023 by default), and each client takes three of them.
+pub async fn connect_in(address: &str, context: Option<zmq::Context>) -> Result<Client, ClientError> {
     let packed_arrays = std::env::var("THINGWIRE_BENCH_PACKED").map_or(true, |v| v != "0");
-    Client::connect_with(address, thingwire::ConnectOptions { packed_arrays, ..Default::default() }).await
+    Client::connect_with(address, thingwire::ConnectOptions { packed_arrays, context, ..Default::default() }).await
 }
 
 /// The payload's Rust type.
@@ -206,6 +212,15 @@ pub async fn multi_connection<O: Op>(
             Err(e) => return Outcome { errors: 1, first_error: Some(e.to_string()), ..Default::default() },
         }
     }
+    let mut out = on_handles(op, handles, budget).await;
+    // Each connection's handshake is one more request.
+    out.warmup += connections as u64;
+    out
+}
+
+/// One request in flight on each of `handles` (one per connection, already connected).
+pub async fn on_handles<O: Op>(op: &O, handles: Vec<ThingHandle>, budget: Budget) -> Outcome {
+    let connections = handles.len().max(1);
     let per = budget.warmup_ops.div_ceil(connections as u64);
     for h in &handles {
         if let Err(e) = warm_up(op, h, per).await {
@@ -221,8 +236,7 @@ pub async fn multi_connection<O: Op>(
         .collect();
     let mut out = join(tasks).await;
     out.elapsed = start.elapsed();
-    // Each connection's handshake is one more request.
-    out.warmup = per * connections as u64 + connections as u64;
+    out.warmup = per * connections as u64;
     out
 }
 
