@@ -25,6 +25,7 @@ mod report;
 mod scale;
 mod sse;
 mod stats;
+mod svg;
 mod thing;
 mod tw;
 

@@ -958,7 +958,56 @@ pub fn write_json(dir: &Path, results: &Results, targets: &[Target]) -> std::io:
     write("memory.json", serde_json::to_value(&results.memory).unwrap_or_default())?;
     if let Some(scale) = &results.scale {
         write("scale.json", serde_json::to_value(scale).unwrap_or_default())?;
+        write_scale_charts(dir, scale)?;
     }
     write("targets.json", serde_json::to_value(targets).unwrap_or_default())?;
     write("all.json", serde_json::json!({ "results": results, "targets": targets }))
+}
+
+/// The scaling curves as SVG beside `scale.json`: throughput and p99 against connections, and against Things.
+fn write_scale_charts(dir: &Path, scale: &crate::scale::Scale) -> std::io::Result<()> {
+    use crate::svg::{Chart, Series, line_chart};
+    let curve = |points: &[crate::scale::Point], y: fn(&crate::scale::Point) -> f64| -> Vec<(f64, f64)> {
+        points.iter().map(|p| (p.x as f64, y(p))).collect()
+    };
+    let charts = [
+        (
+            "scale-connections.svg",
+            "Reads per second against client connections",
+            "connections (one read in flight each)",
+            "reads/s",
+            true,
+            &scale.connections,
+            "thingwire server, 64 B read",
+            (|p: &crate::scale::Point| p.ops_per_sec) as fn(&crate::scale::Point) -> f64,
+        ),
+        (
+            "scale-connections-p99.svg",
+            "p99 latency against client connections",
+            "connections (one read in flight each)",
+            "p99 (µs)",
+            true,
+            &scale.connections,
+            "thingwire server, 64 B read",
+            |p| p.p99_us,
+        ),
+        (
+            "scale-things.svg",
+            "Reads per second against served Things",
+            "Things (reads spread over them, 64 in flight)",
+            "reads/s",
+            true,
+            &scale.things,
+            "thingwire server, 64 B read",
+            |p| p.ops_per_sec,
+        ),
+    ];
+    for (file, title, x_label, y_label, log_x, points, name, y) in charts {
+        if points.is_empty() {
+            continue;
+        }
+        let chart = Chart { title, x_label, y_label, log_x };
+        std::fs::write(dir.join(file), line_chart(&chart, &[Series { name, points: curve(points, y) }]))?;
+    }
+    Ok(())
 }
