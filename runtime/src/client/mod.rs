@@ -1683,6 +1683,78 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
     }
 }
 
+/// One event as it came off the wire, whatever its topic (of the prefixes subscribed) and content type.
+#[derive(Debug)]
+pub(crate) struct RawEvent {
+    /// `<thing>/<event>`.
+    pub(crate) topic: String,
+    /// How `payload` is encoded.
+    pub(crate) content_type: ContentType,
+    /// Frame 3.
+    pub(crate) payload: Vec<u8>,
+    /// Frame 4.
+    pub(crate) preserialized: Vec<u8>,
+}
+
+/// The events of every topic under some prefixes of one publisher, undecoded: what a gateway relays. Like a
+/// [`Subscription`], it reconnects by itself when the publisher comes back.
+pub(crate) struct RawEvents {
+    /// Declared before `socket`, so dropped first (see [`Subscription`]).
+    fd: AsyncFd<SocketFd>,
+    socket: zmq::Socket,
+    frames: Vec<zmq::Message>,
+}
+
+impl RawEvents {
+    /// Subscribes to every topic that starts with one of `prefixes` at the PUB address `address`, presenting
+    /// `credentials` over TCP.
+    pub(crate) fn connect(address: &str, credentials: &Credentials, prefixes: &[String]) -> Result<Self, ClientError> {
+        let fail =
+            |message: String| ClientError::Zmq { context: format!("subscribing to events at {address}"), message };
+        let socket = transport::context().socket(zmq::SUB).map_err(|e| fail(e.to_string()))?;
+        socket.set_linger(0).map_err(|e| fail(e.to_string()))?;
+        socket.set_rcvhwm(Subscription::<()>::HIGH_WATER_MARK).map_err(|e| fail(e.to_string()))?;
+        if Protocol::of_address(address) == Some(Protocol::Tcp) {
+            credentials.apply(&socket).map_err(fail)?;
+        }
+        socket.connect(address).map_err(|e| fail(e.to_string()))?;
+        for prefix in prefixes {
+            socket.set_subscribe(prefix.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        }
+        // Sound (see `SocketFd::register`): the `AsyncFd` field is declared, so dropped, before the socket.
+        let fd = SocketFd::register(&socket).map_err(|e| fail(e.to_string()))?;
+        Ok(Self { fd, socket, frames: Vec::with_capacity(5) })
+    }
+
+    /// The next event; messages that are not events (not five frames, a header that does not decode) are
+    /// skipped.
+    pub(crate) async fn next(&mut self) -> Result<RawEvent, ClientError> {
+        let zmq_error =
+            |e: std::io::Error| ClientError::Zmq { context: "waiting for an event".into(), message: e.to_string() };
+        loop {
+            match recv_whole(&self.socket, &mut self.frames, 6) {
+                Ok(true) => {
+                    let frames = &self.frames;
+                    if frames.len() != 5 {
+                        continue;
+                    }
+                    let Ok(header) = EventHeader::decode(&frames[2]) else { continue };
+                    return Ok(RawEvent {
+                        topic: String::from_utf8_lossy(&frames[0]).into_owned(),
+                        content_type: ContentType::parse(&header.payload_content_type),
+                        payload: frames[3].to_vec(),
+                        preserialized: frames[4].to_vec(),
+                    });
+                }
+                Ok(false) => self.fd.readable().await.map_err(zmq_error)?.clear_ready(),
+                Err(e) => {
+                    return Err(ClientError::Zmq { context: "receiving an event".into(), message: e.to_string() });
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,7 +163,7 @@ impl Backend {
         let event_address = crate::client::event_address_for(&self.address);
         let ids: Vec<String> = things.iter().map(|t| t.id.clone()).collect();
         relay::start(&event_address, &self.options.credentials, &ids, Arc::clone(&link.topics), link.stop.subscribe())
-            .map_err(|e| fail(format!("could not subscribe to its events at {event_address}: {e}")))?;
+            .map_err(|e| fail(format!("could not subscribe to its events: {e}")))?;
         Ok(Some(things))
     }
 }
