@@ -47,6 +47,14 @@ pub const STAGE: &str = "stage";
 /// The id of the thermostat in the lab.
 pub const THERMOSTAT: &str = "thermostat";
 
+/// Logs to stderr at the level `RUST_LOG` says (default `info`), as the lab's programs do.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Serves the lab's three Things on a server being configured, and returns the running server:
 ///
 /// ```no_run

@@ -32,10 +32,7 @@ const GATEWAY_HTTP: &str = "127.0.0.1:7080";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    thingwire_examples::init_logging();
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -29,10 +29,7 @@ const DEFAULT_STATE_DIR: &str = "target/lab-state";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    thingwire_examples::init_logging();
     let mut address = None;
     let mut ipc = true;
     let mut http = Some(HTTP_ADDRESS.to_owned());

@@ -35,8 +35,8 @@
 mod describe;
 mod relay;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -217,7 +217,7 @@ impl RemoteThing {
             info: RemoteInfo { document: self.document, backend: self.link.address.clone() },
             link: self.link,
             in_flight: AtomicUsize::new(0),
-            closing: Mutex::new(false),
+            closing: AtomicBool::new(false),
             done,
         })
     }
@@ -231,7 +231,7 @@ struct RemoteRunner {
     link: Arc<Link>,
     in_flight: AtomicUsize,
     /// Shutting down: the last forwarded request to finish says it is done.
-    closing: Mutex<bool>,
+    closing: AtomicBool,
     done: watch::Sender<bool>,
 }
 
@@ -249,7 +249,7 @@ impl Runner for RemoteRunner {
     }
 
     fn submit(self: Arc<Self>, job: Job) {
-        if *self.closing.lock().unwrap_or_else(|p| p.into_inner()) {
+        if self.closing.load(Ordering::Acquire) {
             let e = ThingError::new(
                 "ConnectionError",
                 format!("the gateway is shutting down; `{}` is not served", self.id),
@@ -259,16 +259,14 @@ impl Runner for RemoteRunner {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             self.forward(&job).await;
-            if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1
-                && *self.closing.lock().unwrap_or_else(|p| p.into_inner())
-            {
+            if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 && self.closing.load(Ordering::Acquire) {
                 self.done.send_replace(true);
             }
         });
     }
 
     fn close(&self) {
-        *self.closing.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.closing.store(true, Ordering::Release);
         self.link.stop.send_replace(true);
         if self.in_flight.load(Ordering::Acquire) == 0 {
             self.done.send_replace(true);
@@ -333,7 +331,7 @@ impl RemoteRunner {
         match raw.kind {
             Some(MessageType::Reply) => {
                 let content_type = job.content_type.for_reply();
-                let payload = match transcode(&raw.payload, &raw.content_type, &content_type) {
+                let payload = match transcode(raw.payload, &raw.content_type, &content_type) {
                     Ok(payload) => payload,
                     Err(e) => {
                         let e = ThingError::runtime(format!(
@@ -381,10 +379,10 @@ impl RemoteRunner {
 
 /// A reply's payload in the content type the client asked for: as it came when the backend answered in that
 /// one, else decoded and encoded again (hololinked answers a msgpack write with JSON `null`).
-fn transcode(payload: &[u8], from: &ContentType, to: &ContentType) -> Result<Vec<u8>, String> {
+fn transcode(payload: Vec<u8>, from: &ContentType, to: &ContentType) -> Result<Vec<u8>, String> {
     if from.is_msgpack() == to.is_msgpack() {
-        return Ok(payload.to_vec());
+        return Ok(payload);
     }
-    let value: serde_json::Value = protocol::decode(payload, from).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = protocol::decode(&payload, from).map_err(|e| e.to_string())?;
     protocol::encode(&value, to).map_err(|e| e.to_string())
 }

@@ -20,15 +20,7 @@ fn urn(server: &str, thing: &str) -> String {
 
 /// `/things/<id>`, the id percent-encoded as a client must.
 fn path_of(id: &str) -> String {
-    let mut path = String::from("/things/");
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
-    path
+    format!("/things/{}", crate::common::path_segment(id))
 }
 
 fn accepting() -> HttpOptions {

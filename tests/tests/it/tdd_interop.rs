@@ -45,7 +45,7 @@ async fn register(directory_url: &str, td: &Value) -> StatusCode {
     body["registration"] = json!({ "ttl": TTL });
     let id = td["id"].as_str().expect("a TD id");
     let response = client()
-        .put(format!("{directory_url}/things/{}", encode_segment(id)))
+        .put(format!("{directory_url}/things/{}", crate::common::path_segment(id)))
         .header("Content-Type", "application/td+json")
         .body(body.to_string())
         .send()
@@ -55,16 +55,6 @@ async fn register(directory_url: &str, td: &Value) -> StatusCode {
     let text = response.text().await.unwrap_or_default();
     assert!(status.is_success(), "the directory refused {id}: {status}: {text}");
     status
-}
-
-/// `id` as one URL path segment: everything but unreserved characters percent-encoded.
-fn encode_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A TD as JSON-LD means it, for comparing a TD with what a directory that stores RDF gives back:
@@ -152,7 +142,7 @@ async fn listed(directory: &Directory) -> BTreeMap<String, Value> {
 /// `GET /things/{id}`: the status and the TD (`Value::Null` when the body is not JSON).
 async fn read_back(directory: &Directory, id: &str) -> (StatusCode, Value) {
     let response = client()
-        .get(format!("{}/things/{}", directory.url(), encode_segment(id)))
+        .get(format!("{}/things/{}", directory.url(), crate::common::path_segment(id)))
         .header("Accept", "application/td+json")
         .send()
         .await
@@ -211,7 +201,11 @@ async fn tds_register_in_domus_tdd_api_and_are_listed_and_read_back_there() {
     invalid.as_object_mut().expect("an object").remove("security");
     invalid["id"] = json!("urn:thingwire:tdd%3Ainterop:invalid");
     let response = client()
-        .put(format!("{}/things/{}", directory.url(), encode_segment("urn:thingwire:tdd%3Ainterop:invalid")))
+        .put(format!(
+            "{}/things/{}",
+            directory.url(),
+            crate::common::path_segment("urn:thingwire:tdd%3Ainterop:invalid")
+        ))
         .header("Content-Type", "application/td+json")
         .body(invalid.to_string())
         .send()

@@ -40,6 +40,17 @@ pub async fn first_tick(
 pub type Frames = Vec<Vec<u8>>;
 
 /// A folder under the workspace's `target/` for this test run (IPC sockets, scratch files).
+/// `s` as one URL path segment: every byte but RFC 3986's unreserved characters percent-encoded (a TD id in a
+/// Thing Directory's `/things/<id>`, as a client must send it).
+pub fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn scratch_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-scratch").join(format!(
