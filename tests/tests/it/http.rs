@@ -360,25 +360,37 @@ async fn limits_answer_413_503_and_close_slow_headers() {
     let c = client();
     let big = "1".repeat(4096);
     assert_eq!(put(&c, &format!("{base}/sensor/gain"), &big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-    // A busy queue: 503 with Retry-After.
+    // A busy queue: 503 with Retry-After. The slow action holds the one place in the queue for 3 s; should a
+    // record hold it at the moment the slow one arrives, the slow one is refused too and tried again.
     let slow = tokio::spawn({
         let c = c.clone();
         let url = format!("{base}/sensor/slow");
-        async move { c.post(url).json(&json!({"seconds": 1.0})).send().await }
+        async move {
+            for _ in 0..50 {
+                let response = c.post(&url).json(&json!({"seconds": 3.0})).send().await?;
+                if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+                    return Ok(response);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("the slow action was refused 50 times in a row");
+        }
     });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut busy = None;
-    for _ in 0..200 {
+    while busy.is_none() && !slow.is_finished() && tokio::time::Instant::now() < deadline {
         let response = c.post(format!("{base}/sensor/record")).json(&json!({"n": 1})).send().await.expect("post");
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
             busy = Some(response);
-            break;
+        } else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let busy = busy.expect("a full queue answers 503");
+    let busy = busy.expect("a record sent while the slow action runs is answered 503");
     assert_eq!(busy.headers()["retry-after"], "1");
     assert!(exception(&json_of(busy).await.1).1.contains("busy"));
-    assert_eq!(slow.await.expect("join").expect("slow").status(), StatusCode::OK);
+    let slow: reqwest::Result<reqwest::Response> = slow.await.expect("join");
+    assert_eq!(slow.expect("slow").status(), StatusCode::OK);
     // A client that never finishes its headers is disconnected.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = base.trim_start_matches("http://").to_owned();
