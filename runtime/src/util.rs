@@ -24,6 +24,24 @@ pub(crate) fn random_hex(len: usize) -> String {
     out
 }
 
+/// `n` in lower-case hex, written into `buffer`: a client's message ids (its request counter; ids need only
+/// be unique per client id, and the counter never repeats for the life of a client, across reconnections
+/// too), and how a server logs the numeric ids of compact headers.
+pub(crate) fn hex_id(n: u64, buffer: &mut [u8; 16]) -> &str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut start = buffer.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        buffer[start] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buffer[start..]).unwrap_or("0")
+}
+
 /// The current UTC time as ISO 8601 with milliseconds, e.g. `2026-11-21T23:59:01.123Z`.
 pub(crate) fn utc_timestamp() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -40,12 +40,14 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::auth::Credentials;
 use crate::error::{AuthRefusal, ClientError};
+use crate::protocol::compact::{self, CompactReply, OutgoingCompactRequest};
 use crate::protocol::names;
 use crate::protocol::{
     self, ContentType, ErrorPayload, EventHeader, HandshakeInfo, MessageType, OutgoingRequestHeader,
     OutgoingServerContext, OutgoingThingContext, ResponseHeader, TimeoutKind, op,
 };
 use crate::transport::{self, Protocol, SocketFd};
+use crate::util::hex_id;
 
 /// Options for one call.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +189,11 @@ pub struct ConnectOptions {
     /// little-endian doubles, several times faster to encode and decode. Default: true. Turn it off to see
     /// plain msgpack on the wire.
     pub packed_arrays: bool,
+    /// Send requests with the compact binary header ([`crate::protocol::compact`]) when the server says it
+    /// reads it (thingwire servers do; hololinked's and older thingwire servers do not): two frames and a
+    /// few dozen bytes instead of five frames and ~330 bytes of JSON. Default: true. Turn it off to see
+    /// hololinked's JSON headers on the wire.
+    pub compact_headers: bool,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -198,6 +205,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("client_id", &self.client_id)
             .field("credentials", &self.credentials)
             .field("packed_arrays", &self.packed_arrays)
+            .field("compact_headers", &self.compact_headers)
             .finish()
     }
 }
@@ -211,6 +219,7 @@ impl Default for ConnectOptions {
             client_id: None,
             credentials: Credentials::None,
             packed_arrays: true,
+            compact_headers: true,
         }
     }
 }
@@ -297,6 +306,8 @@ impl Client {
             closed: AtomicBool::new(false),
             allow_packed: options.packed_arrays,
             packed: AtomicBool::new(false),
+            allow_compact: options.compact_headers,
+            compact: AtomicBool::new(false),
             server_info: std::sync::Mutex::new(None),
         });
         let (closing_tx, closing_rx) = oneshot::channel();
@@ -340,7 +351,7 @@ impl Client {
                 false,
             );
             let wait = Duration::from_millis(500).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            let outcome = match shared.send(Some(id), &header, b"null".to_vec(), Vec::new()) {
+            let outcome = match shared.send(Some(id), &[], Outbound::json(&header, b"null".to_vec(), Vec::new())) {
                 Ok(()) => tokio::time::timeout(wait, shared.reply(id)).await.ok(),
                 Err(e) => Some(Err(e)),
             };
@@ -434,6 +445,11 @@ impl Client {
         self.inner.shared.packed.load(Ordering::Relaxed)
     }
 
+    /// Whether requests now go out with compact headers (see [`ConnectOptions::compact_headers`]).
+    pub fn compact_headers(&self) -> bool {
+        self.inner.shared.compact.load(Ordering::Relaxed)
+    }
+
     /// The connection state now.
     pub fn state(&self) -> ConnectionState {
         *self.inner.state.borrow()
@@ -458,7 +474,8 @@ impl Client {
         options: &CallOptions,
     ) -> Result<Option<RawReply>, ClientError> {
         // Exactly as asked: the caller decodes the reply itself, perhaps with a plain msgpack decoder.
-        Ok(self.exchange(request, options, &options.content_type).await?.map(Reply::into_raw))
+        let reply = self.exchange(request, options, &options.content_type).await?;
+        Ok(reply.map(|r| r.into_raw(&self.server_id())))
     }
 
     /// The content type a call asking for `requested` is sent in: [`ContentType::ThingwireMsgpack`] instead
@@ -482,19 +499,42 @@ impl Client {
     ) -> Result<Option<Reply>, ClientError> {
         let shared = &self.inner.shared;
         let id = shared.next_id();
-        let header = self.header(
-            MessageType::Operation.as_str(),
-            id,
-            request.thing_id,
-            request.objekt,
-            request.operation,
-            options,
-            content_type,
-            !request.preserialized.is_empty(),
-        );
         // A oneway call still gets a TIMEOUT reply if a timeout expires; nobody waits for it.
         let want_reply = !options.oneway;
-        shared.send(want_reply.then_some(id), &header, request.payload, request.preserialized)?;
+        if shared.compact.load(Ordering::Relaxed) {
+            let header = OutgoingCompactRequest {
+                kind: MessageType::Operation,
+                message_id: id,
+                thing_id: request.thing_id,
+                name: request.objekt,
+                operation: request.operation,
+                content_type,
+                invocation_timeout: options.invocation_timeout,
+                execution_timeout: options.execution_timeout,
+                oneway: options.oneway,
+                fetch_logs: options.fetch_execution_logs,
+                preserialized: !request.preserialized.is_empty(),
+            };
+            let (header, inline) = header.encode(&request.payload).map_err(|e| ClientError::Codec(format!("{e}")))?;
+            let payload = (!inline).then_some(request.payload);
+            shared.send(want_reply.then_some(id), &header, Outbound::compact(payload, request.preserialized))?;
+        } else {
+            let header = self.header(
+                MessageType::Operation.as_str(),
+                id,
+                request.thing_id,
+                request.objekt,
+                request.operation,
+                options,
+                content_type,
+                !request.preserialized.is_empty(),
+            );
+            shared.send(
+                want_reply.then_some(id),
+                &[],
+                Outbound::json(&header, request.payload, request.preserialized),
+            )?;
+        }
         if !want_reply {
             return Ok(None);
         }
@@ -538,7 +578,9 @@ impl Client {
         let (thing, name) = (request.thing_id, request.objekt.unwrap_or(""));
         match self.exchange(request, options, content_type).await? {
             None => decode_value(b"null", &ContentType::Json),
-            Some(reply) => value_of(reply.kind, &reply.content_type, &reply.payload, &reply.preserialized, thing, name),
+            Some(reply) => {
+                value_of(reply.kind, &reply.content_type, reply.payload(), &reply.preserialized, thing, name)
+            }
         }
     }
 
@@ -878,47 +920,44 @@ fn spawn_monitor_reader(socket: zmq::Socket, address: String) -> mpsc::Unbounded
     rx
 }
 
-/// A message id: the client's request counter in hex (ids need only be unique per client id, and the counter
-/// never repeats for the life of a client, across reconnections too).
-fn hex_id(n: u64, buffer: &mut [u8; 16]) -> &str {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut start = buffer.len();
-    let mut rest = n;
-    loop {
-        start -= 1;
-        buffer[start] = DIGITS[(rest & 0xf) as usize];
-        rest >>= 4;
-        if rest == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buffer[start..]).unwrap_or("0")
-}
-
 /// A reply, its frames as they came off the socket.
 struct Reply {
     kind: Option<MessageType>,
     content_type: ContentType,
     header: zmq::Message,
-    payload: zmq::Message,
+    /// The payload's frame; `None` when it is inside a compact header's frame, from `payload_at` on.
+    payload_frame: Option<zmq::Message>,
+    payload_at: usize,
     preserialized: zmq::Message,
 }
 
 impl Reply {
+    fn payload(&self) -> &[u8] {
+        match &self.payload_frame {
+            Some(frame) => frame,
+            None => self.header.get(self.payload_at..).unwrap_or_default(),
+        }
+    }
+
+    /// The server id the reply names; a compact header names none (the caller knows it from the handshake).
     fn sender_id(&self) -> String {
         ResponseHeader::decode(&self.header).map(|h| h.sender_id.into_owned()).unwrap_or_default()
     }
 
-    fn into_raw(self) -> RawReply {
-        let (message_type, sender_id) = ResponseHeader::decode(&self.header)
-            .map(|h| (h.message_type.into_owned(), h.sender_id.into_owned()))
-            .unwrap_or_default();
+    fn into_raw(self, server_id: &str) -> RawReply {
+        let (message_type, sender_id) = if compact::is_compact(&self.header) {
+            (self.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(), server_id.to_owned())
+        } else {
+            ResponseHeader::decode(&self.header)
+                .map(|h| (h.message_type.into_owned(), h.sender_id.into_owned()))
+                .unwrap_or_default()
+        };
         RawReply {
             kind: self.kind,
             message_type,
             sender_id,
-            content_type: self.content_type,
-            payload: self.payload.to_vec(),
+            content_type: self.content_type.clone(),
+            payload: self.payload().to_vec(),
             preserialized: self.preserialized.to_vec(),
         }
     }
@@ -966,6 +1005,11 @@ struct Shared {
     /// The server's last `HANDSHAKE` reply named [`ContentType::ThingwireMsgpack`] (and `allow_packed`);
     /// cleared when the connection is lost, as the next server may not be thingwire.
     packed: AtomicBool,
+    /// [`ConnectOptions::compact_headers`].
+    allow_compact: bool,
+    /// The server's last `HANDSHAKE` reply said it reads compact headers (and `allow_compact`); cleared with
+    /// `packed`.
+    compact: AtomicBool,
     /// What the server said about itself in its last `HANDSHAKE` reply; cleared with `packed`.
     server_info: std::sync::Mutex<Option<HandshakeInfo>>,
 }
@@ -982,17 +1026,12 @@ impl Shared {
         self.counter.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Sends `[empty, header, payload, preserialized]` without blocking; with `reply_id`, registers the call
-    /// under that id first. Then reads whatever replies have arrived: a send makes libzmq process the socket's
+    /// Sends `first` and then the frames of `rest` without blocking (`[empty, header, payload,
+    /// preserialized]` for hololinked's headers, `[header + payload, …]` for a compact one); with `reply_id`,
+    /// registers the call under that id first. Then reads whatever replies have arrived: a send makes libzmq process the socket's
     /// pending commands, which may consume the descriptor's wake-up for a reply that the reading task would
     /// then never hear of.
-    fn send(
-        &self,
-        reply_id: Option<u64>,
-        header: &[u8],
-        payload: Vec<u8>,
-        preserialized: Vec<u8>,
-    ) -> Result<(), ClientError> {
+    fn send(&self, reply_id: Option<u64>, first: &[u8], rest: Outbound) -> Result<(), ClientError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(ClientError::Closed { address: self.address.clone() });
         }
@@ -1003,19 +1042,22 @@ impl Shared {
             return Err(ClientError::Disconnected { address: self.address.clone() });
         }
         let mut conn = self.lock();
-        let flags = zmq::DONTWAIT | zmq::SNDMORE;
-        let mut first = conn.socket.send(&[][..], flags);
-        if first == Err(zmq::Error::EAGAIN) {
+        let mut left = rest.0.iter().flatten().count();
+        let more = |left: usize| if left > 0 { zmq::DONTWAIT | zmq::SNDMORE } else { zmq::DONTWAIT };
+        let mut sent = conn.socket.send(first, more(left));
+        if sent == Err(zmq::Error::EAGAIN) {
             // A connection that has just come up is attached by a command the socket may not have processed
             // yet (libzmq processes commands on send at most once a millisecond or so): process, then retry.
             let _ = conn.socket.get_events();
-            first = conn.socket.send(&[][..], flags);
+            sent = conn.socket.send(first, more(left));
         }
-        let sent = first.and_then(|()| {
-            conn.socket.send(header, flags)?;
-            conn.socket.send(frame(payload), flags)?;
-            conn.socket.send(frame(preserialized), zmq::DONTWAIT)
-        });
+        for part in rest.0.into_iter().flatten() {
+            if sent.is_err() {
+                break;
+            }
+            left -= 1;
+            sent = conn.socket.send(part, more(left));
+        }
         if sent.is_ok()
             && let Some(id) = reply_id
         {
@@ -1078,36 +1120,23 @@ impl Shared {
 
     /// Hands the message in `conn.frames` to the call it answers; returns the caller's waker.
     fn dispatch(&self, conn: &mut Conn) -> Option<Waker> {
-        // A DEALER sees [empty, header, payload, preserialized].
-        if conn.frames.len() < 3 {
-            tracing::debug!(address = %self.address, frames = conn.frames.len(), "malformed reply ignored");
-            return None;
-        }
-        let preserialized = conn.frames.pop()?;
-        let payload = conn.frames.pop()?;
-        let header = conn.frames.pop()?;
-        conn.frames.clear();
-        let (id, kind, content_type) = match ResponseHeader::decode(&header) {
-            Ok(h) => (
-                u64::from_str_radix(&h.message_id, 16).ok().filter(|_| h.message_id.len() <= 16),
-                h.kind(),
-                ContentType::parse(&h.payload_content_type),
-            ),
-            Err(e) => {
-                tracing::debug!(address = %self.address, error = %e, "malformed reply ignored");
-                return None;
-            }
+        let reply = match conn.frames.first() {
+            Some(first) if compact::is_compact(first) => self.compact_reply(&mut conn.frames),
+            _ => self.json_reply(&mut conn.frames),
         };
-        let reply = Reply { kind, content_type, header, payload, preserialized };
+        conn.frames.clear();
+        let (id, reply) = reply?;
         if id.is_some() && id == conn.rehandshake {
             conn.rehandshake = None;
             tracing::info!(address = %self.address, server = %reply.sender_id(), "reconnected");
             let _ = self.state.send(ConnectionState::Connected);
         }
-        if kind == Some(MessageType::Handshake) {
+        if reply.kind == Some(MessageType::Handshake) {
             let info = HandshakeInfo::parse(&reply.preserialized);
             let packed = self.allow_packed && info.as_ref().is_some_and(|i| i.accepts(&ContentType::ThingwireMsgpack));
             self.packed.store(packed, Ordering::Relaxed);
+            let compact = self.allow_compact && info.as_ref().is_some_and(HandshakeInfo::reads_compact_headers);
+            self.compact.store(compact, Ordering::Relaxed);
             *self.server_info.lock().unwrap_or_else(|p| p.into_inner()) = info;
             if *self.state.borrow() != ConnectionState::Connected {
                 let _ = self.state.send(ConnectionState::Connected);
@@ -1124,6 +1153,59 @@ impl Shared {
                 None
             }
         }
+    }
+
+    /// A reply with hololinked's header: a DEALER sees `[empty, header, payload, preserialized]`.
+    fn json_reply(&self, frames: &mut Vec<zmq::Message>) -> Option<(Option<u64>, Reply)> {
+        if frames.len() < 3 {
+            tracing::debug!(address = %self.address, frames = frames.len(), "malformed reply ignored");
+            return None;
+        }
+        let preserialized = frames.pop()?;
+        let payload = frames.pop()?;
+        let header = frames.pop()?;
+        let (id, kind, content_type) = match ResponseHeader::decode(&header) {
+            Ok(h) => (
+                u64::from_str_radix(&h.message_id, 16).ok().filter(|_| h.message_id.len() <= 16),
+                h.kind(),
+                ContentType::parse(&h.payload_content_type),
+            ),
+            Err(e) => {
+                tracing::debug!(address = %self.address, error = %e, "malformed reply ignored");
+                return None;
+            }
+        };
+        let reply = Reply { kind, content_type, header, payload_frame: Some(payload), payload_at: 0, preserialized };
+        Some((id, reply))
+    }
+
+    /// A reply with a compact header: `[header + payload]`, then the payload's own frame when it is large
+    /// and the raw bytes when there are any.
+    fn compact_reply(&self, frames: &mut Vec<zmq::Message>) -> Option<(Option<u64>, Reply)> {
+        let h = match CompactReply::decode(&frames[0]) {
+            Ok(h) if h.frames() == frames.len() => h,
+            Ok(h) => {
+                tracing::debug!(address = %self.address, announced = h.frames(), frames = frames.len(), "malformed compact reply ignored");
+                return None;
+            }
+            Err(e) => {
+                tracing::debug!(address = %self.address, error = %e, "malformed compact reply ignored");
+                return None;
+            }
+        };
+        let preserialized = if h.preserialized { frames.pop()? } else { zmq::Message::new() };
+        let payload_frame = if h.inline_payload.is_none() { frames.pop() } else { None };
+        let header = frames.pop()?;
+        let payload_at = h.inline_payload.map_or(0, |r| r.start);
+        let reply = Reply {
+            kind: Some(h.kind),
+            content_type: h.content_type,
+            header,
+            payload_frame,
+            payload_at,
+            preserialized,
+        };
+        Some((Some(h.message_id), reply))
     }
 
     /// How many times a reconnected client sends the handshake, a second apart, before it gives up.
@@ -1148,7 +1230,7 @@ impl Shared {
         }
         .encode();
         self.lock().rehandshake = Some(id);
-        match self.send(Some(id), &header, b"null".to_vec(), Vec::new()) {
+        match self.send(Some(id), &[], Outbound::json(&header, b"null".to_vec(), Vec::new())) {
             Ok(()) => Some(id),
             Err(_) => {
                 self.lock().rehandshake = None;
@@ -1190,6 +1272,7 @@ impl Shared {
                 // `Disconnected` also sees it forgotten; then the state: calls starting from now fail at once
                 // instead of joining the lost ones.
                 self.packed.store(false, Ordering::Relaxed);
+                self.compact.store(false, Ordering::Relaxed);
                 self.server_info.lock().unwrap_or_else(|p| p.into_inner()).take();
                 let _ = self.state.send(ConnectionState::Disconnected);
                 let failed = self.fail_pending(|| ClientError::ConnectionLost { address: self.address.clone() });
@@ -1261,6 +1344,21 @@ pub(crate) fn recv_whole(
 /// over without copying.
 fn frame(bytes: Vec<u8>) -> zmq::Message {
     if bytes.len() < 8192 { zmq::Message::from(&bytes[..]) } else { zmq::Message::from(bytes) }
+}
+
+/// The frames of a request after its first (see [`Shared::send`]).
+struct Outbound([Option<zmq::Message>; 3]);
+
+impl Outbound {
+    /// After the empty delimiter: hololinked's JSON header, the payload, the raw bytes.
+    fn json(header: &[u8], payload: Vec<u8>, preserialized: Vec<u8>) -> Self {
+        Self([Some(zmq::Message::from(header)), Some(frame(payload)), Some(frame(preserialized))])
+    }
+
+    /// After a compact header: the payload when it is not inside the header's frame, the raw bytes if any.
+    fn compact(payload: Option<Vec<u8>>, preserialized: Vec<u8>) -> Self {
+        Self([payload.map(frame), (!preserialized.is_empty()).then(|| frame(preserialized)), None])
+    }
 }
 
 /// The reply of the call registered under `id`. Dropping it before it completes cancels the call: the slot

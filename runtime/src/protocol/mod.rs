@@ -27,6 +27,7 @@ pub const FRAME_COUNT: usize = 5;
 /// the decoding thread's stack.
 pub const MAX_DEPTH: usize = 128;
 
+pub mod compact;
 mod fast;
 pub mod names;
 
@@ -220,15 +221,20 @@ pub struct HandshakeInfo {
     /// Payload content types the server accepts beyond hololinked's (JSON, msgpack, text).
     #[serde(default)]
     pub content_types: Vec<String>,
+    /// Header formats the server reads beside hololinked's JSON ([`compact::V1`]); absent from the
+    /// handshakes of older thingwire servers, whose clients then keep to JSON headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
 }
 
 impl HandshakeInfo {
-    /// What this server says: thingwire, this version, [`ContentType::ThingwireMsgpack`].
+    /// What this server says: thingwire, this version, [`ContentType::ThingwireMsgpack`], compact headers.
     pub fn this_server() -> Self {
         Self {
             server: "thingwire".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             content_types: vec![ContentType::ThingwireMsgpack.as_str().into()],
+            headers: vec![compact::V1.into()],
         }
     }
 
@@ -248,6 +254,11 @@ impl HandshakeInfo {
     /// Whether the server accepts payloads of `content_type`.
     pub fn accepts(&self, content_type: &ContentType) -> bool {
         self.content_types.iter().any(|c| ContentType::parse(c) == *content_type)
+    }
+
+    /// Whether the server reads the compact headers of version 1 ([`compact::V1`]).
+    pub fn reads_compact_headers(&self) -> bool {
+        self.headers.iter().any(|h| h == compact::V1)
     }
 }
 

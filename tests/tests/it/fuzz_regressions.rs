@@ -4,6 +4,7 @@
 //! the normal test suite:
 //!
 //! * `headers`: every header decoder and payload codec, with their invariants; none may panic;
+//! * `compact`: the compact header decoders, with a round trip of whatever decodes;
 //! * `args`: `Thing::invoke`/`write_property` on the macro-generated `FuzzScope`; no panic, bounds hold;
 //! * `server`: each input sent by a DEALER to a real server over inproc; every reply is well formed and a
 //!   normal request is answered afterwards;
@@ -56,6 +57,11 @@ fn replay(target: &str, f: impl Fn(&[u8])) {
 #[test]
 fn header_inputs_decode_without_panicking() {
     replay("headers", harness::decode_headers);
+}
+
+#[test]
+fn compact_header_inputs_decode_or_are_refused_and_round_trip() {
+    replay("compact", harness::decode_compact);
 }
 
 #[test]

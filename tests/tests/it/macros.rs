@@ -362,6 +362,131 @@ async fn thingwire_peers_send_bulk_numbers_packed_and_hololinked_peers_never_see
     server.shutdown().await;
 }
 
+/// A compact request from a raw ROUTER client (frames `[server id, header + payload, …]`); the reply's frames
+/// after the routing id.
+async fn compact_exchange(raw: &mut crate::common::RawClient, frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut message = vec![raw.server_id.clone().into_bytes()];
+    message.extend(frames);
+    raw.send_frames(message).await;
+    let mut reply = raw.recv().await;
+    assert_eq!(reply.remove(0), raw.server_id.as_bytes(), "routed from the server");
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thingwire_peers_use_compact_headers_and_json_peers_keep_json() {
+    use serde_json::json;
+    use thingwire::protocol::compact::{CompactReply, OutgoingCompactRequest};
+    use thingwire::protocol::{ContentType, MessageType};
+    let (server, address) = serve(thingwire::Protocol::Tcp).await;
+    let mut raw = crate::common::RawClient::connect(&address, "macro-tcp").await;
+    let header = raw.header("HANDSHAKE", "", Some(""), "", json!({}));
+    let hello = raw.exchange(header, b"null".to_vec(), vec![]).await;
+    let info: serde_json::Value = serde_json::from_slice(&hello.preserialized).expect("frame 4 is JSON");
+    assert_eq!(info["headers"], json!(["x-thingwire-compact/1"]), "the handshake offers compact headers");
+
+    let json = ContentType::Json;
+    let request = |id: u64, name: &'static str, operation: &'static str| OutgoingCompactRequest {
+        kind: MessageType::Operation,
+        message_id: id,
+        thing_id: "sensor",
+        name: Some(name),
+        operation,
+        content_type: &json,
+        invocation_timeout: None,
+        execution_timeout: None,
+        oneway: false,
+        fetch_logs: false,
+        preserialized: false,
+    };
+    let decode = |frames: &[Vec<u8>]| {
+        let h = CompactReply::decode(&frames[0]).expect("a compact reply");
+        assert_eq!(h.frames(), frames.len(), "the frames the header announces");
+        let payload = match &h.inline_payload {
+            Some(range) => frames[0][range.clone()].to_vec(),
+            None => frames[1].clone(),
+        };
+        let value: serde_json::Value = serde_json::from_slice(&payload).expect("a JSON payload");
+        (h, value)
+    };
+
+    // A read: one frame each way after the routing id.
+    let (frame, inline) = request(7, "gain", "readproperty").encode(b"null").expect("encode");
+    assert!(inline && frame.len() < 40, "a {} byte request", frame.len());
+    let reply = compact_exchange(&mut raw, vec![frame]).await;
+    assert_eq!(reply.len(), 1, "header and payload in one frame");
+    let (h, value) = decode(&reply);
+    assert_eq!((h.kind, h.message_id, value), (MessageType::Reply, 7, json!(1.0)));
+    // A JSON request on the same connection is answered in JSON (the five frames `Reply::parse` checks).
+    let read = raw.op("sensor", Some("gain"), "readproperty", json!(null)).await;
+    assert_eq!((read.kind.as_str(), read.payload), ("REPLY", json!(1.0)));
+
+    // Arguments over 16 KiB travel in a frame of their own, and so does the answer.
+    let values: Vec<f64> = (0..4000).map(f64::from).collect();
+    let args = serde_json::to_vec(&json!({"values": values, "factor": 0.5})).expect("args");
+    let (frame, inline) = request(8, "scale", "invokeaction").encode(&args).expect("encode");
+    assert!(!inline, "{} bytes of arguments go in their own frame", args.len());
+    let reply = compact_exchange(&mut raw, vec![frame, args]).await;
+    let (h, value) = decode(&reply);
+    assert!(h.inline_payload.is_none() && h.message_id == 8);
+    assert_eq!(value, json!(values.iter().map(|v| v * 0.5).collect::<Vec<_>>()));
+    // Raw bytes come last and go back last.
+    let mut echo = request(9, "echo_bytes", "invokeaction");
+    echo.preserialized = true;
+    let (frame, _) = echo.encode(b"null").expect("encode");
+    let reply = compact_exchange(&mut raw, vec![frame, b"\x00\x01raw".to_vec()]).await;
+    let (h, _) = decode(&reply);
+    assert!(h.preserialized && h.kind == MessageType::Reply, "{h:?}");
+    assert_eq!(reply.last().expect("raw bytes"), b"\x00\x01raw");
+    // Timeouts are in the header; an expired one answers TIMEOUT.
+    let mut sleep = request(10, "sleep", "invokeaction");
+    sleep.execution_timeout = Some(Duration::from_millis(50));
+    let (frame, _) = sleep.encode(br#"{"seconds": 5}"#).expect("encode");
+    let (h, value) = decode(&compact_exchange(&mut raw, vec![frame]).await);
+    assert_eq!((h.kind, h.message_id, value), (MessageType::Timeout, 10, json!("execution")));
+
+    // Refusals say what was wrong, in the compact form when the id can be read...
+    let error_of = |value: &serde_json::Value| value["exception"]["message"].as_str().unwrap_or("").to_owned();
+    let (frame, _) = request(11, "gain", "readproperty").encode(b"null").expect("encode");
+    let (h, value) = decode(&compact_exchange(&mut raw, vec![frame[..20].to_vec()]).await);
+    assert_eq!((h.kind, h.message_id), (MessageType::InvalidMessage, 11));
+    assert!(error_of(&value).contains("ends inside the thing id"), "{value}");
+    let mut unknown = request(12, "gain", "readproperty");
+    unknown.thing_id = "nobody";
+    let (frame, _) = unknown.encode(b"null").expect("encode");
+    let (h, value) = decode(&compact_exchange(&mut raw, vec![frame]).await);
+    assert_eq!(h.kind, MessageType::InvalidMessage);
+    assert!(error_of(&value).contains("nobody"), "{value}");
+    let (frame, _) = request(13, "gain", "readproperty").encode(b"null").expect("encode");
+    let (h, value) = decode(&compact_exchange(&mut raw, vec![frame, b"unannounced".to_vec()]).await);
+    assert_eq!((h.kind, h.message_id), (MessageType::InvalidMessage, 13));
+    assert!(error_of(&value).contains("announces 1 frames"), "{value}");
+    // ...and in JSON for a version this server does not read.
+    let (mut frame, _) = request(14, "gain", "readproperty").encode(b"null").expect("encode");
+    frame[1] = 9;
+    let reply = compact_exchange(&mut raw, vec![frame]).await;
+    let mut with_route = vec![raw.server_id.clone().into_bytes()];
+    with_route.extend(reply);
+    let refused = crate::common::Reply::parse(&with_route);
+    assert_eq!(refused.kind, "INVALID_MESSAGE");
+    assert!(refused.error_message().contains("version 9"), "{}", refused.error_message());
+
+    // The client uses them when the server offers them, unless told not to; the answers are the same.
+    let client = Client::connect(&address).await.expect("connect");
+    assert!(client.compact_headers(), "a thingwire server offers compact headers");
+    let json_options = thingwire::ConnectOptions { compact_headers: false, ..Default::default() };
+    let json_client = Client::connect_with(&address, json_options).await.expect("connect");
+    assert!(!json_client.compact_headers());
+    for c in [&client, &json_client] {
+        assert_eq!(c.read_property::<f64>("sensor", "gain").await.expect("read"), 1.0);
+        let options = thingwire::CallOptions::default();
+        let bytes: thingwire::Bytes =
+            c.invoke_bytes("sensor", "echo_bytes", b"abc".to_vec(), &(), &options).await.expect("echo");
+        assert_eq!(&bytes[..], b"abc");
+    }
+    server.shutdown().await;
+}
+
 #[test]
 fn descriptor_reflects_the_attributes() {
     use thingwire::DescribeThing;

@@ -159,6 +159,7 @@ async fn a_client_stops_packing_when_a_hololinked_server_takes_the_address() {
         .expect("thingwire server");
     let client = Client::connect(&format!("tcp://127.0.0.1:{port}")).await.expect("connect");
     assert!(client.packed_arrays() && client.server_info().is_some(), "a thingwire server offers packed arrays");
+    assert!(client.compact_headers(), "and compact headers");
     assert_eq!(client.read_property::<f64>("interop", "gain").await.expect("read"), 1.0);
 
     let mut state = client.state_changes();
@@ -168,6 +169,7 @@ async fn a_client_stops_packing_when_a_hololinked_server_takes_the_address() {
         .expect("the client notices the shutdown")
         .expect("watch");
     assert!(!client.packed_arrays() && client.server_info().is_none(), "forgotten with the connection");
+    assert!(!client.compact_headers(), "both");
 
     let python = tokio::task::spawn_blocking(move || start_python_server_on("swap", port)).await.expect("start");
     tokio::time::timeout(Duration::from_secs(30), state.wait_for(|s| *s == ConnectionState::Connected))
@@ -175,6 +177,7 @@ async fn a_client_stops_packing_when_a_hololinked_server_takes_the_address() {
         .expect("the client reconnects to the hololinked server")
         .expect("watch");
     assert!(!client.packed_arrays() && client.server_info().is_none(), "hololinked offers nothing");
+    assert!(!client.compact_headers(), "so the client speaks hololinked's JSON headers to it");
     // Plain msgpack, which the Python server reads.
     client.write_property("interop", "gain", &2.5).await.expect("write to hololinked");
     assert_eq!(client.read_property::<f64>("interop", "gain").await.expect("read from hololinked"), 2.5);

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 
 use crate::core::{ErrorClass, Reply, ReplySink, wrap_with_logs};
 use crate::error::ThingError;
-use crate::protocol::{ErrorPayload, HandshakeInfo, MessageType, NULL_PAYLOAD, ResponseHeader};
+use crate::protocol::compact::CompactReply;
+use crate::protocol::{ContentType, ErrorPayload, HandshakeInfo, MessageType, NULL_PAYLOAD, ResponseHeader};
 
 /// What a socket task is handed: frames to send (none when only a slot comes back), and the routing id of
 /// the client whose in-flight slot is released with them.
@@ -30,6 +31,9 @@ pub(crate) struct ZmqSink {
     /// The raw routing id to send to, when it is not `receiver` (a peer whose id is not UTF-8).
     route: Option<Vec<u8>>,
     message_id: String,
+    /// The request came with a compact header ([`crate::protocol::compact`]) and this id: the reply gets one
+    /// too.
+    compact: Option<u64>,
     oneway: bool,
     /// The routing id whose in-flight slot this request holds; given back with the first reply or on drop.
     slot: Mutex<Option<zmq::Message>>,
@@ -52,7 +56,13 @@ impl ZmqSink {
         message_id: String,
         oneway: bool,
     ) -> Self {
-        Self { tx, server_id, receiver, route: None, message_id, oneway, slot: Mutex::new(None) }
+        Self { tx, server_id, receiver, route: None, message_id, compact: None, oneway, slot: Mutex::new(None) }
+    }
+
+    /// Answers with compact headers, to the request of this id.
+    pub(crate) fn compact(mut self, id: u64) -> Self {
+        self.compact = Some(id);
+        self
     }
 
     /// Routes the answer to this raw routing id instead of the `receiverID`.
@@ -66,7 +76,7 @@ impl ZmqSink {
         *self.slot.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(client);
     }
 
-    fn send_frames(&self, kind: MessageType, content_type: &str, payload: Vec<u8>, preserialized: Vec<u8>) {
+    fn send_frames(&self, kind: MessageType, content_type: &ContentType, payload: Vec<u8>, preserialized: Vec<u8>) {
         let preencoded = if preserialized.is_empty() { "text/plain" } else { "application/octet-stream" };
         self.send_with(kind, content_type, payload, preserialized, preencoded);
     }
@@ -74,29 +84,47 @@ impl ZmqSink {
     fn send_with(
         &self,
         kind: MessageType,
-        content_type: &str,
+        content_type: &ContentType,
         payload: Vec<u8>,
         preserialized: Vec<u8>,
         preencoded_content_type: &str,
     ) {
-        let header = ResponseHeader {
-            message_type: kind.as_str().into(),
-            message_id: self.message_id.as_str().into(),
-            receiver_id: self.receiver.as_str().into(),
-            sender_id: (*self.server_id).into(),
-            payload_content_type: content_type.into(),
-            preencoded_payload_content_type: preencoded_content_type.into(),
+        let route = zmq::Message::from(self.route.as_deref().unwrap_or(self.receiver.as_bytes()));
+        let frames = match self.compact {
+            Some(id) => {
+                // `[header + payload]`, the payload in a frame of its own when large, raw bytes last.
+                let (header, inline) =
+                    CompactReply::encode(kind, id, content_type, &payload, !preserialized.is_empty());
+                let mut frames = Vec::with_capacity(4);
+                frames.extend([route, zmq::Message::from(header)]);
+                if !inline {
+                    frames.push(zmq::Message::from(payload));
+                }
+                if !preserialized.is_empty() {
+                    frames.push(message_from(preserialized));
+                }
+                frames
+            }
+            None => {
+                let header = ResponseHeader {
+                    message_type: kind.as_str().into(),
+                    message_id: self.message_id.as_str().into(),
+                    receiver_id: self.receiver.as_str().into(),
+                    sender_id: (*self.server_id).into(),
+                    payload_content_type: content_type.as_str().into(),
+                    preencoded_payload_content_type: preencoded_content_type.into(),
+                };
+                let mut header_bytes = Vec::with_capacity(200 + self.message_id.len() + self.receiver.len());
+                header.encode_into(&mut header_bytes);
+                vec![
+                    route,
+                    zmq::Message::new(),
+                    zmq::Message::from(&header_bytes[..]),
+                    message_from(payload),
+                    message_from(preserialized),
+                ]
+            }
         };
-        let mut header_bytes = Vec::with_capacity(200 + self.message_id.len() + self.receiver.len());
-        header.encode_into(&mut header_bytes);
-        let route = self.route.as_deref().unwrap_or(self.receiver.as_bytes());
-        let frames = vec![
-            zmq::Message::from(route),
-            zmq::Message::new(),
-            zmq::Message::from(&header_bytes[..]),
-            message_from(payload),
-            message_from(preserialized),
-        ];
         let release = self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         if self.tx.send(Outgoing { frames, release }).is_err() {
             tracing::debug!(message_id = %self.message_id, "reply dropped: the transport is closed");
@@ -107,7 +135,7 @@ impl ZmqSink {
     /// hololinked's client does not read.
     pub(crate) fn handshake(&self) {
         let info = HandshakeInfo::this_server().encode();
-        self.send_with(MessageType::Handshake, "application/json", NULL_PAYLOAD.to_vec(), info, "application/json");
+        self.send_with(MessageType::Handshake, &ContentType::Json, NULL_PAYLOAD.to_vec(), info, "application/json");
     }
 
     /// A refusal of the binding's own (a malformed message, a limit): `INVALID_MESSAGE`, always sent.
@@ -134,7 +162,7 @@ impl ZmqSink {
             let _ = serde_json::to_writer(&mut payload, logs);
             payload.push(b'}');
         }
-        self.send_frames(kind, "application/json", payload, Vec::new());
+        self.send_frames(kind, &ContentType::Json, payload, Vec::new());
     }
 }
 
@@ -144,11 +172,11 @@ impl ReplySink for ZmqSink {
             // Suppressed for oneway requests.
             Reply::Value { .. } if self.oneway => {}
             Reply::Value { content_type, output, logs: None } => {
-                self.send_frames(MessageType::Reply, content_type.as_str(), output.payload, output.preserialized)
+                self.send_frames(MessageType::Reply, content_type, output.payload, output.preserialized)
             }
             Reply::Value { content_type, output, logs: Some(logs) } => {
                 let payload = wrap_with_logs("return_value", &output.payload, logs, content_type);
-                self.send_frames(MessageType::Reply, content_type.as_str(), payload, output.preserialized)
+                self.send_frames(MessageType::Reply, content_type, payload, output.preserialized)
             }
             Reply::Error { class, error, origin, logs } => {
                 // hololinked refuses an unknown Thing as an invalid message; everything else is an exception.
@@ -160,7 +188,7 @@ impl ReplySink for ZmqSink {
             }
             // Sent even for oneway requests, as hololinked does.
             Reply::Timeout(kind) => {
-                self.send_frames(MessageType::Timeout, "application/json", kind.payload().to_vec(), Vec::new())
+                self.send_frames(MessageType::Timeout, &ContentType::Json, kind.payload().to_vec(), Vec::new())
             }
         }
     }

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use crate::binding::zmq::reply::{Outgoing, ZmqSink};
 use crate::core::{BindingContext, Body, Core, ExecutionContext, HashMap, RequestHead};
 use crate::error::ThingError;
+use crate::protocol::compact::{self, CompactRequest};
 use crate::protocol::{self, MessageType, RequestHeader};
 use crate::td::{SecurityScheme, ThingDescription};
 use crate::transport::{BoundAddresses, Incoming, Protocol, ReadLimits, RouterSocket};
@@ -230,6 +231,25 @@ impl BindingContext<ZmqSink> for Via<'_> {
     }
 }
 
+/// The frames of a request with a compact header, as the core's body: `[peer, header, payload?,
+/// preserialized?]`, the payload at `payload.1` in frame `payload.0` (the rest of the header's frame, or a
+/// frame of its own).
+struct CompactFrames {
+    frames: Vec<zmq::Message>,
+    payload: (usize, usize),
+    preserialized: Option<usize>,
+}
+
+impl Body for CompactFrames {
+    fn payload(&self) -> &[u8] {
+        &self.frames[self.payload.0][self.payload.1..]
+    }
+
+    fn preserialized(&self) -> &[u8] {
+        self.preserialized.map_or(&[][..], |i| &self.frames[i][..])
+    }
+}
+
 fn count_message(n: usize) -> String {
     format!("message length 5 does not match the number of message parts {n}")
 }
@@ -266,6 +286,9 @@ fn handle_message(
             format!("the message is {bytes} bytes, over this server's limit of {} bytes", shared.max_message_size);
         return invalid_to_peer(&frames, salvaged_id(&frames), message);
     }
+    if frames.get(1).is_some_and(|f| compact::is_compact(f)) {
+        return handle_compact(frames, protocol, shared, tx, in_flight);
+    }
     if count < 3 {
         return invalid_to_peer(&frames, String::new(), count_message(count));
     }
@@ -288,22 +311,8 @@ fn handle_message(
         header.message_id.clone().into_owned(),
         header.server_execution_context.oneway,
     );
-    match header.kind() {
-        MessageType::Handshake => return sink.handshake(),
-        MessageType::Exit => {
-            if shared.allow_remote_exit {
-                tracing::info!(client = %header.sender_id, "remote EXIT accepted");
-                let _ = shared.stop.send(true);
-            } else {
-                let e = ThingError::new(
-                    "PermissionError",
-                    "remote EXIT is disabled on this server; stop it locally, or enable it with ServerBuilder::allow_remote_exit(true)",
-                );
-                sink.exception(&e, "message border");
-            }
-            return;
-        }
-        _ => {}
+    if answered_by_the_binding(header.kind(), &sink, shared, &header.sender_id) {
+        return;
     }
     if count != protocol::FRAME_COUNT {
         return sink.invalid(count_message(count));
@@ -325,6 +334,115 @@ fn handle_message(
     let peer = std::mem::replace(&mut frames[0], zmq::Message::new());
     let mut via = Via { shared, protocol, in_flight, peer };
     shared.core.submit(&head, Frames(frames), sink, &mut via);
+}
+
+/// Answers `HANDSHAKE` and `EXIT` itself; `false` for an operation, which goes to the core.
+fn answered_by_the_binding(kind: MessageType, sink: &ZmqSink, shared: &Shared, client: &str) -> bool {
+    match kind {
+        MessageType::Handshake => sink.handshake(),
+        MessageType::Exit if shared.allow_remote_exit => {
+            tracing::info!(client, "remote EXIT accepted");
+            let _ = shared.stop.send(true);
+        }
+        MessageType::Exit => {
+            let e = ThingError::new(
+                "PermissionError",
+                "remote EXIT is disabled on this server; stop it locally, or enable it with ServerBuilder::allow_remote_exit(true)",
+            );
+            sink.exception(&e, "message border");
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A message whose header is compact (`[peer, header + payload, …]`, see [`compact`]): answered with
+/// compact headers, addressed to the routing id (a thingwire client's id is its routing id; a compact
+/// header carries no `senderID`).
+fn handle_compact(
+    mut frames: Vec<zmq::Message>,
+    protocol: Protocol,
+    shared: &Arc<Shared>,
+    tx: &mpsc::UnboundedSender<Outgoing>,
+    in_flight: &mut InFlight,
+) {
+    let peer = std::mem::replace(&mut frames[0], zmq::Message::new());
+    let sink = |oneway: bool| {
+        let receiver = String::from_utf8_lossy(&peer).into_owned();
+        let sink = ZmqSink::new(tx.clone(), Arc::clone(&shared.server_id), receiver, String::new(), oneway);
+        if std::str::from_utf8(&peer).is_err() { sink.routed_to(&peer) } else { sink }
+    };
+    let header = match CompactRequest::decode(&frames[1]) {
+        Ok(h) => h,
+        Err(e) => {
+            // Answered in the compact form when the id can be read and the version is ours, so that the
+            // client can match the refusal to its call; in JSON otherwise.
+            return match frames[1].get(..14) {
+                Some([compact::MAGIC, compact::VERSION, _, _, _, _, id @ ..]) => {
+                    sink(false).compact(u64::from_le_bytes(id.try_into().unwrap_or([0; 8]))).invalid(e.to_string())
+                }
+                _ => sink(false).invalid(e.to_string()),
+            };
+        }
+    };
+    let sink = sink(header.oneway).compact(header.message_id);
+    let mut id_buffer = [0u8; 16];
+    let id = crate::util::hex_id(header.message_id, &mut id_buffer);
+    if answered_by_the_binding(header.kind, &sink, shared, id) {
+        return;
+    }
+    if frames.len() != 1 + header.frames() {
+        return sink.invalid(format!(
+            "the compact header announces {} frames after the routing id, but the message has {}",
+            header.frames(),
+            frames.len() - 1
+        ));
+    }
+    // The body keeps the header's frame (the payload may be in it), so the names the core reads are copied
+    // out first: onto the stack when they are short, as they are.
+    let frame = &frames[1];
+    let thing = CompactRequest::str(frame, &header.thing_id);
+    let name = header.name.as_ref().map_or("", |r| CompactRequest::str(frame, r));
+    let operation = header.operation(frame);
+    let mut stack = [0u8; 192];
+    let mut heap = Vec::new();
+    let needed = thing.len() + name.len() + operation.len();
+    let text: &mut [u8] = if needed <= stack.len() {
+        &mut stack[..needed]
+    } else {
+        heap.resize(needed, 0);
+        &mut heap
+    };
+    let (t, rest) = text.split_at_mut(thing.len());
+    let (n, o) = rest.split_at_mut(name.len());
+    t.copy_from_slice(thing.as_bytes());
+    n.copy_from_slice(name.as_bytes());
+    o.copy_from_slice(operation.as_bytes());
+    let (thing, name, operation) = (
+        std::str::from_utf8(t).unwrap_or(""),
+        std::str::from_utf8(n).unwrap_or(""),
+        std::str::from_utf8(o).unwrap_or(""),
+    );
+    let head = RequestHead {
+        id,
+        thing_id: thing,
+        name,
+        operation,
+        content_type: header.content_type.clone(),
+        context: ExecutionContext {
+            invocation_timeout: header.invocation_timeout,
+            execution_timeout: header.execution_timeout,
+            oneway: header.oneway,
+            fetch_logs: header.fetch_logs,
+        },
+    };
+    let payload = match &header.inline_payload {
+        Some(range) => (1, range.start),
+        None => (2, 0),
+    };
+    let preserialized = header.preserialized.then_some(frames.len() - 1);
+    let mut via = Via { shared, protocol, in_flight, peer };
+    shared.core.submit(&head, CompactFrames { frames, payload, preserialized }, sink, &mut via);
 }
 
 #[cfg(test)]
