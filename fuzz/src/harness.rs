@@ -11,6 +11,7 @@
 //!   `text/plain`, `application/x-pickle`),
 //!   byte 1 the action or property (`% (ACTIONS.len() + PROPERTIES.len())`, actions first), byte 2 the
 //!   length of frame 4, then frame 4, then the payload (frame 3).
+//! * `compact`: the bytes of one compact header frame.
 //! * `http`: byte 0 picks the method (`% 7`: GET, PUT, POST, PATCH, DELETE, OPTIONS, HEAD), bit 3 of it
 //!   asks for `Accept: application/msgpack`, bit 4 adds an `Origin` header; the rest is split by
 //!   [`FRAME_SEPARATOR`] into the path, the query, the `Content-Type` and the body (the body keeps any
@@ -23,7 +24,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use thingwire::args::with_value_deserializer;
-use thingwire::protocol::{self, ContentType, ErrorPayload, EventHeader, RequestHeader, ResponseHeader};
+use thingwire::protocol::compact::{self, CompactReply, CompactRequest, OutgoingCompactRequest};
+use thingwire::protocol::{self, ContentType, ErrorPayload, EventHeader, MessageType, RequestHeader, ResponseHeader};
 use thingwire::{Args, ExecutionMode, Invocation, Output, Thing, ThingError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -327,6 +329,9 @@ impl Probe {
 /// with exactly the six keys, payload in its declared content type, frame 4) and returns its header and
 /// decoded payload.
 pub fn check_reply(frames: &[Vec<u8>]) -> (Value, Value) {
+    if frames.first().is_some_and(|f| compact::is_compact(f)) {
+        return check_compact_reply(frames);
+    }
     assert_eq!(frames.len(), 4, "a reply to a DEALER has 4 frames: {frames:?}");
     assert!(frames[0].is_empty(), "frame 0 of a reply is the empty delimiter");
     let header: Value = serde_json::from_slice(&frames[1]).expect("the reply header is JSON");
@@ -351,6 +356,79 @@ pub fn check_reply(frames: &[Vec<u8>]) -> (Value, Value) {
         assert!(!error.exception.kind.is_empty(), "the error names its type");
     }
     (header, payload)
+}
+
+/// Checks a reply with a compact header (the answer to an input whose header was compact): the frames its
+/// flags announce, a payload that decodes as declared, an error object where there must be one. Returns
+/// the header as JSON (`messageType`, `messageID` in hex) and the payload.
+fn check_compact_reply(frames: &[Vec<u8>]) -> (Value, Value) {
+    let h = CompactReply::decode(&frames[0]).expect("a compact reply header decodes");
+    assert_eq!(h.frames(), frames.len(), "a compact reply has the frames its flags announce: {frames:?}");
+    let payload = match &h.inline_payload {
+        Some(range) => &frames[0][range.clone()],
+        None => &frames[1][..],
+    };
+    let payload: Value = protocol::decode(payload, &h.content_type).expect("the reply payload decodes as declared");
+    if matches!(h.kind, MessageType::Exception | MessageType::InvalidMessage) {
+        let error: ErrorPayload =
+            serde_json::from_value(payload.clone()).expect("an error reply carries the error object");
+        assert!(!error.exception.traceback.is_empty(), "the error object has a traceback");
+        assert!(!error.exception.kind.is_empty(), "the error names its type");
+    }
+    (json!({"messageType": h.kind.as_str(), "messageID": format!("{:x}", h.message_id)}), payload)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (e) compact
+
+/// Decodes `data` as a compact request and reply header; what decodes is encoded again and must decode to
+/// itself, with every string and the payload inside the frame.
+pub fn decode_compact(data: &[u8]) {
+    if let Ok(h) = CompactRequest::decode(data) {
+        for range in [Some(&h.thing_id), h.name.as_ref(), h.inline_payload.as_ref()].into_iter().flatten() {
+            assert!(range.start <= range.end && range.end <= data.len(), "a range inside the frame");
+        }
+        let thing = CompactRequest::str(data, &h.thing_id);
+        let name = h.name.as_ref().map(|r| CompactRequest::str(data, r));
+        let payload = h.inline_payload.as_ref().map_or(&[][..], |r| &data[r.clone()]);
+        let again = OutgoingCompactRequest {
+            kind: h.kind,
+            message_id: h.message_id,
+            thing_id: thing,
+            name,
+            operation: h.operation(data),
+            content_type: &h.content_type,
+            invocation_timeout: h.invocation_timeout,
+            execution_timeout: h.execution_timeout,
+            oneway: h.oneway,
+            fetch_logs: h.fetch_logs,
+            preserialized: h.preserialized,
+        }
+        .encode(payload)
+        .expect("a decoded header encodes");
+        let decoded = CompactRequest::decode(&again.0).expect("an encoded request header decodes");
+        assert_eq!(
+            (decoded.kind, decoded.message_id, &decoded.content_type, decoded.oneway, decoded.fetch_logs),
+            (h.kind, h.message_id, &h.content_type, h.oneway, h.fetch_logs),
+            "request header round trip"
+        );
+        assert_eq!(
+            (decoded.invocation_timeout, decoded.execution_timeout),
+            (h.invocation_timeout, h.execution_timeout)
+        );
+        assert_eq!(CompactRequest::str(&again.0, &decoded.thing_id), thing);
+        assert_eq!(decoded.operation(&again.0), h.operation(data));
+        if h.inline_payload.is_some() && again.1 {
+            assert_eq!(&again.0[decoded.inline_payload.clone().expect("inline")], payload, "payload round trip");
+        }
+    }
+    if let Ok(h) = CompactReply::decode(data) {
+        let payload = h.inline_payload.as_ref().map_or(&[][..], |r| &data[r.clone()]);
+        let (again, _) = CompactReply::encode(h.kind, h.message_id, &h.content_type, payload, h.preserialized);
+        let decoded = CompactReply::decode(&again).expect("an encoded reply header decodes");
+        assert_eq!((decoded.kind, decoded.message_id, decoded.preserialized), (h.kind, h.message_id, h.preserialized));
+        assert_eq!(decoded.content_type, h.content_type, "reply content type round trip");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
