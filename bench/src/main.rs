@@ -139,7 +139,8 @@ const USAGE: &str = "usage: thingwire-bench [--quick] [--out DIR] [--only raw,th
   --time S      run each measurement for S seconds (no operation cap): for profiling one workload
 THINGWIRE_BENCH_SERVER_WRAPPER='valgrind --tool=callgrind' (for example) runs the server processes under it
 THINGWIRE_BENCH_HTTP_CLIENT=hyper drives the HTTP section with hyper 1's client instead of the minimal one
-THINGWIRE_BENCH_PACKED=0 makes the Rust clients send plain msgpack (as to a hololinked server) instead of packed f64 arrays";
+THINGWIRE_BENCH_PACKED=0 makes the Rust clients send plain msgpack (as to a hololinked server) instead of packed f64 arrays
+THINGWIRE_BENCH_COMPACT=0 makes the Rust clients send hololinked's JSON headers instead of compact ones";
 
 fn list(s: &str, allowed: &[&str]) -> Result<Vec<String>, String> {
     s.split(',')
@@ -544,7 +545,11 @@ async fn transport_section(o: &Options, results: &mut Results, transport: &str, 
         }
     }
     if let (Some(raw), Some(tw), Some(handle), None) = (&raw, &tw, &handle, &o.filter) {
-        rounds(o, results, transport, raw, tw, handle).await?;
+        // The same reads with hololinked's JSON header, alternating with the compact ones, so the gain of
+        // the compact header and the speed of the JSON path are both measured in this run.
+        let options = thingwire::ConnectOptions { compact_headers: false, ..Default::default() };
+        let json = thingwire::Client::connect_with(tw.address(), options).await.map_err(|e| e.to_string())?;
+        rounds(o, results, transport, raw, tw, [handle, &ThingHandle::new(json, "bench")]).await?;
     }
     if let Some(handle) = &handle {
         // Leave the properties small again.
@@ -587,17 +592,17 @@ async fn tw_work(workload: &Arc<Workload>, handle: &ThingHandle, address: &str, 
     }
 }
 
-/// The pairs the targets compare, measured again `ROUNDS` times in alternation (raw, thingwire, raw, …);
-/// the targets use the median of the rounds' ratios.
+/// The pairs the targets compare, measured again `ROUNDS` times in alternation (raw, thingwire with compact
+/// headers, thingwire with JSON headers, raw, …); the targets use the median of the rounds' ratios. Each
+/// header form is a [`report::Round`] of its own against the same raw records.
 async fn rounds(
     o: &Options,
     results: &mut Results,
     transport: &str,
     raw: &Served,
     tw: &Served,
-    handle: &ThingHandle,
+    [compact, json]: [&ThingHandle; 2],
 ) -> Result<(), String> {
-    let rounds = ROUNDS;
     let pairs = [
         (raw::RawOp::Echo, 64, Mode::Sequential),
         (raw::RawOp::Echo, 64, Mode::Pipelined64),
@@ -605,26 +610,33 @@ async fn rounds(
     ];
     for (op, size, mode) in pairs {
         let workload = Arc::new(Workload::new(Kind::Read, Data::F64, size));
-        workload.prepare(handle).await.map_err(|e| e.to_string())?;
-        let mut round = report::Round {
+        workload.prepare(compact).await.map_err(|e| e.to_string())?;
+        let round = |op_name: &str| report::Round {
             transport: transport.into(),
             raw_op: op.name().into(),
-            op: "readproperty".into(),
+            op: op_name.into(),
             payload: size,
             mode,
             raw: Vec::new(),
             thingwire: Vec::new(),
         };
-        for _ in 0..rounds {
+        let (mut with_compact, mut with_json) = (round("readproperty"), round(report::JSON_HEADER_OP));
+        for _ in 0..ROUNDS {
             let budget = o.budget(mode).for_payload(size);
             let meta =
                 Meta { stack: "raw", client: "tmq", op: op.name(), data: "bytes", transport, payload: size, mode };
-            round.raw.push(measure_only(results, raw, meta, raw_work(raw.address(), op, size, mode, budget)).await);
-            let meta = tw_meta(transport, Kind::Read, Data::F64, size, mode);
-            let work = tw_work(&workload, handle, tw.address(), mode, budget);
-            round.thingwire.push(measure_only(results, tw, meta, work).await);
+            with_compact
+                .raw
+                .push(measure_only(results, raw, meta, raw_work(raw.address(), op, size, mode, budget)).await);
+            for (handle, side) in [(compact, &mut with_compact), (json, &mut with_json)] {
+                let meta = tw_meta(transport, Kind::Read, Data::F64, size, mode);
+                let work = tw_work(&workload, handle, tw.address(), mode, budget);
+                side.thingwire.push(measure_only(results, tw, meta, work).await);
+            }
         }
-        results.rounds.push(round);
+        with_json.raw.clone_from(&with_compact.raw);
+        results.rounds.push(with_compact);
+        results.rounds.push(with_json);
     }
     Ok(())
 }

@@ -67,6 +67,10 @@ pub struct MemoryRow {
     pub peak_rss_kib: u64,
 }
 
+/// The [`Round::op`] of the reads that a client with compact headers turned off makes (hololinked's JSON
+/// header and five frames, as to a hololinked server).
+pub const JSON_HEADER_OP: &str = "readproperty, JSON header";
+
 /// A pair the targets compare, measured in alternating rounds: `raw[i]` then `thingwire[i]`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Round {
@@ -168,9 +172,24 @@ impl Results {
     }
 
     fn round(&self, transport: &str, raw_op: &str, payload: usize, mode: Mode) -> Option<&Round> {
-        self.rounds
-            .iter()
-            .find(|r| r.transport == transport && r.raw_op == raw_op && r.payload == payload && r.mode == mode)
+        self.rounds.iter().find(|r| {
+            r.transport == transport
+                && r.raw_op == raw_op
+                && r.payload == payload
+                && r.mode == mode
+                && r.op != JSON_HEADER_OP
+        })
+    }
+
+    /// The JSON-header twin of [`Results::round`].
+    fn json_round(&self, transport: &str, payload: usize, mode: Mode) -> Option<&Round> {
+        self.rounds.iter().find(|r| {
+            r.transport == transport
+                && r.raw_op == "echo"
+                && r.payload == payload
+                && r.mode == mode
+                && r.op == JSON_HEADER_OP
+        })
     }
 
     /// An HTTP record of `stack`, whichever client drove it.
@@ -447,7 +466,8 @@ pub fn table(results: &Results) -> String {
             let what = if holo {
                 format!("readproperty gain, thingwire srv vs hololinked srv (Rust client), {}", round.mode.label())
             } else {
-                format!("readproperty Vec<f64> vs raw {}, {}", round.raw_op, round.mode.label())
+                let op = round.op.replacen("readproperty", "readproperty Vec<f64>", 1);
+                format!("{op} vs raw {}, {}", round.raw_op, round.mode.label())
             };
             t.rows.push(vec![
                 round.transport.clone(),
@@ -766,8 +786,67 @@ pub fn targets(results: &Results) -> Vec<Target> {
             &format!("{transport}: 1 MiB Vec<f64> readproperty p50 ≤ 2 × raw transfer of 1 MiB (raw fetch p50)"),
         ));
     }
+    issue19_targets(results, &mut out);
     http_targets(results, &mut out);
     out
+}
+
+/// The targets of issue 19 for two thingwire peers (compact headers), and the JSON header's figures beside
+/// them: the same reads with hololinked's header, against the same raw rounds.
+fn issue19_targets(results: &Results, out: &mut Vec<Target>) {
+    let small = 64;
+    let p50 = |r: &Record| Some(r.latency.p50_us);
+    let tput = |r: &Record| Some(r.ops_per_sec);
+    let cpu = |r: &Record| r.server_cpu_us_per_op;
+    for transport in ["inproc", "ipc", "tcp"] {
+        let share = if transport == "inproc" { 0.5 } else { 0.8 };
+        out.push(pair_target(
+            results,
+            (transport, "echo", small, Mode::Pipelined64),
+            tput,
+            "op/s",
+            move |x| x >= share,
+            &format!(
+                "issue 19, {transport}: thingwire peers, 64 in flight ≥ {:.0} % of raw pipelined echo (64 B)",
+                share * 100.0
+            ),
+        ));
+        out.push(pair_target(
+            results,
+            (transport, "echo", small, Mode::Sequential),
+            p50,
+            "µs",
+            |x| x <= 1.15,
+            &format!("issue 19, {transport}: thingwire peers, sequential p50 ≤ 1.15 × raw echo (64 B)"),
+        ));
+        if transport != "inproc" {
+            out.push(pair_target(
+                results,
+                (transport, "echo", small, Mode::Pipelined64),
+                cpu,
+                "µs",
+                |x| x <= 1.3,
+                &format!("issue 19, {transport}: thingwire peers, server CPU per pipelined read ≤ 1.3 × raw echo's"),
+            ));
+        }
+        for (mode, what, metric) in [
+            (Mode::Pipelined64, "64 in flight, share of raw", tput as fn(&Record) -> Option<f64>),
+            (Mode::Sequential, "sequential p50 vs raw", p50),
+        ] {
+            let Some(round) = results.json_round(transport, small, mode) else { continue };
+            let r = round.median_ratio(metric);
+            let shown = |r: Option<f64>| match mode {
+                Mode::Pipelined64 => r.map(|f| format!("{:.0} %", f * 100.0)).unwrap_or_else(|| "-".into()),
+                _ => ratio(r),
+            };
+            let each: Vec<String> = round.ratios(metric).into_iter().map(|x| shown(Some(x))).collect();
+            out.push(Target {
+                target: format!("issue 19, {transport}: JSON headers (for the record), {what} (64 B)"),
+                measured: format!("{} (median of {} rounds: {})", shown(r), round.raw.len(), each.join(", ")),
+                met: None,
+            });
+        }
+    }
 }
 
 /// The HTTP binding's targets. Without the binding they print as not measured.

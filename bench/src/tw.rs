@@ -10,8 +10,9 @@ use thingwire::{Bytes, Client, ClientError, ThingHandle};
 
 use crate::stats::{Budget, Outcome, Samples};
 
-/// Connects a client as a user would: packed `f64` arrays on, unless `THINGWIRE_BENCH_PACKED=0` asks for
-/// the plain msgpack that hololinked peers use.
+/// Connects a client as a user would: packed `f64` arrays and compact headers on, unless
+/// `THINGWIRE_BENCH_PACKED=0` asks for the plain msgpack that hololinked peers use, or
+/// `THINGWIRE_BENCH_COMPACT=0` for hololinked's JSON headers.
 pub async fn connect(address: &str) -> Result<Client, ClientError> {
     connect_in(address, None).await
 }
@@ -19,8 +20,10 @@ pub async fn connect(address: &str) -> Result<Client, ClientError> {
 /// [`connect`] with the client's socket in `context` (`None`: the runtime's shared one). libzmq caps the sockets
 /// of one context (`ZMQ_MAX_SOCKETS`, 1023 by default), and each client takes three of them.
 pub async fn connect_in(address: &str, context: Option<zmq::Context>) -> Result<Client, ClientError> {
-    let packed_arrays = std::env::var("THINGWIRE_BENCH_PACKED").map_or(true, |v| v != "0");
-    Client::connect_with(address, thingwire::ConnectOptions { packed_arrays, context, ..Default::default() }).await
+    let on = |var: &str| std::env::var(var).map_or(true, |v| v != "0");
+    let (packed_arrays, compact_headers) = (on("THINGWIRE_BENCH_PACKED"), on("THINGWIRE_BENCH_COMPACT"));
+    let options = thingwire::ConnectOptions { packed_arrays, compact_headers, context, ..Default::default() };
+    Client::connect_with(address, options).await
 }
 
 /// The payload's Rust type.
