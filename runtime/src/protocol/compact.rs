@@ -367,27 +367,44 @@ impl CompactReply {
         payload: &[u8],
         preserialized: bool,
     ) -> (Vec<u8>, bool) {
+        Self::encode_in(kind, message_id, content_type, payload, preserialized, |n| vec![0; n])
+    }
+
+    /// [`CompactReply::encode`] into a buffer of the exact size that `buffer` makes, such as a transport's
+    /// message, so that the reply is written once, where it is sent from.
+    pub fn encode_in<B: std::ops::DerefMut<Target = [u8]>>(
+        kind: MessageType,
+        message_id: u64,
+        content_type: &ContentType,
+        payload: &[u8],
+        preserialized: bool,
+        buffer: impl FnOnce(usize) -> B,
+    ) -> (B, bool) {
         let inline = payload.len() <= INLINE_MAX;
-        let ct_code = content_type_code(content_type);
         // A content type too long for the length field cannot be labelled; nothing thingwire sends is.
-        let (ct_code, spelled) = match ct_code {
-            SPELLED if content_type.as_str().len() <= usize::from(u16::MAX) => (SPELLED, Some(content_type.as_str())),
-            SPELLED => (0, None),
+        let (ct_code, spelled) = match content_type_code(content_type) {
+            SPELLED => match u16::try_from(content_type.as_str().len()) {
+                Ok(length) => (SPELLED, Some((length, content_type.as_str()))),
+                Err(_) => (0, None),
+            },
             code => (code, None),
         };
         let flags = if inline { 0 } else { flag::PAYLOAD_FRAME } | if preserialized { flag::PRESERIALIZED } else { 0 };
         let kind = REPLY_TYPES.iter().position(|k| *k == kind).unwrap_or(2) as u8;
-        let mut out =
-            Vec::with_capacity(13 + spelled.map_or(0, |s| 2 + s.len()) + if inline { payload.len() } else { 0 });
-        out.extend_from_slice(&[MAGIC, VERSION, kind, ct_code, flags]);
-        out.extend_from_slice(&message_id.to_le_bytes());
-        if let Some(s) = spelled {
-            let _ = push_str(&mut out, "content type", s);
+        let head = 13 + spelled.map_or(0, |(_, s)| 2 + s.len());
+        let mut buffer = buffer(head + if inline { payload.len() } else { 0 });
+        // One `deref_mut`: a transport's message may answer it with a foreign call each time.
+        let out: &mut [u8] = &mut buffer;
+        out[..5].copy_from_slice(&[MAGIC, VERSION, kind, ct_code, flags]);
+        out[5..13].copy_from_slice(&message_id.to_le_bytes());
+        if let Some((length, s)) = spelled {
+            out[13..15].copy_from_slice(&length.to_le_bytes());
+            out[15..head].copy_from_slice(s.as_bytes());
         }
         if inline {
-            out.extend_from_slice(payload);
+            out[head..].copy_from_slice(payload);
         }
-        (out, inline)
+        (buffer, inline)
     }
 }
 
@@ -405,12 +422,12 @@ fn push_str(out: &mut Vec<u8>, field: &str, s: &str) -> Result<(), ProtocolError
     Ok(())
 }
 
-/// Reads fields off a header, checking the magic byte and the version first.
 /// A header's frames: its own, the payload's when it is not inline, the raw bytes' when there are some.
 fn frame_count(inline_payload: &Option<Range<usize>>, preserialized: bool) -> usize {
     1 + usize::from(inline_payload.is_none()) + usize::from(preserialized)
 }
 
+/// Reads fields off a header, checking the magic byte and the version first.
 struct Reader<'a> {
     frame: &'a [u8],
     at: usize,

@@ -28,8 +28,9 @@ pub(crate) struct ZmqSink {
     server_id: Arc<str>,
     /// The `receiverID` of the reply, and where it is routed unless `route` is set.
     receiver: String,
-    /// The raw routing id to send to, when it is not `receiver` (a peer whose id is not UTF-8).
-    route: Option<Vec<u8>>,
+    /// The raw routing id to send to, when it is not `receiver` (a peer whose id is not UTF-8, or a compact
+    /// request, which names no receiver); held inline by libzmq when it is short, as client ids are.
+    route: Option<zmq::Message>,
     message_id: String,
     /// The request came with a compact header ([`crate::protocol::compact`]) and this id: the reply gets one
     /// too.
@@ -67,7 +68,7 @@ impl ZmqSink {
 
     /// Routes the answer to this raw routing id instead of the `receiverID`.
     pub(crate) fn routed_to(mut self, peer: &[u8]) -> Self {
-        self.route = Some(peer.to_vec());
+        self.route = Some(zmq::Message::from(peer));
         self
     }
 
@@ -93,10 +94,17 @@ impl ZmqSink {
         let frames = match self.compact {
             Some(id) => {
                 // `[header + payload]`, the payload in a frame of its own when large, raw bytes last.
-                let (header, inline) =
-                    CompactReply::encode(kind, id, content_type, &payload, !preserialized.is_empty());
+                // Written straight into the message libzmq sends: one allocation, no copy after it.
+                let (header, inline) = CompactReply::encode_in(
+                    kind,
+                    id,
+                    content_type,
+                    &payload,
+                    !preserialized.is_empty(),
+                    zmq::Message::with_size,
+                );
                 let mut frames = Vec::with_capacity(4);
-                frames.extend([route, zmq::Message::from(header)]);
+                frames.extend([route, header]);
                 if !inline {
                     frames.push(zmq::Message::from(payload));
                 }
@@ -194,7 +202,10 @@ impl ReplySink for ZmqSink {
     }
 
     fn client(&self) -> String {
-        self.receiver.clone()
+        match &self.route {
+            Some(route) if self.receiver.is_empty() => String::from_utf8_lossy(route).into_owned(),
+            _ => self.receiver.clone(),
+        }
     }
 }
 

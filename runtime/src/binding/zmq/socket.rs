@@ -254,6 +254,15 @@ fn count_message(n: usize) -> String {
     format!("message length 5 does not match the number of message parts {n}")
 }
 
+/// A message refused before its header is trusted is answered, in JSON, to the routing id of the socket
+/// that sent it, byte for byte: the peer cannot forge it, and it need not be UTF-8.
+fn invalid_to(peer: &[u8], tx: &mpsc::UnboundedSender<Outgoing>, shared: &Shared, message_id: String, message: String) {
+    let receiver = String::from_utf8_lossy(peer).into_owned();
+    ZmqSink::new(tx.clone(), Arc::clone(&shared.server_id), receiver, message_id, false)
+        .routed_to(peer)
+        .invalid(message);
+}
+
 fn handle_message(
     incoming: Incoming,
     protocol: Protocol,
@@ -262,14 +271,8 @@ fn handle_message(
     in_flight: &mut InFlight,
 ) {
     let Incoming { mut frames, count, bytes } = incoming;
-    // A message refused before its header is trusted is answered to the routing id of the socket that sent
-    // it, byte for byte: the peer cannot forge it, and it need not be UTF-8.
     let invalid_to_peer = |frames: &[zmq::Message], message_id: String, message: String| {
-        let peer = frames.first().map_or(&[][..], |f| &f[..]);
-        let receiver = String::from_utf8_lossy(peer).into_owned();
-        ZmqSink::new(tx.clone(), Arc::clone(&shared.server_id), receiver, message_id, false)
-            .routed_to(peer)
-            .invalid(message);
+        invalid_to(frames.first().map_or(&[][..], |f| &f[..]), tx, shared, message_id, message)
     };
     let salvaged_id =
         |frames: &[zmq::Message]| frames.get(2).and_then(|h| protocol::salvage_ids(h).0).unwrap_or_default();
@@ -367,10 +370,10 @@ fn handle_compact(
     in_flight: &mut InFlight,
 ) {
     let peer = std::mem::replace(&mut frames[0], zmq::Message::new());
+    // No `receiverID` (a compact reply has none): the reply goes to the routing id, and a failure is logged
+    // with it.
     let sink = |oneway: bool| {
-        let receiver = String::from_utf8_lossy(&peer).into_owned();
-        let sink = ZmqSink::new(tx.clone(), Arc::clone(&shared.server_id), receiver, String::new(), oneway);
-        if std::str::from_utf8(&peer).is_err() { sink.routed_to(&peer) } else { sink }
+        ZmqSink::new(tx.clone(), Arc::clone(&shared.server_id), String::new(), String::new(), oneway).routed_to(&peer)
     };
     let header = match CompactRequest::decode(&frames[1]) {
         Ok(h) => h,
@@ -381,7 +384,7 @@ fn handle_compact(
                 Some([compact::MAGIC, compact::VERSION, _, _, _, _, id @ ..]) => {
                     sink(false).compact(u64::from_le_bytes(id.try_into().unwrap_or([0; 8]))).invalid(e.to_string())
                 }
-                _ => sink(false).invalid(e.to_string()),
+                _ => invalid_to(&peer, tx, shared, String::new(), e.to_string()),
             };
         }
     };
@@ -399,30 +402,36 @@ fn handle_compact(
         ));
     }
     // The body keeps the header's frame (the payload may be in it), so the names the core reads are copied
-    // out first: onto the stack when they are short, as they are.
-    let frame = &frames[1];
-    let thing = CompactRequest::str(frame, &header.thing_id);
-    let name = header.name.as_ref().map_or("", |r| CompactRequest::str(frame, r));
-    let operation = header.operation(frame);
+    // out first: onto the stack when they are short, as they are. The decoder checked that they are UTF-8;
+    // they are checked once more as copied (no `unsafe`), and a numbered operation is not copied at all.
+    let frame: &[u8] = &frames[1];
+    let bytes = |range: &std::ops::Range<usize>| frame.get(range.clone()).unwrap_or_default();
+    let spelled_operation = match &header.operation {
+        compact::Text::Known(_) => &[][..],
+        compact::Text::In(range) => bytes(range),
+    };
+    let parts = [bytes(&header.thing_id), header.name.as_ref().map_or(&[][..], bytes), spelled_operation];
     let mut stack = [0u8; 192];
     let mut heap = Vec::new();
-    let needed = thing.len() + name.len() + operation.len();
-    let text: &mut [u8] = if needed <= stack.len() {
+    let needed: usize = parts.iter().map(|p| p.len()).sum();
+    let mut text: &mut [u8] = if needed <= stack.len() {
         &mut stack[..needed]
     } else {
         heap.resize(needed, 0);
         &mut heap
     };
-    let (t, rest) = text.split_at_mut(thing.len());
-    let (n, o) = rest.split_at_mut(name.len());
-    t.copy_from_slice(thing.as_bytes());
-    n.copy_from_slice(name.as_bytes());
-    o.copy_from_slice(operation.as_bytes());
-    let (thing, name, operation) = (
-        std::str::from_utf8(t).unwrap_or(""),
-        std::str::from_utf8(n).unwrap_or(""),
-        std::str::from_utf8(o).unwrap_or(""),
-    );
+    let mut copied = [""; 3];
+    for (part, out) in parts.iter().zip(&mut copied) {
+        let (into, rest) = std::mem::take(&mut text).split_at_mut(part.len());
+        into.copy_from_slice(part);
+        *out = std::str::from_utf8(into).unwrap_or("");
+        text = rest;
+    }
+    let [thing, name, spelled] = copied;
+    let operation = match &header.operation {
+        compact::Text::Known(name) => name,
+        compact::Text::In(_) => spelled,
+    };
     let head = RequestHead {
         id,
         thing_id: thing,
